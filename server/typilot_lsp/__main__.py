@@ -1,0 +1,3 @@
+from typilot_lsp.cli import main
+
+raise SystemExit(main())
