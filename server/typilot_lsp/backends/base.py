@@ -1,0 +1,68 @@
+"""The backend protocol the run engine talks to.
+
+A backend turns one :class:`GenerationRequest` into a stream of text pieces. It owns the
+privacy guards (``prepare`` refuses a remote host or a cloud model before any prompt is
+sent) and maps every failure to a :class:`typilot_lsp.errors.TypilotError` whose message
+the user can act on.
+
+Use ``stream()`` under :func:`contextlib.aclosing` (or let the task be cancelled): closing
+the generator closes the HTTP connection at once, which is how Ollama cancels a generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["Backend", "GenerationRequest", "ModelInfo", "StreamStats"]
+
+
+@attrs.frozen
+class GenerationRequest:
+    model: str
+    system: str
+    prompt: str  # the user message
+    options: dict[str, Any] = attrs.field(factory=dict)  # passed through to Ollama `options`
+    keep_alive: str | int = "5m"
+    think: bool | None = None  # None: the field is not sent
+
+
+@attrs.define
+class StreamStats:
+    """Filled in by ``stream()`` as it goes."""
+
+    first_token_at: float | None = None  # time.monotonic() of the first response text
+    token_count: int = 0  # eval_count from the done line, else chunks seen
+    done_reason: str | None = None  # "stop", "length", ... from the done line
+    started_at: float | None = None  # time.monotonic() when the request was sent
+    prompt_eval_count: int | None = None
+    eval_duration_ns: int | None = None
+    load_duration_ns: int | None = None
+    total_duration_ns: int | None = None
+    thinking_chars: int = 0  # thinking text seen (never yielded)
+
+
+@attrs.frozen
+class ModelInfo:
+    name: str
+    capabilities: tuple[str, ...]
+    context_length: int | None
+    remote_host: str | None  # set for cloud/remote models
+    remote_model: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    async def prepare(self, model: str) -> ModelInfo:
+        """Check the host and model (privacy guards included) and describe the model."""
+        ...
+
+    def stream(
+        self, request: GenerationRequest, stats: StreamStats | None = None
+    ) -> AsyncIterator[str]:
+        """Yield the response text as it arrives (thinking text is not yielded)."""
+        ...
+
+    async def aclose(self) -> None: ...
