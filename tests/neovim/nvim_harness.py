@@ -6,6 +6,7 @@ Each test gets its own Neovim with HOME and XDG_* in a tmp dir, the plugin folde
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -17,7 +18,9 @@ from typing import Any
 
 import pytest
 
-pynvim = pytest.importorskip("pynvim", reason="pynvim is in the `test` extra: pip install -e .[test]")
+pynvim = pytest.importorskip(
+    "pynvim", reason="pynvim is in the `test` extra: pip install -e .[test]"
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "neovim"
@@ -105,14 +108,10 @@ class Nvim:
         return list(self.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.api.command("qall!")
-        except Exception:
-            pass
-        try:
+        with contextlib.suppress(Exception):
             self.api.close()
-        except Exception:
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -47,9 +47,7 @@ def test_plugin_defines_command_and_no_keymaps(nvim: Nvim) -> None:
 
 
 def test_setup_registers_lsp_config(nvim_factory: Callable[..., Nvim]) -> None:
-    nv = nvim_factory(
-        setup_lua(["typilot-lsp", "--stdio"], {"ollama": {"model": "qwen3:1.7b"}})
-    )
+    nv = nvim_factory(setup_lua(["typilot-lsp", "--stdio"], {"ollama": {"model": "qwen3:1.7b"}}))
     conf = nv.lua(
         "local c = vim.lsp.config.typilot return {"
         " cmd = c.cmd, debounce = c.flags.debounce_text_changes,"
