@@ -136,3 +136,19 @@ def test_commands_without_server_say_what_to_do(nvim: Nvim) -> None:
     messages = nvim.messages()
     assert "no server attached to this buffer" in messages
     assert "checkhealth typilot" in messages
+
+
+def test_help_file_has_valid_tags(nvim: Nvim, tmp_path) -> None:
+    import shutil
+
+    from nvim_harness import PLUGIN_DIR
+
+    doc = tmp_path / "doc"
+    shutil.copytree(PLUGIN_DIR / "doc", doc)
+    nvim.cmd(f"helptags {doc}")
+    tags = (doc / "tags").read_text()
+    for tag in ("typilot", "typilot.setup()", ":Typilot", "typilot-health", "typilot-keymaps"):
+        assert f"{tag}\t" in tags
+    nvim.lua("vim.opt.runtimepath:prepend(...)", str(tmp_path))
+    nvim.cmd("help typilot-undo-merge")
+    assert nvim.lua("return vim.bo.filetype") == "help"
