@@ -1,0 +1,50 @@
+"""Fixtures shared by every test suite. Keep this file small: suites add their own conftest.py."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# tests/ holds the replay server module; make it importable however pytest was started.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from replay_ollama import ReplayOllama  # noqa: E402
+
+
+@pytest.fixture
+def replay_ollama() -> Iterator[ReplayOllama]:
+    """A started Ollama replay server on a free loopback port; stopped after the test."""
+    server = ReplayOllama()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def typilot_home(tmp_path: Path) -> dict[str, str]:
+    """An environment for a process under test whose user dirs all live in a tmp dir.
+
+    A copy of ``os.environ`` with HOME and XDG_DATA_HOME / XDG_CONFIG_HOME / XDG_CACHE_HOME
+    pointing into ``tmp_path / "home"`` (created), and OLLAMA_HOST removed so nothing reaches a
+    real Ollama by accident. Pass it as ``env=`` to subprocesses.
+    """
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "OLLAMA_HOST"}
+    env["HOME"] = str(home)
+    for var, sub in (
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        path = home / sub
+        path.mkdir(parents=True, exist_ok=True)
+        env[var] = str(path)
+    return env
