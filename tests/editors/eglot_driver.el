@@ -1,0 +1,180 @@
+;;; eglot_driver.el --- drive Eglot + Typilot in `emacs --batch'  -*- lexical-binding: t; -*-
+
+;; Loads editors/emacs/typilot-eglot.el (the file users copy), opens a file,
+;; connects Eglot to typilot-lsp, asks for code actions on a prefixed line,
+;; runs the Typilot one and waits for the streamed text.  Everything it saw is
+;; written as JSON for the pytest side (tests/editors/test_emacs_eglot.py).
+;;
+;; The spec comes from the JSON file named by $TYPILOT_EMACS_SPEC:
+;;   config    path of typilot-eglot.el
+;;   program   absolute path of typilot-lsp
+;;   settings  the `typilot' settings section
+;;   file      the file to open;  line: 1-based line of the prefix
+;;   mode      "gen": wait until the buffer equals `expect', then settle;
+;;             "cancel": after the first streamed edit run `typilot-cancel'
+;;   expect    the whole buffer text expected after the run (mode "gen")
+;;   deadline  seconds before giving up;  settle: seconds to keep listening
+;;   out       where to write the result JSON;  events: where to dump Eglot's
+;;             JSON-RPC events buffer
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'subr-x)
+
+(defvar td-spec
+  (with-temp-buffer
+    (insert-file-contents (getenv "TYPILOT_EMACS_SPEC"))
+    (json-parse-buffer :object-type 'plist :false-object :json-false
+                       :null-object nil :array-type 'array)))
+
+(defun td-get (key) (plist-get td-spec key))
+
+(defvar td-log nil "Events seen, newest first: plists.")
+(defvar td-start (float-time))
+(defvar td-last-change 0.0 "When the watched buffer last changed (float-time).")
+(defvar td-apply-ok 0 "workspace/applyEdit requests applied.")
+(defvar td-apply-failed 0 "workspace/applyEdit requests Eglot refused.")
+(defvar td-buffer nil "The buffer under test.")
+
+(defun td-note (kind &rest props)
+  "Record an event KIND with PROPS."
+  (push (append (list :kind kind :t (- (float-time) td-start)) props) td-log))
+
+;; The user's config, with the server program set first (as a user would, in
+;; their init file, before `require').
+(setq typilot-lsp-program (td-get :program))
+(load (td-get :config) nil t)
+(setq typilot-settings (td-get :settings))
+
+;; Watch what Eglot does with the server's requests and notifications.
+(advice-add 'eglot--apply-workspace-edit :around
+            (lambda (orig edit &rest args)
+              (condition-case err
+                  (prog1 (apply orig edit args)
+                    (cl-incf td-apply-ok)
+                    (td-note "applyEdit"
+                             :versions
+                             (vconcat (mapcar (lambda (dc)
+                                                (or (plist-get (plist-get dc :textDocument)
+                                                               :version)
+                                                    :null))
+                                              (plist-get edit :documentChanges)))))
+                (error (cl-incf td-apply-failed)
+                       (td-note "applyEditFailed" :error (error-message-string err))
+                       (signal (car err) (cdr err))))))
+
+(advice-add 'eglot-handle-notification :before
+            (lambda (_server method &rest params)
+              (when (memq method '($/progress window/showMessage window/logMessage))
+                (td-note (format "%s" method)
+                         :params (format "%S" params)
+                         :message (or (plist-get params :message)
+                                      (plist-get (plist-get params :value) :kind)
+                                      "")))))
+
+(advice-add 'eglot-handle-request :before
+            (lambda (_server method &rest _params)
+              (unless (eq method 'workspace/applyEdit)
+                (td-note "request" :method (format "%s" method)))))
+
+(defun td-after-change (&rest _)
+  (setq td-last-change (float-time)))
+
+(defun td-flush-changes ()
+  "Do what Emacs does when idle: run Eglot's pending didChange timer.
+Idle timers never fire in batch mode, so without this Eglot would never tell
+the server about the edits it applied."
+  (with-current-buffer td-buffer
+    (let ((timer (bound-and-true-p eglot--change-idle-timer)))
+      (when (and (timerp timer)
+                 (>= (- (float-time) td-last-change) eglot-send-changes-idle-time))
+        (cancel-timer timer)
+        (apply (timer--function timer) (timer--args timer))))))
+
+(defun td-wait (pred seconds)
+  "Process server input until PRED holds or SECONDS pass; return PRED's value."
+  (let ((deadline (+ (float-time) seconds))
+        (value nil))
+    (while (and (not (setq value (funcall pred)))
+                (< (float-time) deadline))
+      (accept-process-output nil 0.05)
+      (td-flush-changes))
+    value))
+
+(defun td-listen (seconds)
+  "Keep processing server input for SECONDS."
+  (td-wait #'ignore seconds))
+
+(defun td-text ()
+  (with-current-buffer td-buffer
+    (save-restriction (widen) (buffer-substring-no-properties (point-min) (point-max)))))
+
+(defun td-write-result (result)
+  (let ((server (and td-buffer (with-current-buffer td-buffer (eglot-current-server)))))
+    (when (and server (td-get :events))
+      (with-current-buffer (jsonrpc-events-buffer server)
+        (write-region (point-min) (point-max) (td-get :events) nil 'quiet))))
+  (with-temp-file (td-get :out)
+    (insert (json-serialize
+             (append result
+                     (list :log (vconcat (reverse td-log))
+                           :applyOk td-apply-ok
+                           :applyFailed td-apply-failed
+                           :text (if td-buffer (td-text) :null)))
+             :false-object :json-false :null-object :null))))
+
+(defun td-run ()
+  (let* ((deadline (td-get :deadline))
+         (result nil))
+    (setq td-buffer (find-file-noselect (td-get :file)))
+    (with-current-buffer td-buffer
+      (add-hook 'after-change-functions #'td-after-change nil t)
+      ;; What M-x eglot does, minus the prompts.
+      (apply #'eglot (eglot--guess-contact))
+      (unless (td-wait (lambda () (with-current-buffer td-buffer
+                                    (and (eglot-current-server) eglot--managed-mode)))
+                       deadline)
+        (error "Eglot did not connect to %s within %ss" (td-get :program) deadline))
+      (td-note "connected")
+      (goto-char (point-min))
+      (forward-line (1- (td-get :line)))
+      (let* ((all (append (eglot-code-actions (line-beginning-position)
+                                              (line-end-position) nil nil)
+                          nil))
+             (titles (vconcat (mapcar (lambda (a) (plist-get a :title)) all))))
+        (td-note "codeActions" :titles titles)
+        (setq result (list :titles titles))
+        (let ((reply (typilot-run)))
+          (td-note "runStarted" :reply (format "%S" reply)))
+        (pcase (td-get :mode)
+          ("gen"
+           (let ((expect (td-get :expect)))
+             (setq result (append result
+                                  (list :reached (if (td-wait (lambda () (equal (td-text) expect))
+                                                              deadline)
+                                                     t :json-false))))
+             ;; Keep listening: nothing may change once the run is done.
+             (td-listen (td-get :settle))))
+          ("cancel"
+           (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
+             (error "No streamed edit arrived within %ss" deadline))
+           (let ((at-cancel (td-text))
+                 (reply (typilot-cancel)))
+             (td-note "cancelled" :reply (format "%S" reply))
+             (setq result (append result (list :textAtCancel at-cancel
+                                               :applyAtCancel td-apply-ok))))
+           (td-listen (td-get :settle))))))
+    result))
+
+(let ((result (condition-case err
+                  (td-run)
+                (error (list :error (error-message-string err))))))
+  (td-write-result result)
+  (ignore-errors
+    (with-current-buffer td-buffer
+      (let ((server (eglot-current-server)))
+        (when server (eglot-shutdown server)))))
+  (kill-emacs (if (plist-get result :error) 2 0)))
+
+;;; eglot_driver.el ends here
