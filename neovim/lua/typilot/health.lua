@@ -16,8 +16,13 @@ local function run(cmd, timeout_ms, env)
     return nil, tostring(obj)
   end
   local res = obj:wait(timeout_ms)
-  if res.signal ~= 0 and res.code ~= 0 and (res.stdout or '') == '' then
-    return nil, ('`%s` did not finish within %d s'):format(table.concat(cmd, ' '), timeout_ms / 1000)
+  if res.signal and res.signal ~= 0 then
+    return nil,
+      ('`%s` did not finish within %d s (signal %d)'):format(
+        table.concat(cmd, ' '),
+        timeout_ms / 1000,
+        res.signal
+      )
   end
   return { code = res.code, stdout = res.stdout or '', stderr = res.stderr or '' }, nil
 end
@@ -28,32 +33,19 @@ local function settings()
   return (config.options.settings or {}).typilot or {}
 end
 
---- Environment for the CLI so `doctor` checks what the server will use.
----@return table<string, string>|nil
-local function doctor_env()
-  local s = settings()
-  local env = {}
-  local host = vim.tbl_get(s, 'ollama', 'host')
-  if type(host) == 'string' and host ~= '' then
-    env.OLLAMA_HOST = host
+--- Writes the settings to a temporary JSON file for `typilot-lsp doctor --settings FILE`, so
+--- doctor checks the host, model, privacy and history settings the server will get.
+---@return string|nil path, string|nil err
+local function settings_file()
+  local path = vim.fn.tempname() .. '.json'
+  local ok, encoded = pcall(vim.json.encode, { typilot = settings() })
+  if not ok then
+    return nil, 'settings are not JSON-encodable: ' .. tostring(encoded)
   end
-  local path = vim.tbl_get(s, 'history', 'path')
-  if type(path) == 'string' and path ~= '' then
-    env.TYPILOT_HISTORY_PATH = path
+  if vim.fn.writefile({ encoded }, path) ~= 0 then
+    return nil, 'cannot write ' .. path
   end
-  return next(env) and env or nil
-end
-
---- Doctor arguments carrying the configured model and privacy settings.
----@return string[]
-local function doctor_args()
-  local s = settings()
-  local args = { 'doctor', '--json' }
-  local model = vim.tbl_get(s, 'ollama', 'model')
-  if type(model) == 'string' and model ~= '' then
-    vim.list_extend(args, { '--model', model })
-  end
-  return args
+  return path, nil
 end
 
 local report = {
@@ -71,7 +63,11 @@ local report = {
 local function report_check(check, optional)
   local status = tostring(check.status or check.level or (check.ok and 'ok') or 'error'):lower()
   local msg = check.message or check.detail or check.name or vim.inspect(check)
-  if check.name and check.message and not tostring(check.message):find(check.name, 1, true) then
+  if
+    check.name
+    and check.message
+    and not tostring(check.message):lower():find(tostring(check.name):lower(), 1, true)
+  then
     msg = check.name .. ': ' .. check.message
   end
   local fix = check.fix or check.hint or check.advice
@@ -86,12 +82,12 @@ local function report_check(check, optional)
   end
 end
 
----@param name string|nil
----@return boolean
-local function is_voice(name)
-  return type(name) == 'string' and (name:lower():find('voice') ~= nil or name:lower():find('microphone') ~= nil
-    or name:lower():find('whisper') ~= nil or name:lower():find('audio') ~= nil)
-end
+--- The heading a doctor check goes under; voice is optional, so its problems are warnings.
+local sections = {
+  { title = 'typilot: Ollama and model', names = { 'settings', 'ollama', 'model', 'privacy' } },
+  { title = 'typilot: history', names = { 'history' } },
+  { title = 'typilot: voice (optional)', names = { 'voice', 'microphone' }, optional = true },
+}
 
 function M.check()
   health.start('typilot: Neovim')
@@ -135,33 +131,61 @@ function M.check()
   end
   health.ok(('%s (%s)'):format(vim.trim(res.stdout), vim.fn.exepath(exe)))
 
-  health.start('typilot: Ollama, model, history, voice (typilot-lsp doctor)')
-  local doctor_cmd = vim.list_extend(vim.deepcopy(base), doctor_args())
-  res, err = run(doctor_cmd, 60000, doctor_env())
+  local file, ferr = settings_file()
+  if not file then
+    health.error('cannot pass the settings to `typilot-lsp doctor`: ' .. ferr)
+    return
+  end
+  local doctor_cmd = vim.list_extend(vim.deepcopy(base), { 'doctor', '--json', '--settings', file })
+  res, err = run(doctor_cmd, 60000)
+  os.remove(file)
+  local shown = table.concat(base, ' ') .. ' doctor --json'
   if not res then
-    health.error(('`%s` failed: %s'):format(table.concat(doctor_cmd, ' '), err or ''))
+    health.start('typilot: Ollama and model')
+    health.error(('`%s` failed: %s'):format(shown, err or ''))
     return
   end
   local ok, decoded = pcall(vim.json.decode, res.stdout, { luanil = { object = true, array = true } })
-  if not ok or type(decoded) ~= 'table' then
+  if not ok or type(decoded) ~= 'table' or type(decoded.checks) ~= 'table' then
+    health.start('typilot: Ollama and model')
     health.error(
       ('`%s` gave no JSON report (exit %d): %s'):format(
-        table.concat(doctor_cmd, ' '),
+        shown,
         res.code,
         vim.trim(res.stderr ~= '' and res.stderr or res.stdout)
       ),
-      { 'Run it in a terminal to see the problem' }
+      { 'Run `' .. table.concat(base, ' ') .. ' doctor` in a terminal to see the problem' }
     )
     return
   end
-  local checks = decoded.checks or decoded
-  for _, check in ipairs(checks) do
-    if type(check) == 'table' then
-      report_check(check, is_voice(check.name) or check.optional == true)
+  if decoded.ok == false or res.code ~= 0 then
+    health.error('runs cannot work until the errors below are fixed (`typilot-lsp doctor` exits 1)')
+  else
+    health.ok('`typilot-lsp doctor`: runs can work')
+  end
+  local done = {} ---@type table<table, boolean>
+  for _, section in ipairs(sections) do
+    health.start(section.title)
+    local any = false
+    for _, check in ipairs(decoded.checks) do
+      if type(check) == 'table' and vim.tbl_contains(section.names, check.name) then
+        report_check(check, section.optional == true)
+        done[check] = true
+        any = true
+      end
+    end
+    if not any then
+      health.info('nothing to report')
     end
   end
-  if res.code ~= 0 then
-    health.error('runs cannot work until the errors above are fixed (`typilot-lsp doctor` exit 1)')
+  local rest = vim.tbl_filter(function(c)
+    return type(c) == 'table' and not done[c]
+  end, decoded.checks)
+  if #rest > 0 then
+    health.start('typilot: other checks')
+    for _, check in ipairs(rest) do
+      report_check(check, false)
+    end
   end
 end
 

@@ -1,0 +1,74 @@
+""":checkhealth typilot in real Neovim, with the real CLI, against the replay server or nothing."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from nvim_harness import Nvim, find_server, setup_lua
+from replay_ollama import ReplayOllama
+
+
+def checkhealth(nv: Nvim) -> str:
+    nv.cmd("checkhealth typilot")
+    return "\n".join(nv.buffer_lines())
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_health_reports_server_ollama_and_model(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    nv = nvim_factory(
+        setup_lua(
+            find_server(),
+            {"ollama": {"host": replay_ollama.url, "model": "qwen2.5-coder:1.5b"}},
+        )
+    )
+    report = checkhealth(nv)
+    assert "setup() was called" in report
+    assert "typilot-lsp " in report  # the --version line
+    assert f"Ollama 0.12.6 is running at {replay_ollama.url}" in report
+    assert "model qwen2.5-coder:1.5b is installed and local" in report
+    assert "runs can work" in report
+    assert "typilot: voice (optional)" in report
+    # The health check asked the replay server, not some other Ollama.
+    assert replay_ollama.events_of("request")
+
+
+def test_health_says_how_to_fix_unreachable_ollama(nvim_factory: Callable[..., Nvim]) -> None:
+    host = f"http://127.0.0.1:{closed_port()}"
+    nv = nvim_factory(setup_lua(find_server(), {"ollama": {"host": host}}))
+    report = checkhealth(nv)
+    assert f"Ollama is not running at {host}: start it with `ollama serve`" in report
+    assert "ERROR" in report
+    assert "runs cannot work until the errors below are fixed" in report
+
+
+def test_health_says_how_to_fix_missing_model(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    nv = nvim_factory(
+        setup_lua(
+            find_server(), {"ollama": {"host": replay_ollama.url, "model": "no-such-model:7b"}}
+        )
+    )
+    report = checkhealth(nv)
+    assert "ollama pull no-such-model:7b" in report
+    assert "ERROR" in report
+
+
+def test_health_reports_missing_server_executable(nvim_factory: Callable[..., Nvim]) -> None:
+    nv = nvim_factory(setup_lua(["typilot-lsp-not-installed-here"]))
+    report = checkhealth(nv)
+    assert "`typilot-lsp-not-installed-here` not found on $PATH" in report
+    assert "pip install typilot-lsp" in report
+
+
+def test_health_warns_without_setup(nvim: Nvim) -> None:
+    report = checkhealth(nvim)
+    assert "setup() was not called" in report
