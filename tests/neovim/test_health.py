@@ -6,6 +6,7 @@ import socket
 from collections.abc import Callable
 
 from nvim_harness import Nvim, find_server, setup_lua
+
 from replay_ollama import ReplayOllama
 
 
