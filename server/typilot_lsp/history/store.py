@@ -140,7 +140,18 @@ def describe_error(exc: BaseException, path: pathlib.Path) -> str:
             f"{where} is damaged ({text}): move it aside or delete it "
             f"(`rm '{path}'`, with its -wal and -shm files) and a new one is created. {off}"
         )
-    if "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
+    try:
+        read_only_file = path.exists() and not os.access(path, os.W_OK)
+        read_only_dir = path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK)
+    except OSError:
+        read_only_file = read_only_dir = True
+    if (
+        "readonly" in lowered
+        or "read-only" in lowered
+        or isinstance(exc, PermissionError)
+        or read_only_file
+        or read_only_dir
+    ):
         return (
             f"{where} is read-only ({text}): make the file and its folder writable by you "
             f"(`chmod 700 '{path.parent}' && chmod 600 '{path}'`). {off}"
