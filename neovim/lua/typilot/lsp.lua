@@ -9,6 +9,9 @@ local has_011 = vim.fn.has('nvim-0.11') == 1
 --- Streamed runs: run id -> { [bufnr] = true } for the buffers a run has already edited.
 ---@type table<string, table<integer, boolean>>
 local runs_seen = {}
+--- Run id -> { applied = n, refused = n }: what the handler did with a run's edits.
+---@type table<string, { applied: integer, refused: integer }>
+local run_stats = {}
 local runs_order = {} ---@type string[]
 local MAX_REMEMBERED_RUNS = 200
 
@@ -22,12 +25,38 @@ local function mark_seen(run_id, bufnr)
     runs_seen[run_id] = bufs
     table.insert(runs_order, run_id)
     if #runs_order > MAX_REMEMBERED_RUNS then
-      runs_seen[table.remove(runs_order, 1)] = nil
+      local oldest = table.remove(runs_order, 1)
+      runs_seen[oldest] = nil
+      run_stats[oldest] = nil
     end
   end
   local seen = bufs[bufnr] == true
   bufs[bufnr] = true
   return seen
+end
+
+---@param run_id string
+---@param key 'applied'|'refused'
+local function count(run_id, key)
+  local st = run_stats[run_id]
+  if not st then
+    st = { applied = 0, refused = 0 }
+    run_stats[run_id] = st
+  end
+  st[key] = st[key] + 1
+end
+
+--- How many streamed edits of a run were applied and refused (stale version), for debugging.
+---@param run_id string
+---@return { applied: integer, refused: integer }|nil
+function M.run_stats(run_id)
+  return run_stats[run_id] and vim.deepcopy(run_stats[run_id])
+end
+
+--- The ids of the runs whose edits this editor received, oldest first.
+---@return string[]
+function M.run_ids()
+  return vim.deepcopy(runs_order)
 end
 
 --- The version Neovim last reported to the servers for this buffer (what didChange carried).
@@ -71,6 +100,7 @@ function M.apply_run_edit(params, run_id, position_encoding)
       end
       local version = doc.version
       if type(version) == 'number' and version > 0 and M.buf_version(bufnr) > version then
+        count(run_id, 'refused')
         return {
           applied = false,
           failureReason = ('document changed: version %d is newer than the edit (%d)'):format(
@@ -107,6 +137,7 @@ function M.apply_run_edit(params, run_id, position_encoding)
       return { applied = false, failureReason = tostring(err) }
     end
   end
+  count(run_id, 'applied')
   return { applied = true }
 end
 
