@@ -1,0 +1,210 @@
+"""Per-document state kept up to date incrementally from didOpen/didChange.
+
+We keep our own line array (rather than re-splitting the whole text on every
+request) so that a code action on a 50k-line file only looks at a handful of
+indexed lines, and so that running streams can follow every change exactly.
+Columns are code points internally; the client's position encoding is
+converted at the edge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Protocol
+
+from typilot_lsp.prefixes import PrefixMatch, PrefixMatcher
+
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on LSP line breaks only (\\r\\n, \\n, \\r), keeping them; last item has none."""
+    lines: list[str] = []
+    start = 0
+    for m in _LINE_BREAK.finditer(text):
+        lines.append(text[start : m.end()])
+        start = m.end()
+    lines.append(text[start:])
+    return lines
+
+
+def content_length(line: str) -> int:
+    if line.endswith("\r\n"):
+        return len(line) - 2
+    if line.endswith(("\n", "\r")):
+        return len(line) - 1
+    return len(line)
+
+
+def units_to_col(line: str, units: int, encoding: str) -> int:
+    """A column in the client's encoding -> code points, clamped to the line's content."""
+    limit = content_length(line)
+    if encoding == "utf-32":
+        return min(units, limit)
+    if encoding == "utf-8":
+        count = 0
+        for i, ch in enumerate(line[:limit]):
+            if count >= units:
+                return i
+            count += len(ch.encode("utf-8"))
+        return limit
+    count = 0
+    for i, ch in enumerate(line[:limit]):
+        if count >= units:
+            return i
+        count += 2 if ord(ch) > 0xFFFF else 1
+    return limit
+
+
+def col_to_units(line: str, col: int, encoding: str) -> int:
+    if encoding == "utf-32":
+        return col
+    head = line[:col]
+    if encoding == "utf-8":
+        return len(head.encode("utf-8"))
+    return len(head) + sum(1 for ch in head if ord(ch) > 0xFFFF)
+
+
+class ChangeListener(Protocol):
+    def on_change(self, l1: int, c1: int, l2: int, c2: int, text: str) -> None:
+        """One content change, positions in code points of the text before it."""
+
+    def on_changes_applied(self, version: int) -> None:
+        """All changes of one didChange have been applied."""
+
+
+class DocumentState:
+    def __init__(
+        self, uri: str, language_id: str, version: int, text: str, matcher: PrefixMatcher
+    ) -> None:
+        self.uri = uri
+        self.language_id = language_id
+        self.version = version
+        self.lines = split_lines(text)
+        self.matcher = matcher
+        self.prefixed: dict[int, PrefixMatch] = {}
+        self.listeners: list[ChangeListener] = []
+        self.reindex()
+
+    # -- prefix index -------------------------------------------------------
+    def reindex(self, matcher: PrefixMatcher | None = None) -> None:
+        if matcher is not None:
+            self.matcher = matcher
+        self.prefixed = {}
+        for number, line in enumerate(self.lines):
+            found = self.matcher.match(line)
+            if found is not None:
+                self.prefixed[number] = found
+
+    def prefixed_in(self, first: int, last: int) -> Iterator[tuple[int, PrefixMatch]]:
+        for number in sorted(self.prefixed):
+            if first <= number <= last:
+                yield number, self.prefixed[number]
+
+    # -- text access --------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def eol(self) -> str:
+        first = self.lines[0]
+        if first.endswith("\r\n"):
+            return "\r\n"
+        if first.endswith("\r"):
+            return "\r"
+        return "\n"
+
+    def line_text(self, number: int) -> str:
+        if 0 <= number < len(self.lines):
+            line = self.lines[number]
+            return line[: content_length(line)]
+        return ""
+
+    def starts_with_at(self, line: int, col: int, expected: str) -> bool:
+        """Whether the text from (line, col) begins with `expected`, touching few lines."""
+        if line < 0 or line >= len(self.lines):
+            return expected == ""
+        remaining = expected
+        current = self.lines[line][col:]
+        number = line
+        while True:
+            if len(remaining) <= len(current):
+                return current.startswith(remaining)
+            if not remaining.startswith(current):
+                return False
+            remaining = remaining[len(current) :]
+            number += 1
+            if number >= len(self.lines):
+                return False
+            current = self.lines[number]
+
+    def end_of(self, line: int, col: int, text: str) -> tuple[int, int]:
+        """Position just after `text` written starting at (line, col)."""
+        pieces = split_lines(text)
+        if len(pieces) == 1:
+            return line, col + len(text)
+        return line + len(pieces) - 1, len(pieces[-1])
+
+    def slice(self, l1: int, c1: int, l2: int, c2: int) -> str:
+        if l1 == l2:
+            return self.lines[l1][c1:c2]
+        parts = [self.lines[l1][c1:], *self.lines[l1 + 1 : l2], self.lines[l2][:c2]]
+        return "".join(parts)
+
+    # -- incremental sync ---------------------------------------------------
+    def apply_change(
+        self, start: tuple[int, int] | None, end: tuple[int, int] | None, text: str, encoding: str
+    ) -> None:
+        if start is None or end is None:
+            self._replace_all(text)
+            return
+        last = len(self.lines) - 1
+        l1, l2 = min(start[0], last + 1), min(end[0], last + 1)
+        if l1 > last:  # past the end: append
+            l1, c1 = last, content_length(self.lines[last])
+        else:
+            c1 = units_to_col(self.lines[l1], start[1], encoding)
+        if l2 > last:
+            l2, c2 = last, content_length(self.lines[last])
+        else:
+            c2 = units_to_col(self.lines[l2], end[1], encoding)
+        if (l2, c2) < (l1, c1):
+            l1, c1, l2, c2 = l2, c2, l1, c1
+        for listener in list(self.listeners):
+            listener.on_change(l1, c1, l2, c2, text)
+        merged = self.lines[l1][:c1] + text + self.lines[l2][c2:]
+        new_lines = split_lines(merged)
+        if l2 < last:
+            # `merged` ends with the old line break of l2, so the split's last piece is "".
+            new_lines.pop()
+        self.lines[l1 : l2 + 1] = new_lines
+        self._reindex_range(l1, l2, len(new_lines))
+
+    def finish_changes(self, version: int) -> None:
+        self.version = version
+        for listener in list(self.listeners):
+            listener.on_changes_applied(version)
+
+    def _replace_all(self, text: str) -> None:
+        old_last = len(self.lines) - 1
+        for listener in list(self.listeners):
+            listener.on_change(0, 0, old_last, len(self.lines[old_last]), text)
+        self.lines = split_lines(text)
+        self.reindex()
+
+    def _reindex_range(self, first: int, old_last: int, new_count: int) -> None:
+        delta = new_count - (old_last - first + 1)
+        if self.prefixed:
+            shifted: dict[int, PrefixMatch] = {}
+            for number, found in self.prefixed.items():
+                if number < first:
+                    shifted[number] = found
+                elif number > old_last:
+                    shifted[number + delta] = found
+            self.prefixed = shifted
+        for number in range(first, first + new_count):
+            found = self.matcher.match(self.lines[number])
+            if found is not None:
+                self.prefixed[number] = found

@@ -1,0 +1,1 @@
+"""LSP features: each module has `setup(server)` registering its handlers."""

@@ -1,0 +1,93 @@
+"""Code actions on prefixed lines and the commands that start and stop runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cattrs
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from typilot_lsp.errors import TypilotError
+from typilot_lsp.runs.manager import RunArguments
+from typilot_lsp.server import TypilotServer
+
+RUN_COMMAND = "typilot.run"
+CANCEL_COMMAND = "typilot.cancel"
+ACTION_KIND = types.CodeActionKind.QuickFix
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but could not be carried out."""
+
+    CODE = -32803
+    MESSAGE = "Request failed"
+
+
+def _arguments(ls: TypilotServer, args: tuple[Any, ...]) -> RunArguments:
+    raw = args[0] if len(args) == 1 else None
+    if not isinstance(raw, dict):
+        raise JsonRpcInvalidParams(
+            "typilot.run expects one argument {uri, line, range?}, got " + repr(list(args))[:200]
+        )
+    try:
+        return ls.protocol._converter.structure(raw, RunArguments)  # type: ignore[no-any-return]
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        raise JsonRpcInvalidParams(f"typilot.run: invalid arguments {raw!r}: {exc}") from exc
+
+
+def setup(server: TypilotServer) -> None:
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[ACTION_KIND], resolve_provider=False),
+    )
+    def code_actions(
+        ls: TypilotServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None or not doc.prefixed:
+            return None
+        rng = params.range
+        spans_text = rng.start != rng.end
+        actions = []
+        for line, match in doc.prefixed_in(rng.start.line, rng.end.line):
+            argument: dict[str, Any] = {"uri": doc.uri, "line": line}
+            if spans_text and rng.start.line != rng.end.line:
+                argument["range"] = ls.protocol._converter.unstructure(rng)
+            name = match.command.rstrip(":")
+            title = (
+                f"Typilot: {name} — {match.instruction}"
+                if match.instruction
+                else f"Typilot: {name}"
+            )
+            actions.append(
+                types.CodeAction(
+                    title=title,
+                    kind=ACTION_KIND,
+                    command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
+                )
+            )
+        return actions or None
+
+    @server.command(RUN_COMMAND)
+    async def run(ls: TypilotServer, *args: Any) -> dict[str, str]:
+        parsed = _arguments(ls, args)
+        try:
+            run_id = await ls.runs.start(parsed.uri, parsed.line, parsed.range)
+        except TypilotError as exc:
+            ls.show_message(str(exc), types.MessageType.Error)
+            raise RequestFailed(str(exc)) from exc
+        return {"runId": run_id}
+
+    @server.command(CANCEL_COMMAND)
+    async def cancel(ls: TypilotServer, *args: Any) -> dict[str, int]:
+        uri = None
+        if args and isinstance(args[0], dict):
+            uri = args[0].get("uri")
+        elif args and isinstance(args[0], str):
+            uri = args[0]
+        return {"cancelled": ls.runs.cancel(uri)}
+
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def progress_cancel(ls: TypilotServer, params: types.WorkDoneProgressCancelParams) -> None:
+        ls.runs.cancel_token(params.token)

@@ -1,0 +1,22 @@
+"""Fixtures for end-to-end tests: the real server over stdio and the replay Ollama."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Editor, server_env, start_editor, stop_editor
+
+
+@pytest.fixture
+async def editor(replay_ollama, typilot_home) -> AsyncIterator[Editor]:
+    session = await start_editor(server_env(typilot_home, replay_ollama.url))
+    try:
+        yield session
+    finally:
+        await stop_editor(session)
