@@ -54,13 +54,13 @@ def drop_root_prefix() -> list[str]:
 
 def run_python(
     code: str,
-    *,
+    *args: str,
     env: dict[str, str] | None = None,
     prefix: Sequence[str] = (),
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*prefix, sys.executable, "-c", code],
+        [*prefix, sys.executable, "-c", code, *args],
         env=env,
         capture_output=True,
         text=True,

@@ -48,7 +48,7 @@ def _print_table(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
     for row in [header, *cells]:
         line = "  ".join(
             cell.rjust(w) if i == 0 else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths))
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
         out.write(line.rstrip() + "\n")
 

@@ -189,8 +189,18 @@ def _make_private_dirs(folder: pathlib.Path) -> None:
             break
         node = node.parent
     for created in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another process was quicker
+        try:
             created.mkdir(mode=0o700)
+        except FileExistsError:  # another process was quicker
+            pass
+        except OSError as exc:
+            raise HistoryUnavailable(
+                f"cannot create the Typilot history folder {created} ({exc.strerror or exc}): "
+                f"create it yourself (`mkdir -p -m 700 '{folder}'`) or set "
+                "`typilot.history.path` to a file in a folder you can write. Runs go on "
+                "without history.",
+                path=folder,
+            ) from exc
         created.chmod(0o700)  # mkdir's mode is filtered by the umask
     _tighten(folder, 0o700)
 
