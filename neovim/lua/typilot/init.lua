@@ -8,8 +8,6 @@ local lsp = require('typilot.lsp')
 
 local M = {}
 
-local has_011 = vim.fn.has('nvim-0.11') == 1
-
 --- Work-done progress of the Typilot client: token -> state, most recent last.
 ---@type table<string|integer, { title: string, message: string|nil, percentage: integer|nil, seq: integer }>
 local progress = {}
@@ -296,7 +294,7 @@ end
 --- Attaches the server to the current buffer (for `autostart = false`).
 function M.start()
   local bufnr = vim.api.nvim_get_current_buf()
-  if has_011 and vim.lsp.enable then
+  if lsp.use_enable and vim.lsp.enable then
     vim.lsp.enable(config.name)
   end
   if not lsp.get_client(bufnr) then

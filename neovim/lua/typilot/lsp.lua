@@ -6,6 +6,10 @@ local M = {}
 
 local has_011 = vim.fn.has('nvim-0.11') == 1
 
+--- Start through vim.lsp.config + vim.lsp.enable (Neovim >= 0.11); false: vim.lsp.start from a
+--- FileType autocommand, as on 0.10 (the tests exercise that path on 0.11 too).
+M.use_enable = has_011
+
 --- Streamed runs: run id -> { [bufnr] = true } for the buffers a run has already edited.
 ---@type table<string, table<integer, boolean>>
 local runs_seen = {}
@@ -229,7 +233,7 @@ local augroup = vim.api.nvim_create_augroup('typilot.lsp', { clear = true })
 --- Registers the client so that it starts for every buffer.
 function M.setup()
   vim.api.nvim_clear_autocmds({ group = augroup })
-  if has_011 and vim.lsp.config and vim.lsp.enable then
+  if M.use_enable and vim.lsp.config and vim.lsp.enable then
     vim.lsp.config(config.name, M.client_config())
     if config.options.autostart then
       vim.lsp.enable(config.name)
