@@ -212,10 +212,10 @@ def parse(text: str, user_commands: tuple[str, ...] = ()) -> ParsedCommand:
         return ParsedCommand(heard, None, "")
 
     whole = tuple(t.norm for t in tokens)
-    for phrase, command in _WHOLE_UTTERANCE.items():
+    for phrase, meaning in _WHOLE_UTTERANCE.items():
         trailing = whole[len(phrase) :]
         if whole[: len(phrase)] == phrase and all(w in _CANCEL_TAIL for w in trailing):
-            return ParsedCommand(heard, command, "")
+            return ParsedCommand(heard, meaning, "")
 
     i = 0
     while i < len(tokens):
@@ -226,7 +226,7 @@ def parse(text: str, user_commands: tuple[str, ...] = ()) -> ParsedCommand:
 
     first = tokens[i]
     extra = {name.lower(): name for name in user_commands}
-    command: str | None = extra.get(first.norm) or _VERBS.get(first.norm)
+    command = extra.get(first.norm) or _VERBS.get(first.norm)
     if command is None:
         return ParsedCommand(heard, "gen", _clean_instruction(heard[first.start :]))
 
