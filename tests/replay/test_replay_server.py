@@ -1,0 +1,740 @@
+"""Tests of the Ollama replay server itself, with raw sockets and httpx as the clients."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from replay_ollama import (
+    BUSY_ERROR,
+    RUNNER_CRASHED_ERROR,
+    ReplayOllama,
+    Rule,
+    default_reply,
+    extract_instruction,
+    tokenize,
+)
+
+CODER = "qwen2.5-coder:1.5b"
+THINKER = "qwen3:1.7b"
+RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
+REPLAY_SCRIPT = Path(__file__).resolve().parents[1] / "replay_ollama.py"
+
+
+# ----------------------------------------------------------------------------------------------
+# A raw HTTP/1.1 client, so the framing on the wire is what gets checked
+
+
+class RawResponse:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.status = 0
+        self.headers: dict[str, str] = {}
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            if not self._fill():
+                raise EOFError("connection closed before the end of a line")
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_head(self) -> None:
+        status_line = self._line().decode()
+        self.status = int(status_line.split(" ")[1])
+        while line := self._line():
+            name, _, value = line.decode().partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+
+    def next_chunk(self) -> bytes | None:
+        """One chunk of a chunked body exactly as framed by the server (None: last chunk)."""
+        size = int(self._line().split(b";")[0], 16)
+        if size == 0:
+            assert self._line() == b""
+            return None
+        while len(self.buf) < size + 2:
+            if not self._fill():
+                raise EOFError("connection closed inside a chunk")
+        data, rest = self.buf[:size], self.buf[size:]
+        assert rest[:2] == b"\r\n"
+        self.buf = rest[2:]
+        return data
+
+    def chunks(self) -> list[bytes]:
+        out = []
+        while (chunk := self.next_chunk()) is not None:
+            out.append(chunk)
+        return out
+
+    def body(self) -> bytes:
+        length = int(self.headers["content-length"])
+        while len(self.buf) < length:
+            if not self._fill():
+                raise EOFError("connection closed inside the body")
+        data, self.buf = self.buf[:length], self.buf[length:]
+        return data
+
+
+def raw_request(
+    server: ReplayOllama, method: str, path: str, body: bytes | dict[str, Any] | None = None
+) -> RawResponse:
+    payload = json.dumps(body).encode() if isinstance(body, dict) else (body or b"")
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + payload)
+    resp = RawResponse(sock)
+    resp.read_head()
+    return resp
+
+
+def stream_lines(client: httpx.Client, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    with client.stream("POST", path, json=body) as resp:
+        assert resp.status_code == 200, resp.read()
+        return [json.loads(line) for line in resp.iter_lines() if line]
+
+
+def created_ns(stamp: str) -> int:
+    """created_at (RFC 3339, trailing zeros trimmed as Go does) as integer nanoseconds."""
+    assert RFC3339_NS.match(stamp), stamp
+    base, _, frac = stamp.rstrip("Z").partition(".")
+    seconds = int(calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")))
+    return seconds * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
+
+
+@pytest.fixture
+def client(replay_ollama: ReplayOllama) -> httpx.Client:
+    with httpx.Client(base_url=replay_ollama.url, timeout=10) as c:
+        yield c
+
+
+# ----------------------------------------------------------------------------------------------
+# Discovery endpoints
+
+
+def test_root_version_and_head(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    root = client.get("/")
+    assert root.status_code == 200
+    assert root.text == "Ollama is running"
+    assert root.headers["content-type"].startswith("text/plain")
+    assert client.head("/").status_code == 200
+    version = client.get("/api/version")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version.json()["version"])
+    assert client.get("/api/nope").status_code == 404
+    wrong_method = client.get("/api/generate")
+    assert (wrong_method.status_code, wrong_method.text) == (405, "405 method not allowed")
+
+
+def test_tags_has_local_and_cloud_models(client: httpx.Client) -> None:
+    models = {m["name"]: m for m in client.get("/api/tags").json()["models"]}
+    assert list(models) == [CODER, THINKER, "gpt-oss:120b-cloud", "deepseek-v4-pro:cloud"]
+    for local in (CODER, THINKER):
+        assert "remote_host" not in models[local]
+        assert models[local]["details"]["format"] == "gguf"
+        assert re.fullmatch(r"[0-9a-f]{64}", models[local]["digest"])
+    for cloud in ("gpt-oss:120b-cloud", "deepseek-v4-pro:cloud"):
+        assert models[cloud]["remote_host"] == "https://ollama.com:443"
+        assert models[cloud]["remote_model"]
+    assert "insert" in models[CODER]["capabilities"]
+    assert "thinking" in models[THINKER]["capabilities"]
+    assert "thinking" not in models[CODER]["capabilities"]
+
+
+def test_show_capabilities_context_and_remote(client: httpx.Client) -> None:
+    coder = client.post("/api/show", json={"model": CODER}).json()
+    assert coder["capabilities"] == ["completion", "tools", "insert"]
+    arch = coder["model_info"]["general.architecture"]
+    assert coder["model_info"][f"{arch}.context_length"] == 32768
+    assert coder["details"]["family"] == arch
+    assert ".Suffix" in coder["template"]
+    assert "remote_host" not in coder
+
+    legacy = client.post("/api/show", json={"name": THINKER}).json()
+    assert "thinking" in legacy["capabilities"]
+
+    cloud = client.post("/api/show", json={"model": "gpt-oss:120b-cloud"}).json()
+    assert (cloud["remote_host"], cloud["remote_model"]) == (
+        "https://ollama.com:443",
+        "gpt-oss:120b",
+    )
+    assert cloud["model_info"]["gptoss.context_length"] == 131072
+
+    missing = client.post("/api/show", json={"model": "llama9:70b"})
+    assert (missing.status_code, missing.json()) == (404, {"error": "model 'llama9:70b' not found"})
+    assert client.post("/api/show", json={}).json() == {"error": "model is required"}
+
+
+def test_model_list_can_be_changed(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    replay_ollama.set_models(
+        ["codellama:7b", {"name": "big-model:cloud", "capabilities": ["completion"]}]
+    )
+    models = {m["name"]: m for m in client.get("/api/tags").json()["models"]}
+    assert set(models) == {"codellama:7b", "big-model:cloud"}
+    assert models["big-model:cloud"]["remote_host"] == "https://ollama.com:443"
+    gone = client.post("/api/generate", json={"model": CODER, "prompt": "x"})
+    assert gone.status_code == 404
+    with ReplayOllama(models=["only:one"]) as other:
+        names = [m["name"] for m in httpx.get(f"{other.url}/api/tags").json()["models"]]
+        assert names == ["only:one"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Streaming
+
+
+def test_generate_streams_one_json_object_per_chunk(replay_ollama: ReplayOllama) -> None:
+    reply = "def add(a, b):\n    return a + b\n"
+    replay_ollama.add_rule(match="add two numbers", reply=reply)
+    resp = raw_request(
+        replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "gen: add two numbers"}
+    )
+    assert resp.status == 200
+    assert resp.headers["content-type"] == "application/x-ndjson"
+    assert resp.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in resp.headers
+    chunks = resp.chunks()
+    for chunk in chunks:  # exactly one JSON object and its newline per chunk
+        assert chunk.endswith(b"\n") and chunk.count(b"\n") == 1
+        json.loads(chunk)
+    objs = [json.loads(c) for c in chunks]
+    *pieces, last = objs
+    assert len(pieces) == len(tokenize(reply)) > 5
+    for piece in pieces:
+        assert list(piece) == ["model", "created_at", "response", "done"]
+        assert piece["model"] == CODER and piece["done"] is False
+        assert RFC3339_NS.match(piece["created_at"])
+    assert "".join(p["response"] for p in pieces) == reply
+    assert last["done"] is True and last["done_reason"] == "stop" and last["response"] == ""
+    assert last["eval_count"] == len(pieces)
+    assert last["context"] and all(isinstance(t, int) for t in last["context"])
+    for key in ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration"):
+        assert isinstance(last[key], int) and last[key] > 0
+    assert last["total_duration"] >= (
+        last["load_duration"] + last["prompt_eval_duration"] + last["eval_duration"]
+    )
+    event = replay_ollama.wait_for("complete")
+    assert (event["tokens_sent"], event["text"], event["done_reason"]) == (
+        len(pieces),
+        reply,
+        "stop",
+    )
+    resp.sock.close()
+
+
+def test_chunks_are_flushed_one_by_one_not_buffered(replay_ollama: ReplayOllama) -> None:
+    # The server stops after two tokens; if it buffered, nothing would arrive at all.
+    replay_ollama.add_rule(reply="one two three four", stall_after_tokens=2)
+    resp = raw_request(replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "x"})
+    first, second = resp.next_chunk(), resp.next_chunk()
+    assert first is not None and json.loads(first)["response"] == "one"
+    assert second is not None and json.loads(second)["response"] == " two"
+    stall = replay_ollama.wait_for("stall")
+    assert stall["tokens_sent"] == 2
+    assert not replay_ollama.events_of("complete")
+    resp.sock.close()
+    assert replay_ollama.wait_for("disconnect")["tokens_sent"] == 2
+
+
+def test_pacing_order_and_reported_rate(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    replay_ollama.add_rule(reply="alpha beta gamma delta eta zeta", tokens_per_second=40)
+    lines = stream_lines(client, "/api/generate", {"model": CODER, "prompt": "x"})
+    stamps = [created_ns(line["created_at"]) for line in lines]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    final = lines[-1]
+    assert final["eval_count"] == len(lines) - 1 == 6
+    # The server never runs faster than asked (sleeping can only make it slower).
+    assert final["eval_count"] / final["eval_duration"] * 1e9 <= 40 * 1.2
+
+
+def test_chat_streams_message_content(client: httpx.Client, replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(match="hello", reply="Hi there!", path="chat")
+    lines = stream_lines(
+        client,
+        "/api/chat",
+        {"model": CODER, "messages": [{"role": "user", "content": "say hello"}]},
+    )
+    *pieces, last = lines
+    assert all(list(p) == ["model", "created_at", "message", "done"] for p in pieces)
+    assert all(p["message"]["role"] == "assistant" for p in pieces)
+    assert "".join(p["message"]["content"] for p in pieces) == "Hi there!"
+    assert last["message"] == {"role": "assistant", "content": ""}
+    assert last["done_reason"] == "stop" and "context" not in last
+
+
+def test_thinking_model_thinks_unless_told_not_to(
+    client: httpx.Client, replay_ollama: ReplayOllama
+) -> None:
+    replay_ollama.add_rule(reply="x = 1\n", thinking="Let me think.")
+    chat = stream_lines(
+        client, "/api/chat", {"model": THINKER, "messages": [{"role": "user", "content": "go"}]}
+    )
+    thinking = [c["message"]["thinking"] for c in chat if "thinking" in c["message"]]
+    content = [c["message"]["content"] for c in chat[:-1] if "thinking" not in c["message"]]
+    assert "".join(thinking) == "Let me think."
+    assert "".join(content) == "x = 1\n"
+    first_content = next(i for i, c in enumerate(chat) if c["message"]["content"])
+    assert all("thinking" in c["message"] for c in chat[:first_content])
+
+    gen = stream_lines(client, "/api/generate", {"model": THINKER, "prompt": "go"})
+    assert "".join(c.get("thinking", "") for c in gen) == "Let me think."
+    assert all(c["response"] == "" for c in gen if c.get("thinking"))
+
+    off = stream_lines(client, "/api/generate", {"model": THINKER, "prompt": "go", "think": False})
+    assert not any("thinking" in c for c in off)
+    assert "".join(c["response"] for c in off) == "x = 1\n"
+
+
+def test_text_on_the_final_line(client: httpx.Client, replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="abc", final_text=" tail")
+    lines = stream_lines(client, "/api/generate", {"model": CODER, "prompt": "x"})
+    assert lines[-1]["done"] is True and lines[-1]["response"] == " tail"
+    assert "".join(line["response"] for line in lines) == "abc tail"
+    assert replay_ollama.wait_for("complete")["text"] == "abc tail"
+
+
+def test_stream_false_returns_one_object(client: httpx.Client, replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="print('hi')\n", thinking="hmm")
+    resp = client.post("/api/generate", json={"model": CODER, "prompt": "x", "stream": False})
+    assert resp.headers["content-type"] == "application/json; charset=utf-8"
+    body = resp.json()
+    assert body["response"] == "print('hi')\n" and body["done"] is True
+    assert "thinking" not in body  # the coder model cannot think
+    chat = client.post(
+        "/api/chat",
+        json={"model": THINKER, "stream": False, "messages": [{"role": "user", "content": "x"}]},
+    ).json()
+    assert chat["message"] == {"role": "assistant", "content": "print('hi')\n", "thinking": "hmm"}
+    assert chat["eval_count"] == len(tokenize("print('hi')\n")) + len(tokenize("hmm"))
+
+
+def test_load_only_and_unload(client: httpx.Client) -> None:
+    gen = client.post("/api/generate", json={"model": CODER, "prompt": ""})
+    assert gen.status_code == 200
+    assert gen.headers["content-type"].startswith("application/json")
+    body = gen.json()
+    assert (body["done"], body["done_reason"], body["response"]) == (True, "load", "")
+    chat = client.post("/api/chat", json={"model": CODER, "messages": []}).json()
+    assert chat["done_reason"] == "load" and chat["message"] == {"role": "assistant", "content": ""}
+    assert [m["name"] for m in client.get("/api/ps").json()["models"]] == [CODER]
+    unload = client.post("/api/generate", json={"model": CODER, "keep_alive": 0}).json()
+    assert unload["done_reason"] == "unload"
+    assert client.get("/api/ps").json()["models"] == []
+
+
+def test_options_num_predict_and_stop(client: httpx.Client, replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="one two three four five")
+    short = stream_lines(
+        client, "/api/generate", {"model": CODER, "prompt": "x", "options": {"num_predict": 2}}
+    )
+    assert "".join(c["response"] for c in short) == "one two"
+    assert short[-1]["done_reason"] == "length"
+    stopped = stream_lines(
+        client, "/api/generate", {"model": CODER, "prompt": "x", "options": {"stop": [" four"]}}
+    )
+    assert "".join(c["response"] for c in stopped) == "one two three"
+    assert stopped[-1]["done_reason"] == "stop"
+
+
+def test_go_style_json_escaping(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="<a & b>")
+    chunks = raw_request(
+        replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "x"}
+    ).chunks()
+    assert b"\\u003c" in chunks[0] and b"<" not in b"".join(chunks)
+    assert "".join(json.loads(c)["response"] for c in chunks) == "<a & b>"
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "expected"),
+    [
+        (
+            "/api/generate",
+            {"model": "nope:1b", "prompt": "x"},
+            404,
+            {"error": "model 'nope:1b' not found"},
+        ),
+        ("/api/chat", {"model": "nope", "messages": []}, 404, {"error": "model 'nope' not found"}),
+        ("/api/generate", b"", 400, {"error": "missing request body"}),
+        ("/api/chat", b"   ", 400, {"error": "missing request body"}),
+        (
+            "/api/generate",
+            b"{bad json",
+            400,
+            {"error": "invalid character 'b' looking for beginning of object key string"},
+        ),
+        ("/api/generate", b'{"model": "x"', 400, {"error": "unexpected EOF"}),
+        (
+            "/api/generate",
+            b'{"model": "qwen2.5-coder:1.5b", "stream": "yes"}',
+            400,
+            {
+                "error": "json: cannot unmarshal string into Go struct field GenerateRequest.stream of type bool"
+            },
+        ),
+        ("/api/chat", {"messages": []}, 400, {"error": "model is required"}),
+        (
+            "/api/generate",
+            {"model": CODER, "prompt": "x", "think": True},
+            400,
+            {"error": '"qwen2.5-coder:1.5b" does not support thinking'},
+        ),
+        (
+            "/api/chat",
+            {"model": CODER, "messages": [{"role": "user", "content": "x"}], "think": "high"},
+            400,
+            {"error": '"qwen2.5-coder:1.5b" does not support thinking'},
+        ),
+        (
+            "/api/generate",
+            {"model": THINKER, "prompt": "x", "suffix": "y"},
+            400,
+            {"error": "registry.ollama.ai/library/qwen3:1.7b does not support insert"},
+        ),
+        (
+            "/api/generate",
+            {"model": CODER, "prompt": "x", "top_logprobs": 21},
+            400,
+            {"error": "top_logprobs must be between 0 and 20"},
+        ),
+    ],
+)
+def test_request_errors(
+    replay_ollama: ReplayOllama,
+    path: str,
+    body: bytes | dict[str, Any],
+    status: int,
+    expected: dict[str, Any],
+) -> None:
+    resp = raw_request(replay_ollama, "POST", path, body)
+    assert resp.status == status
+    assert resp.headers["content-type"] == "application/json; charset=utf-8"
+    assert json.loads(resp.body()) == expected
+    resp.sock.close()
+    event = replay_ollama.wait_for("error")
+    assert event["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "expected"),
+    [
+        ({"status": 503}, 503, {"error": BUSY_ERROR}),
+        ({"status": 500}, 500, {"error": RUNNER_CRASHED_ERROR}),
+        (
+            {"error": "timed out waiting for llama runner to start - progress 0.00 - "},
+            500,
+            {"error": "timed out waiting for llama runner to start - progress 0.00 - "},
+        ),
+        ({"status": 404}, 404, {"error": "model 'qwen2.5-coder:1.5b' not found"}),
+        ({"status": 429, "error": "rate limited"}, 429, {"error": "rate limited"}),
+    ],
+)
+def test_scripted_status_errors(
+    replay_ollama: ReplayOllama,
+    client: httpx.Client,
+    rule: dict[str, Any],
+    status: int,
+    expected: dict[str, Any],
+) -> None:
+    replay_ollama.add_rule(**rule, once=True)
+    resp = client.post("/api/generate", json={"model": CODER, "prompt": "x"})
+    assert (resp.status_code, resp.json()) == (status, expected)
+    # one-shot: the next request works
+    assert client.post("/api/generate", json={"model": CODER, "prompt": "x"}).status_code == 200
+
+
+def test_cloud_unauthorized_and_disabled(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    req = {"model": "gpt-oss:120b-cloud", "messages": [{"role": "user", "content": "hi"}]}
+    ok = stream_lines(client, "/api/chat", req)
+    assert all(
+        (c["remote_host"], c["remote_model"]) == ("https://ollama.com:443", "gpt-oss:120b")
+        for c in ok
+    )
+    replay_ollama.set_cloud("unauthorized")
+    unauthorized = client.post("/api/chat", json=req)
+    assert unauthorized.status_code == 401
+    assert unauthorized.json()["error"] == "unauthorized"
+    assert unauthorized.json()["signin_url"].startswith("https://ollama.com/connect?name=")
+    replay_ollama.set_cloud("disabled")
+    disabled = client.post("/api/chat", json=req)
+    assert (disabled.status_code, disabled.json()) == (
+        403,
+        {"error": "ollama cloud is disabled: remote model is unavailable"},
+    )
+    assert client.get("/api/status").json()["cloud"]["disabled"] is True
+    # local models are not affected
+    assert client.post("/api/generate", json={"model": CODER, "prompt": "x"}).status_code == 200
+
+
+def test_mid_stream_error_line(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="a b c d e f", error_after_tokens=3)
+    resp = raw_request(replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "x"})
+    assert resp.status == 200
+    chunks = [json.loads(c) for c in resp.chunks()]  # ends with the terminating chunk
+    assert [c["response"] for c in chunks[:3]] == ["a", " b", " c"]
+    assert chunks[3] == {"error": RUNNER_CRASHED_ERROR}
+    assert len(chunks) == 4
+    event = replay_ollama.wait_for("error")
+    assert (event["status"], event["tokens_sent"]) == (200, 3)
+    assert not replay_ollama.events_of("complete")
+
+
+def test_mid_stream_error_without_streaming_is_a_500(
+    replay_ollama: ReplayOllama, client: httpx.Client
+) -> None:
+    replay_ollama.add_rule(reply="a b c", error_after_tokens=1, error="boom")
+    resp = client.post("/api/generate", json={"model": CODER, "prompt": "x", "stream": False})
+    assert (resp.status_code, resp.json()) == (500, {"error": "boom"})
+
+
+# ----------------------------------------------------------------------------------------------
+# Hang-up detection
+
+
+def test_disconnect_mid_stream_records_tokens_sent(replay_ollama: ReplayOllama) -> None:
+    reply = " ".join(f"w{i}" for i in range(200))
+    replay_ollama.add_rule(reply=reply, tokens_per_second=100)
+    with (
+        httpx.Client(base_url=replay_ollama.url) as c,
+        c.stream("POST", "/api/generate", json={"model": CODER, "prompt": "x"}) as resp,
+    ):
+        lines = resp.iter_lines()
+        received = [next(lines) for _ in range(3)]
+    assert len(received) == 3
+    event = replay_ollama.wait_for("disconnect")
+    assert 3 <= event["tokens_sent"] < len(tokenize(reply))
+    assert event["path"] == "/api/generate" and event["model"] == CODER
+    assert not replay_ollama.events_of("complete")
+
+
+def test_disconnect_before_first_token(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="never", first_token_delay=30)
+    sock = socket.create_connection(("127.0.0.1", replay_ollama.port))
+    payload = json.dumps({"model": CODER, "prompt": "x"}).encode()
+    sock.sendall(
+        b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(payload), payload)
+    )
+    replay_ollama.wait_for("request")
+    sock.close()
+    assert replay_ollama.wait_for("disconnect")["tokens_sent"] == 0
+
+
+def test_stall_keeps_connection_open_until_client_leaves(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="a b c d", stall_after_tokens=1)
+    with (
+        httpx.Client(base_url=replay_ollama.url, timeout=httpx.Timeout(10, read=0.3)) as c,
+        pytest.raises(httpx.ReadTimeout),
+        c.stream("POST", "/api/generate", json={"model": CODER, "prompt": "x"}) as resp,
+    ):
+        for _ in resp.iter_lines():
+            pass
+    assert replay_ollama.wait_for("disconnect")["tokens_sent"] == 1
+
+
+def test_connection_is_reused_after_a_stream(replay_ollama: ReplayOllama) -> None:
+    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    resp = RawResponse(sock)
+    for _ in range(2):
+        payload = json.dumps({"model": CODER, "prompt": "gen: reverse a string"}).encode()
+        sock.sendall(
+            b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(payload), payload)
+        )
+        resp.headers.clear()
+        resp.read_head()
+        assert json.loads(resp.chunks()[-1])["done"] is True
+    sock.close()
+    assert len(replay_ollama.events_of("complete")) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Rules and the default reply
+
+
+def test_rules_newest_first_once_sticky_and_filters(
+    replay_ollama: ReplayOllama, client: httpx.Client
+) -> None:
+    def text(path: str, model: str = CODER, prompt: str = "gen: add two numbers") -> str:
+        if path == "/api/chat":
+            body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+            return "".join(c["message"]["content"] for c in stream_lines(client, path, body))
+        body = {"model": model, "prompt": prompt, "think": False}
+        return "".join(c["response"] for c in stream_lines(client, path, body))
+
+    replay_ollama.add_rule(match="add", reply="sticky")
+    replay_ollama.add_rule(match="add", reply="first only", once=True)
+    replay_ollama.add_rule(match="add", reply="chat only", path="chat")
+    replay_ollama.add_rule(match="add", reply="qwen3 only", model=THINKER)
+    replay_ollama.add_rule(match=lambda body: body.get("suffix") == "END", reply="by predicate")
+    assert text("/api/generate") == "first only"
+    assert text("/api/generate") == "sticky"
+    assert text("/api/chat") == "chat only"
+    assert text("/api/generate", model=THINKER) == "qwen3 only"
+    suffixed = {"model": CODER, "prompt": "x", "suffix": "END"}
+    assert "".join(c["response"] for c in stream_lines(client, "/api/generate", suffixed)) == (
+        "by predicate"
+    )
+    assert replay_ollama.rules[1].used == 1
+    unmatched = text("/api/generate", prompt="gen: reverse a string")
+    assert unmatched.startswith("def reverse_string(text):")
+
+
+def test_explicit_tokens(client: httpx.Client, replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(tokens=["de", "f f", "()"])
+    lines = stream_lines(client, "/api/generate", {"model": CODER, "prompt": "x"})
+    assert [c["response"] for c in lines[:-1]] == ["de", "f f", "()"]
+
+
+def test_default_reply_is_code_for_the_instruction() -> None:
+    py = default_reply("# gen: write a function that adds two numbers")
+    assert py.startswith("def add_two_numbers(a, b):") and "return a + b" in py
+    compile(py, "<reply>", "exec")
+    js = default_reply("// gen: reverse a string\nlanguage: javascript")
+    assert "function reverseString(text)" in js
+    lua = default_reply("-- gen: fibonacci in lua")
+    assert lua.startswith("--- ") and "local function fibonacci(n)" in lua
+    assert default_reply("sum: what does this do").endswith(".\n")
+    assert default_reply("fix: broken\n```python\nx = 1\n```\n") == "x = 1\n"
+    assert default_reply("anything at all") == default_reply("anything at all")
+    assert extract_instruction("context\n# gen: sort a list\nmore") == "sort a list"
+    assert extract_instruction("Instruction: make tea") == "make tea"
+
+
+def test_rule_validation() -> None:
+    with pytest.raises(ValueError, match="unknown rule keys"):
+        Rule.from_dict({"mach": "x"})
+    with pytest.raises(ValueError, match="path"):
+        Rule(path="embed")
+    with pytest.raises(ValueError, match="tokens_per_second"):
+        Rule(tokens_per_second=0)
+    with pytest.raises(ValueError, match="loopback"):
+        ReplayOllama("0.0.0.0")
+
+
+@given(st.text())
+def test_tokenize_round_trips(text: str) -> None:
+    assert "".join(tokenize(text)) == text
+
+
+def test_tokenize_makes_word_pieces() -> None:
+    tokens = tokenize("def internationalization(x):\n    return x")
+    assert tokens[:3] == ["def", " intern", "ationa"]
+    assert "\n   " in tokens and " return" in tokens
+    assert all(tokens)
+
+
+# ----------------------------------------------------------------------------------------------
+# Event log, control API, async use, CLI
+
+
+def test_request_events_and_wait_for(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    client.post(
+        "/api/generate",
+        json={"model": CODER, "prompt": "x", "options": {"temperature": 0}},
+        headers={"Authorization": "Bearer k"},
+    )
+    request = replay_ollama.wait_for("request", lambda e: e["path"] == "/api/generate")
+    assert request["body"]["options"] == {"temperature": 0}
+    assert request["headers"]["authorization"] == "Bearer k"
+    assert request["method"] == "POST"
+    done = replay_ollama.wait_for("complete")
+    assert done["id"] == request["id"]
+    with pytest.raises(TimeoutError, match="no 'disconnect' event"):
+        replay_ollama.wait_for("disconnect", timeout=0.05)
+    replay_ollama.reset()
+    assert replay_ollama.events == []
+
+
+def test_control_api(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    added = client.post(
+        "/_replay/rules", json=[{"match": "ping", "reply": "pong"}, {"match": "x", "status": 503}]
+    )
+    assert added.json() == {"rules": 2}
+    assert client.post("/_replay/rules", json={"nope": 1}).status_code == 400
+    body = {"model": CODER, "prompt": "ping"}
+    assert "".join(c["response"] for c in stream_lines(client, "/api/generate", body)) == "pong"
+    waited = client.get("/_replay/wait", params={"kind": "complete", "timeout": 5}).json()
+    assert waited["text"] == "pong"
+    events = client.get("/_replay/events").json()["events"]
+    assert [e["kind"] for e in events] == ["request", "complete"]
+    only = client.get("/_replay/events", params={"kind": "request"}).json()["events"]
+    assert only[0]["body"] == body
+    assert client.get("/_replay/wait", params={"kind": "stall", "timeout": 0.05}).status_code == 408
+    client.post("/_replay/models", json={"models": ["tiny:1b"]})
+    assert [m["name"] for m in client.get("/api/tags").json()["models"]] == ["tiny:1b"]
+    client.post("/_replay/settings", json={"cloud": "disabled", "tokens_per_second": 500})
+    assert replay_ollama.settings()["tokens_per_second"] == 500
+    assert client.post("/_replay/reset").json() == {"ok": True}
+    assert client.get("/_replay/events").json() == {"events": []}
+    assert replay_ollama.rules == []
+    assert len(client.get("/api/tags").json()["models"]) == 4
+
+
+async def test_async_client_and_wait_for_async(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(reply="async ok")
+    async with (
+        httpx.AsyncClient(base_url=replay_ollama.url) as c,
+        c.stream("POST", "/api/chat", json={"model": CODER, "messages": []}) as load,
+    ):
+        assert (await load.aread()) and load.status_code == 200
+    async with (
+        httpx.AsyncClient(base_url=replay_ollama.url) as c,
+        c.stream("POST", "/api/generate", json={"model": CODER, "prompt": "x"}) as resp,
+    ):
+        text = "".join([json.loads(line)["response"] async for line in resp.aiter_lines()])
+    assert text == "async ok"
+    event = await replay_ollama.wait_for_async("complete", lambda e: e["text"] == "async ok")
+    assert event["path"] == "/api/generate"
+
+
+def test_cli_prints_listening_and_stops_on_sigterm(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"match": "hello", "reply": "from file"}]))
+    proc = subprocess.Popen(
+        [sys.executable, str(REPLAY_SCRIPT), "--port", "0", "--rules", str(rules), "--tps", "500"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.fullmatch(r"LISTENING (http://127\.0\.0\.1:\d+)\n", line)
+        assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
+        url = match.group(1)
+        assert httpx.get(url).text == "Ollama is running"
+        with httpx.Client(base_url=url) as c:
+            lines = stream_lines(c, "/api/generate", {"model": CODER, "prompt": "hello"})
+        assert "".join(x["response"] for x in lines) == "from file"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
