@@ -67,6 +67,8 @@ async def start_history(server: TypilotServer) -> None:
         server.show_message(message, types.MessageType.Warning)
 
     server.history = history_module.AsyncHistory(server.config.history, warn=warn)
+    # Retention on open, then hourly while the server runs (typilot_lsp.features.history).
+    server.run_task(server.history.run_retention(), "history retention")
 
 
 async def warm_imports() -> None:
