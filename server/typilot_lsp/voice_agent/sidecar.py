@@ -17,6 +17,7 @@ Requests:
         or {"event": "aborted"}
     {"op": "stop", "id": 2}       end the capture of listen 2 and transcribe it (push-to-talk)
     {"op": "abort", "id": 2}      end it and drop the audio
+                                  (both are ignored when that capture has already ended)
     {"op": "transcribe", "id": 3, "path": "x.wav"}  -> "transcribing", then "result"
     {"op": "ping", "id": 4}       -> {"event": "pong", "pid": ...}
     {"op": "shutdown"}            exit
@@ -234,7 +235,8 @@ class Sidecar:
         with self._capture_lock:
             capture, current = self._capture, self._capture_id
         if capture is None or (id is not None and id != current):
-            self.emit("error", id, code="not-listening", message="not listening")
+            # Capture already ended (silence, max length): the result is on its way, and an
+            # error here would be mistaken for the listen's own answer.
             return
         if abort:
             capture.abort()
