@@ -1,0 +1,226 @@
+"""Runs in real headless Neovim against the real server (stdio) and the Ollama replay server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from nvim_harness import Nvim, find_server, setup_lua
+
+from replay_ollama import ReplayOllama
+
+REPLY = (
+    'def add(a, b):\n    """Return the sum of a and b."""\n    result = a + b\n    return result\n'
+)
+SLOW_REPLY = "".join(f"value_{i} = {i} * {i}\n" for i in range(200))
+
+ORIGINAL = ["import os", "", "# gen: add two numbers", "", "print(os.name)"]
+
+
+def open_file(nv: Nvim, lines: list[str], name: str = "sample.py") -> Path:
+    path = nv.home / name
+    path.write_text("\n".join(lines) + "\n")
+    nv.cmd(f"edit {path}")
+    nv.wait_for(
+        "local c = require('typilot.lsp').get_client(0)"
+        " return c ~= nil and c.initialized and c.server_capabilities ~= nil",
+        what="the typilot client to attach and initialize",
+    )
+    return path
+
+
+def start_run(nv: Nvim, line: int, kind: str = "gen") -> None:
+    """Cursor on `line` (0-based), then the usual vim.lsp.buf.code_action(), applying ours."""
+    nv.lua("vim.api.nvim_win_set_cursor(0, { ... + 1, 0 })", line)
+    nv.lua(
+        "local kind = ... vim.lsp.buf.code_action({ apply = true, filter = function(a)"
+        " return vim.startswith(a.title, 'Typilot: ' .. kind) end })",
+        kind,
+    )
+
+
+def last_run(nv: Nvim) -> str:
+    return str(
+        nv.wait_for("local ids = require('typilot.lsp').run_ids() return ids[#ids]", what="a run")
+    )
+
+
+def make_editor(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama, start_path: str = "enable"
+) -> Nvim:
+    """Neovim with setup() done; start_path "start" takes the Neovim 0.10 path (vim.lsp.start)."""
+    before = "require('typilot.lsp').use_enable = false\n" if start_path == "start" else ""
+    return nvim_factory(
+        before
+        + setup_lua(
+            find_server(),
+            {"ollama": {"host": replay_ollama.url, "model": "qwen2.5-coder:1.5b"}},
+        )
+    )
+
+
+@pytest.fixture
+def editor(nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama) -> Nvim:
+    return make_editor(nvim_factory, replay_ollama)
+
+
+@pytest.mark.parametrize("start_path", ["enable", "start"])
+def test_setup_starts_one_server_for_every_buffer(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama, start_path: str
+) -> None:
+    editor = make_editor(nvim_factory, replay_ollama, start_path)
+    assert editor.lua("return vim.lsp.is_enabled('typilot')") is (start_path == "enable")
+    open_file(editor, ["# gen: a"], "a.py")
+    first = editor.lua("return require('typilot.lsp').get_client(0).id")
+    open_file(editor, ["// gen: b"], "b.js")
+    assert editor.lua("return require('typilot.lsp').get_client(0).id") == first
+    assert editor.lua("return #vim.lsp.get_clients({ name = 'typilot' })") == 1
+    # The server got the settings and the plugin's client options.
+    info = editor.lua(
+        "local c = require('typilot.lsp').get_client(0) return {"
+        " debounce = c.flags.debounce_text_changes,"
+        " host = c.settings.typilot.ollama.host,"
+        " actions = c.server_capabilities.codeActionProvider ~= nil,"
+        " commands = c.server_capabilities.executeCommandProvider.commands }"
+    )
+    assert info["debounce"] == 0
+    assert info["actions"] is True
+    assert "typilot.run" in info["commands"]
+    assert "typilot.cancel" in info["commands"]
+
+
+@pytest.mark.parametrize("start_path", ["enable", "start"])
+def test_code_action_streams_reply_and_one_undo_restores_prefix(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama, start_path: str
+) -> None:
+    editor = make_editor(nvim_factory, replay_ollama, start_path)
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=60)
+    open_file(editor, ORIGINAL)
+    start_run(editor, 2)
+    expected = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what="the full reply in the buffer",
+    )
+    replay_ollama.wait_for("complete")
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    run = last_run(editor)
+    stats = editor.lua("return require('typilot.lsp').run_stats(...)", run)
+    assert stats["applied"] >= 2, f"expected a streamed run (several edits), got {stats}"
+    assert editor.buffer_lines() == expected
+
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == ORIGINAL
+    editor.cmd("redo")
+    assert editor.buffer_lines() == expected
+
+
+def test_progress_shows_in_statusline_and_cancel_stops_the_run(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    replay_ollama.add_rule(match="add two numbers", reply=SLOW_REPLY, tokens_per_second=20)
+    open_file(editor, ORIGINAL)
+    start_run(editor, 2)
+    editor.wait_for(
+        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('value_3') ~= nil",
+        timeout=30,
+        what="some streamed lines",
+    )
+    status = editor.wait_for(
+        "local s = require('typilot').statusline() return s ~= '' and s", what="progress"
+    )
+    assert "Typilot" in status
+
+    editor.cmd("Typilot cancel")
+    disconnect = replay_ollama.wait_for("disconnect", timeout=15)
+    assert disconnect is not None
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    lines = editor.buffer_lines()
+    stats = editor.lua("return require('typilot.lsp').run_stats(...)", last_run(editor))
+    assert stats["applied"] >= 2, f"expected several streamed edits before the cancel, got {stats}"
+    # What streamed stays, contiguous, and the run stopped well before the end of the reply.
+    assert lines[:2] == ["import os", ""]
+    assert lines[-2:] == ["", "print(os.name)"]
+    streamed = "\n".join(lines[2:-2])
+    assert streamed, "nothing of the reply stayed in the buffer"
+    assert SLOW_REPLY.startswith(streamed)
+    assert "value_199" not in streamed
+    # One undo still brings back the prefix line.
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == ORIGINAL
+
+
+def test_typing_while_a_run_streams_keeps_every_keystroke(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=15)
+    open_file(editor, ORIGINAL)
+    start_run(editor, 2)
+    editor.wait_for(
+        "return vim.api.nvim_buf_get_lines(0, 2, 3, false)[1]:find('def add') ~= nil",
+        timeout=30,
+        what="the first streamed text",
+    )
+    # The user edits above and below the region while it streams.
+    editor.lua("vim.api.nvim_buf_set_lines(0, 0, 1, false, { 'import os, sys' })")
+    editor.lua("vim.api.nvim_buf_set_lines(0, -1, -1, false, { 'print(sys.argv)' })")
+    expected = [
+        "import os, sys",
+        "",
+        *REPLY.rstrip("\n").split("\n"),
+        "",
+        "print(os.name)",
+        "print(sys.argv)",
+    ]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        timeout=30,
+        what="the full reply with the user's edits kept",
+    )
+
+
+def test_edit_racing_a_keystroke_is_refused_and_recomputed(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    """A keystroke that lands between the server computing an edit and Neovim applying it makes
+    the edit stale: the plugin answers applied=false (Neovim's default handler would answer true
+    and drop the chunk) and the server sends it again against the new text."""
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=40)
+    open_file(editor, ORIGINAL)
+    editor.lua(
+        """
+        local lsp = require('typilot.lsp')
+        local apply = lsp.apply_run_edit
+        local n = 0
+        lsp.apply_run_edit = function(params, run_id, encoding)
+          n = n + 1
+          if n == 3 then
+            -- The user's keystroke arrives first.
+            vim.api.nvim_buf_set_lines(0, 0, 1, false, { 'import os, sys' })
+          end
+          return apply(params, run_id, encoding)
+        end
+        """
+    )
+    start_run(editor, 2)
+    expected = ["import os, sys", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        timeout=30,
+        what="the full reply, with the racing keystroke kept",
+    )
+    replay_ollama.wait_for("complete")
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    assert editor.buffer_lines() == expected
+    stats = editor.lua("return require('typilot.lsp').run_stats(...)", last_run(editor))
+    assert stats["refused"] >= 1, stats
