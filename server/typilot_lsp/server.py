@@ -202,6 +202,10 @@ def serve(*, tcp: bool = False, port: int = 2087, log_level: str = "WARNING") ->
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     server = create_server()
+    # No prompt, code or model output in logs unless `typilot.trace` (read live).
+    from typilot_lsp.logging_utils import install_content_filter
+
+    install_content_filter(lambda: server.config.trace)
     if tcp:
         server.start_tcp("127.0.0.1", port)
     else:
