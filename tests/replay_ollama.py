@@ -680,6 +680,7 @@ class _Conn:
         self.buf = bytearray()
         self.eof = False
         self.headers_sent = False
+        self.close_after = False  # the client asked for Connection: close
         self._data = asyncio.Event()
         self.hangup = asyncio.Event()
         # One reader for the connection's whole life: it fills the buffer, so a client that
@@ -823,9 +824,7 @@ class _Conn:
 
     @staticmethod
     def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
-        phrase = (
-            http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
-        )
+        phrase = _phrase(status)
         lines = [f"HTTP/1.1 {status} {phrase}"]
         lines += [f"{k}: {v}" for k, v in headers]
         lines.append(f"Date: {email.utils.formatdate(usegmt=True)}")
@@ -841,7 +840,7 @@ class _Conn:
         close: bool = False,
     ) -> None:
         headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-        if close:
+        if close or self.close_after:
             headers.append(("Connection", "close"))
         self.headers_sent = True
         await self.write(self._head(status, headers) + (b"" if head_only else body))
@@ -851,9 +850,10 @@ class _Conn:
 
     async def start_chunked(self, content_type: str = "application/x-ndjson") -> None:
         self.headers_sent = True
-        await self.write(
-            self._head(200, [("Content-Type", content_type), ("Transfer-Encoding", "chunked")])
-        )
+        headers = [("Content-Type", content_type), ("Transfer-Encoding", "chunked")]
+        if self.close_after:
+            headers.append(("Connection", "close"))
+        await self.write(self._head(200, headers))
 
     async def send_chunk(self, data: bytes) -> None:
         await self.write(b"%x\r\n" % len(data) + data + b"\r\n")
@@ -972,7 +972,7 @@ class ReplayOllama:
             raise ValueError(f"ReplayOllama only binds loopback addresses, not {host!r}")
         self.host = host
         self.port = port
-        self._defaults = {
+        self._defaults: dict[str, Any] = {
             "models": [_normalize_model(m) for m in (DEFAULT_MODELS if models is None else models)],
             "tokens_per_second": float(tokens_per_second),
             "first_token_delay": float(first_token_delay),
@@ -1221,6 +1221,7 @@ class ReplayOllama:
                 if req is None:
                     break
                 conn.headers_sent = False
+                conn.close_after = not req.keep_alive
                 keep = await self._dispatch(conn, req)
                 if not (keep and req.keep_alive):
                     break
@@ -1605,12 +1606,7 @@ class ReplayOllama:
             500: RUNNER_CRASHED_ERROR,
             502: f'Post "{m["remote_host"] or "https://ollama.com:443"}/api/chat": dial tcp: lookup ollama.com: no such host',
             503: BUSY_ERROR,
-        }.get(
-            status,
-            http.HTTPStatus(status).phrase.lower()
-            if status in http.HTTPStatus._value2member_map_
-            else "error",
-        )
+        }.get(status, _phrase(status).lower() or "error")
 
     async def _produce(
         self,
@@ -1945,7 +1941,7 @@ class ReplayOllama:
             return
         try:
             if route == ("POST", "/_replay/rules"):
-                items = data if isinstance(data, list) else [data]
+                items: list[Any] = data if isinstance(data, list) else [data]
                 for item in items:
                     self.add_rule(Rule.from_dict(item))
                 await conn.send_json(200, {"rules": len(self.rules)})
@@ -2030,6 +2026,13 @@ class ReplayOllama:
                 "version": self.version,
                 "models": [m["name"] for m in self.models],
             }
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _parameter_count(size: str) -> int:

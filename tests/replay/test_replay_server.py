@@ -547,13 +547,13 @@ def test_disconnect_before_first_token(replay_ollama: ReplayOllama) -> None:
 
 def test_stall_keeps_connection_open_until_client_leaves(replay_ollama: ReplayOllama) -> None:
     replay_ollama.add_rule(reply="a b c d", stall_after_tokens=1)
-    with (
-        httpx.Client(base_url=replay_ollama.url, timeout=httpx.Timeout(10, read=0.3)) as c,
-        pytest.raises(httpx.ReadTimeout),
-        c.stream("POST", "/api/generate", json={"model": CODER, "prompt": "x"}) as resp,
-    ):
-        for _ in resp.iter_lines():
-            pass
+    resp = raw_request(replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "x"})
+    assert json.loads(resp.next_chunk() or b"")["response"] == "a"
+    replay_ollama.wait_for("stall")
+    resp.sock.settimeout(0.2)
+    with pytest.raises(socket.timeout):  # open, but silent
+        resp.next_chunk()
+    resp.sock.close()
     assert replay_ollama.wait_for("disconnect")["tokens_sent"] == 1
 
 
@@ -570,7 +570,9 @@ def test_connection_is_reused_after_a_stream(replay_ollama: ReplayOllama) -> Non
         resp.read_head()
         assert json.loads(resp.chunks()[-1])["done"] is True
     sock.close()
-    assert len(replay_ollama.events_of("complete")) == 2
+    second = replay_ollama.wait_for("complete", lambda e: e["id"] == 2)
+    assert second["done_reason"] == "stop"
+    assert not replay_ollama.events_of("disconnect")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -738,3 +740,53 @@ def test_cli_prints_listening_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_concurrent_streams_and_stop_while_clients_hang(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(match="stall", reply="a b c", stall_after_tokens=1)
+    replay_ollama.add_rule(match="fast", reply="quick reply")
+    stalled = raw_request(
+        replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "stall"}
+    )
+    assert stalled.next_chunk() is not None
+    replay_ollama.wait_for("stall")
+    with httpx.Client(base_url=replay_ollama.url) as c:  # a second stream is not held up
+        lines = stream_lines(c, "/api/generate", {"model": CODER, "prompt": "fast"})
+    assert "".join(x["response"] for x in lines) == "quick reply"
+    replay_ollama.stop()  # must not hang on the stalled connection
+    stalled.sock.settimeout(5)
+    with pytest.raises((EOFError, ConnectionError)):
+        stalled.next_chunk()
+    stalled.sock.close()
+
+
+def test_connection_close_and_expect_continue(replay_ollama: ReplayOllama) -> None:
+    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    payload = json.dumps({"model": CODER, "prompt": "x"}).encode()
+    sock.sendall(
+        b"POST /api/generate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(payload)
+    )
+    resp = RawResponse(sock)
+    resp.read_head()
+    assert resp.status == 100
+    sock.sendall(payload)
+    resp.headers.clear()
+    resp.read_head()
+    assert resp.status == 200 and resp.headers["connection"] == "close"
+    assert json.loads(resp.chunks()[-1])["done"] is True
+    assert sock.recv(1) == b""  # the server closed its side
+    sock.close()
+
+
+def test_reset_restores_constructor_state(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.set_models(["a:1b"])
+    replay_ollama.set_cloud("disabled")
+    replay_ollama.configure(tokens_per_second=10, version="0.1.0")
+    replay_ollama.add_rule(reply="x")
+    replay_ollama.reset()
+    settings = replay_ollama.settings()
+    assert settings["models"][0] == CODER and len(settings["models"]) == 4
+    assert (settings["cloud"], settings["tokens_per_second"]) == ("ok", 150.0)
+    assert settings["version"] != "0.1.0"
+    assert replay_ollama.rules == []
