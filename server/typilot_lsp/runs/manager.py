@@ -14,7 +14,8 @@ import itertools
 import logging
 import posixpath
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
 import attrs
@@ -31,7 +32,10 @@ from typilot_lsp.runs.prompt import PromptInput, build_prompt, context_budget
 from typilot_lsp.runs.targets import Target, find_target
 
 if TYPE_CHECKING:
-    from typilot_lsp.server import TypilotServer
+    from typilot_lsp.backends.base import Backend
+    from typilot_lsp.config import Config
+    from typilot_lsp.history import AsyncHistory
+    from typilot_lsp.runs.engine import DocumentEditor
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -91,8 +95,25 @@ def file_name(uri: str) -> str:
     return posixpath.basename(unquote(parsed.path)) or uri
 
 
+class RunHost(Protocol):
+    """What a run needs from its host: the language server, or `typilot-lsp apply`."""
+
+    config: Config
+    documents: dict[str, DocumentState]
+    history: AsyncHistory | None
+
+    @property
+    def encoding(self) -> str: ...
+    @property
+    def backend(self) -> Backend: ...
+    def editor_for(self, doc: DocumentState) -> DocumentEditor: ...
+    def progress_for(self, run: Run) -> Any: ...
+    def show_message(self, message: str, kind: types.MessageType = ...) -> None: ...
+    def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
+
+
 class RunManager:
-    def __init__(self, server: TypilotServer) -> None:
+    def __init__(self, server: RunHost) -> None:
         self.server = server
         self.active: dict[str, Run] = {}
 
