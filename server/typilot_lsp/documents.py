@@ -188,11 +188,37 @@ class DocumentState:
             listener.on_changes_applied(version)
 
     def _replace_all(self, text: str) -> None:
-        old_last = len(self.lines) - 1
-        for listener in list(self.listeners):
-            listener.on_change(0, 0, old_last, len(self.lines[old_last]), text)
+        old = self.text
+        if self.listeners:
+            # Report a whole-document sync as the smallest change that explains it, so
+            # running streams can follow it like any incremental change.
+            head = 0
+            limit = min(len(old), len(text))
+            while head < limit and old[head] == text[head]:
+                head += 1
+            while head > 0 and old[head - 1] == "\r":  # never split a \r\n
+                head -= 1
+            tail = 0
+            while tail < limit - head and old[-1 - tail] == text[-1 - tail]:
+                tail += 1
+            while (
+                tail > 0
+                and old[len(old) - tail] == "\n"
+                and old[len(old) - tail - 1 : len(old) - tail] == "\r"
+                and tail < len(old) - head
+            ):
+                tail -= 1
+            l1, c1 = self._position_of(old, head)
+            l2, c2 = self._position_of(old, len(old) - tail)
+            for listener in list(self.listeners):
+                listener.on_change(l1, c1, l2, c2, text[head : len(text) - tail])
         self.lines = split_lines(text)
         self.reindex()
+
+    @staticmethod
+    def _position_of(text: str, offset: int) -> tuple[int, int]:
+        pieces = split_lines(text[:offset])
+        return len(pieces) - 1, len(pieces[-1])
 
     def _reindex_range(self, first: int, old_last: int, new_count: int) -> None:
         delta = new_count - (old_last - first + 1)

@@ -54,7 +54,7 @@ class PrefixMatcher:
         leader_alt = "|".join(re.escape(x) for x in sorted(leaders, key=len, reverse=True))
         prefix_alt = "|".join(re.escape(p) for p in sorted(by_prefix, key=len, reverse=True))
         pattern = re.compile(
-            rf"^(?P<indent>[ \t]*)(?:(?P<leader>{leader_alt})[ \t]*)?"
+            rf"^(?P<indent>[ \t]*)(?:(?P<leader>(?:{leader_alt})+)[ \t]*)?"
             rf"(?P<prefix>{prefix_alt})(?P<rest>.*?)[ \t]*$",
             re.IGNORECASE,
         )

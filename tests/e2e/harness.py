@@ -82,6 +82,10 @@ class Editor:
         self.before_apply: Callable[[Doc, types.TextDocumentEdit], None] | None = None
         """Hook run before an edit is applied: a test can 'type' here to race the server."""
         self.echo_delay = 0.0
+        self.echo_mode = "same"
+        """How applied edits are reported back: `same` (the edit's own ranges, like VS Code),
+        `diff` (a minimal diff of old and new text, like Neovim's incremental sync) or
+        `full` (the whole text)."""
         self.change_events: list[float] = []
         self._changed = asyncio.Event()
 
@@ -166,8 +170,38 @@ class Editor:
             self.applied_edits.append(params)
             if self.echo_delay:
                 await asyncio.sleep(self.echo_delay)
-            self._did_change(doc, [(rng, new_text) for _, _, new_text, rng in spans])
+            self._echo(doc, original, spans)
         return types.ApplyWorkspaceEditResult(applied=True)
+
+    def _echo(self, doc: Doc, original: str, spans: list[Any]) -> None:
+        if self.echo_mode == "same":
+            self._did_change(doc, [(rng, new_text) for _, _, new_text, rng in spans])
+        elif self.echo_mode == "full":
+            self.client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(
+                        uri=doc.uri, version=doc.version
+                    ),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=doc.text)],
+                )
+            )
+            self._changed.set()
+        else:
+            new = doc.text
+            head = 0
+            limit = min(len(original), len(new))
+            while head < limit and original[head] == new[head]:
+                head += 1
+            tail = 0
+            while (
+                tail < limit - head
+                and original[len(original) - 1 - tail] == new[len(new) - 1 - tail]
+            ):
+                tail += 1
+            rng = types.Range(
+                start=position_of(original, head), end=position_of(original, len(original) - tail)
+            )
+            self._did_change(doc, [(rng, new[head : len(new) - tail])])
 
     # -- commands ------------------------------------------------------------------
     async def code_actions(
