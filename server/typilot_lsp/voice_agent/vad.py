@@ -1,7 +1,8 @@
 """A small energy voice-activity detector that decides when an utterance has ended.
 
 Frames of 30 ms are voiced when their RMS level is above both an absolute floor and the
-measured background noise plus a margin. Speech has started after `min_speech_seconds` of voiced
+background noise plus a margin; the noise floor is measured on the first 150 ms and then follows
+the quietest frames. Speech has started after `min_speech_seconds` of voiced
 frames; it has ended after `silence_seconds` of unvoiced frames following speech. Capture also
 ends at `max_seconds`, and after `no_speech_seconds` when nothing was said at all (a muted or wrong
 microphone), so a forgotten push-to-talk never records forever.
@@ -41,6 +42,7 @@ class EnergyVad:
         floor_db: float = -50.0,
         margin_db: float = 12.0,
         frame_ms: int = 30,
+        calibration_seconds: float = 0.15,
     ) -> None:
         self.sample_rate = sample_rate
         self.frame = max(1, sample_rate * frame_ms // 1000)
@@ -58,6 +60,7 @@ class EnergyVad:
         self.speech_end_sample: int | None = None
         """Sample offset just after the last voiced frame (None before any speech)."""
         self._pending = np.zeros(0, dtype=np.float32)
+        self._calibration_left = max(1, round(calibration_seconds * sample_rate / self.frame))
 
     @property
     def threshold_db(self) -> float:
@@ -66,13 +69,21 @@ class EnergyVad:
         return max(self.floor_db, self.noise_db + self.margin_db)
 
     def _voiced(self, level: float) -> bool:
+        if self._calibration_left > 0:
+            # The first frames measure the room: the quietest of them is the noise floor. They
+            # are never speech (people start talking a moment after pressing the key).
+            self._calibration_left -= 1
+            self.noise_db = level if self.noise_db is None else min(self.noise_db, level)
+            return False
         voiced = level > self.threshold_db
-        if not voiced and level > -math.inf:
-            # Track the background level from unvoiced frames (fast down, slow up).
-            if self.noise_db is None or level < self.noise_db:
-                self.noise_db = level
-            else:
-                self.noise_db += 0.05 * (level - self.noise_db)
+        if self.noise_db is None or level < self.noise_db:
+            self.noise_db = level
+        elif not voiced:
+            self.noise_db += 0.05 * (level - self.noise_db)
+        else:
+            # A background that got louder for good (a fan starting) must not pass for
+            # endless speech: the floor creeps up (1.7 dB/s) while frames stay voiced.
+            self.noise_db += 0.05
         return voiced
 
     def feed(self, samples: npt.NDArray[np.float32]) -> str | None:
