@@ -60,13 +60,14 @@ async def pull_settings(server: TypilotServer) -> None:
         apply_settings(server, result[0], "workspace/configuration")
 
 
-async def start_history(server: TypilotServer) -> None:
-    history_module = await asyncio.to_thread(importlib.import_module, "typilot_lsp.history")
+def start_history(server: TypilotServer) -> None:
+    # A cheap import: SQLAlchemy/dataset load on the history's own worker thread.
+    from typilot_lsp.history import AsyncHistory
 
     def warn(message: str) -> None:
         server.show_message(message, types.MessageType.Warning)
 
-    server.history = history_module.AsyncHistory(server.config.history, warn=warn)
+    server.history = AsyncHistory(server.config.history, warn=warn)
     # Retention on open, then hourly while the server runs (typilot_lsp.features.history).
     server.run_task(server.history.run_retention(), "history retention")
 
@@ -89,7 +90,8 @@ def setup(server: TypilotServer) -> None:
     async def on_initialized(ls: TypilotServer, params: types.InitializedParams) -> None:
         await pull_settings(ls)
         ls.run_task(warm_imports(), "warm imports")
-        ls.run_task(start_history(ls), "open history")
+        # At once (not as a task), so that no run can end before there is a history.
+        start_history(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_did_change_configuration(

@@ -1,20 +1,26 @@
 """The local history of runs: one SQLite file shared by every Typilot process.
 
-:class:`HistoryStore` is the synchronous store (the CLI uses it directly);
 :class:`AsyncHistory` is what the server uses: every call runs on a worker thread and a
-broken store never fails a run.
+broken store never fails a run. :class:`HistoryStore` is the synchronous store (the CLI uses
+it directly). Importing this package is cheap: SQLAlchemy and ``dataset`` load with
+:mod:`typilot_lsp.history.store`, on first use of ``HistoryStore`` (or on AsyncHistory's
+worker thread).
 """
 
 from __future__ import annotations
 
-from typilot_lsp.history.service import AsyncHistory
-from typilot_lsp.history.store import (
+from typing import TYPE_CHECKING, Any
+
+from typilot_lsp.history.records import (
     HISTORY_PATH_ENV,
-    HistoryStore,
     HistoryUnavailable,
     RunRecord,
     default_history_path,
 )
+from typilot_lsp.history.service import AsyncHistory
+
+if TYPE_CHECKING:
+    from typilot_lsp.history.store import HistoryStore
 
 __all__ = [
     "HISTORY_PATH_ENV",
@@ -24,3 +30,11 @@ __all__ = [
     "RunRecord",
     "default_history_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HistoryStore":
+        from typilot_lsp.history.store import HistoryStore
+
+        return HistoryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

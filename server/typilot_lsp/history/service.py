@@ -19,17 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from typilot_lsp.history.store import (
-    HistoryStore,
-    HistoryUnavailable,
-    RunRecord,
-    default_history_path,
-    describe_error,
-    is_store_error,
-)
+from typilot_lsp.history.records import HistoryUnavailable, RunRecord, default_history_path
 
 if TYPE_CHECKING:
     from typilot_lsp.config import HistoryConfig
+    from typilot_lsp.history.store import HistoryStore
 
 __all__ = ["RETENTION_INTERVAL_S", "AsyncHistory"]
 
@@ -83,6 +77,8 @@ class AsyncHistory:
     # --- the worker thread -----------------------------------------------------------------
 
     def _fail(self, exc: BaseException, settings: HistoryConfig) -> str:
+        from typilot_lsp.history.store import describe_error
+
         message = describe_error(exc, _history_path(settings))
         if self._store is not None:
             self._store.close()
@@ -100,6 +96,9 @@ class AsyncHistory:
         if not force and (self._broken is not None or not settings.enabled):
             return None
         try:
+            # SQLAlchemy and dataset load here, on the worker thread, not on the event loop.
+            from typilot_lsp.history.store import HistoryStore
+
             self._store = HistoryStore(
                 _history_path(settings),
                 retention_days=settings.retention_days,
@@ -126,6 +125,8 @@ class AsyncHistory:
         try:
             return action(store)
         except Exception as exc:
+            from typilot_lsp.history.store import is_store_error
+
             if not is_store_error(exc):
                 raise
             message = self._fail(exc, settings)
@@ -187,7 +188,7 @@ class AsyncHistory:
         """Delete everything (also when recording is disabled). Raises HistoryUnavailable."""
         if self._closed:
             return 0
-        result = await self._run(self._with_store, self._settings, HistoryStore.purge_all, True)
+        result = await self._run(self._with_store, self._settings, lambda s: s.purge_all(), True)
         return result or 0
 
     async def apply_retention(self) -> int:
@@ -197,7 +198,7 @@ class AsyncHistory:
             return 0
         try:
             result = await self._run(
-                self._with_store, settings, HistoryStore.apply_retention, False
+                self._with_store, settings, lambda s: s.apply_retention(), False
             )
         except Exception as exc:
             log.warning("applying history retention failed: %s", type(exc).__name__)

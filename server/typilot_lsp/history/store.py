@@ -30,11 +30,15 @@ from typing import Any
 
 import attrs
 import dataset
-import platformdirs
 import sqlalchemy
 from sqlalchemy import exc as sa_exc
 
-from typilot_lsp.errors import TypilotError
+from typilot_lsp.history.records import (
+    HISTORY_PATH_ENV,
+    HistoryUnavailable,
+    RunRecord,
+    default_history_path,
+)
 
 __all__ = [
     "HISTORY_PATH_ENV",
@@ -45,7 +49,6 @@ __all__ = [
     "default_history_path",
 ]
 
-HISTORY_PATH_ENV = "TYPILOT_HISTORY_PATH"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
 SECONDS_PER_DAY = 86400.0
@@ -75,46 +78,6 @@ _SCHEMA = (
     """,
     f"CREATE INDEX IF NOT EXISTS {_TABLE}_created_at ON {_TABLE} (created_at)",
 )
-
-SOURCES = ("editor", "voice", "cli")
-OUTCOMES = ("done", "cancelled", "error")
-
-
-@attrs.frozen
-class RunRecord:
-    """One run, as it is recorded."""
-
-    source: str  # "editor" | "voice" | "cli"
-    command: str  # "gen" | "fix" | "sum" | a user command name
-    instruction: str
-    language_id: str
-    uri: str
-    model: str
-    host: str
-    prompt: str
-    response: str
-    outcome: str  # "done" | "cancelled" | "error"
-    error: str | None = None
-    first_token_ms: float | None = None
-    total_ms: float | None = None
-    token_count: int = 0
-    created_at: float = attrs.field(factory=time.time)  # epoch seconds
-
-
-class HistoryUnavailable(TypilotError):
-    """The store cannot be opened or written; ``str()`` says why and what to do."""
-
-    def __init__(self, message: str, *, path: pathlib.Path | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-def default_history_path() -> pathlib.Path:
-    """``$TYPILOT_HISTORY_PATH``, else ``history.sqlite3`` in the platform's user data dir."""
-    override = os.environ.get(HISTORY_PATH_ENV)
-    if override:
-        return pathlib.Path(override).expanduser()
-    return pathlib.Path(platformdirs.user_data_dir("typilot", appauthor=False)) / "history.sqlite3"
 
 
 def companion_files(path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
