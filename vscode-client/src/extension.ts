@@ -20,7 +20,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { RunEditApplier } from './common/applyEdit';
-import { HISTORY_REQUEST, parseHistory, pickItem, responseText } from './common/history';
+import { HISTORY_REQUEST, parseHistory, pickItem, responseDocumentName, responseText } from './common/history';
 import { RunProgressFeature } from './common/progress';
 import { onDidChangeInterpreter, selectedInterpreter } from './common/python';
 import {
@@ -59,7 +59,8 @@ class TypilotExtension implements vscode.Disposable {
   private readonly applier: RunEditApplier;
   private readonly keys: string[];
   private readonly disposables: vscode.Disposable[] = [];
-  private recording: { uri: string; position: { line: number; character: number } } | undefined;
+  private voiceTarget: { uri: string; position: { line: number; character: number } } | undefined;
+  private voiceStarting = false;
   private lifecycle: Promise<void> = Promise.resolve();
 
   constructor(context: vscode.ExtensionContext) {
@@ -177,11 +178,8 @@ class TypilotExtension implements vscode.Disposable {
             if (command === 'typilot.history.purge' && !(await this.confirmPurge())) {
               return undefined;
             }
-            const result: unknown = await next(command, args);
-            if (command === 'typilot.history.purge') {
-              void vscode.window.showInformationMessage('Typilot history purged.');
-            }
-            return result;
+            // The server reports the purge itself (window/showMessage).
+            return (await next(command, args)) as unknown;
           },
         },
       };
@@ -208,7 +206,7 @@ class TypilotExtension implements vscode.Disposable {
     return this.serial(async () => {
       const client = this.client;
       this.client = undefined;
-      this.recording = undefined;
+      this.voiceStarting = false;
       this.progress.clear();
       if (client !== undefined) {
         try {
@@ -243,7 +241,7 @@ class TypilotExtension implements vscode.Disposable {
       host: effectiveHost(inspect, trusted) ?? process.env.OLLAMA_HOST,
       server: this.serverState,
       runs: this.progress.titles,
-      recording: this.recording !== undefined,
+      recording: this.isRecording(),
     });
     this.status.text = view.text;
     this.status.tooltip = view.tooltip;
@@ -251,7 +249,7 @@ class TypilotExtension implements vscode.Disposable {
     this.status.backgroundColor = view.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.status.show();
     void vscode.commands.executeCommand('setContext', 'typilot.running', this.progress.running);
-    void vscode.commands.executeCommand('setContext', 'typilot.recording', this.recording !== undefined);
+    void vscode.commands.executeCommand('setContext', 'typilot.recording', this.isRecording());
   }
 
   // ---- commands -----------------------------------------------------------------------------
@@ -276,36 +274,47 @@ class TypilotExtension implements vscode.Disposable {
     return choice === 'Purge History';
   }
 
+  /** Listening: the server's voice session is open, or our start request is on its way. */
+  private isRecording(): boolean {
+    return this.voiceStarting || this.progress.listening;
+  }
+
+  /** Push-to-talk toggle: the first press starts listening at the cursor, the second stops. */
   private async voice(): Promise<void> {
     const client = this.runningClient();
-    const editor = vscode.window.activeTextEditor;
     if (client === undefined) {
       return;
     }
-    if (editor === undefined && this.recording === undefined) {
-      void vscode.window.showWarningMessage('Typilot: open a file first; the voice command lands at its cursor.');
-      return;
-    }
     try {
-      if (this.recording === undefined) {
-        const target = {
-          uri: client.code2ProtocolConverter.asUri(editor!.document.uri),
-          position: { line: editor!.selection.active.line, character: editor!.selection.active.character },
-        };
-        this.recording = target;
-        this.refreshStatus();
-        await client.sendRequest(ExecuteCommandRequest.type, { command: 'typilot.voice.start', arguments: [target] });
-      } else {
-        const target = this.recording;
-        this.recording = undefined;
-        this.refreshStatus();
-        await client.sendRequest(ExecuteCommandRequest.type, { command: 'typilot.voice.stop', arguments: [target] });
+      if (this.isRecording()) {
+        await client.sendRequest(ExecuteCommandRequest.type, {
+          command: 'typilot.voice.stop',
+          arguments: this.voiceTarget === undefined ? [] : [this.voiceTarget],
+        });
+        return;
       }
-    } catch (error) {
-      this.recording = undefined;
+      const editor = vscode.window.activeTextEditor;
+      if (editor === undefined) {
+        void vscode.window.showWarningMessage('Typilot: open a file first; the voice command lands at its cursor.');
+        return;
+      }
+      const active = editor.selection.active;
+      this.voiceTarget = {
+        uri: client.code2ProtocolConverter.asUri(editor.document.uri),
+        position: { line: active.line, character: active.character },
+      };
+      this.voiceStarting = true;
       this.refreshStatus();
+      await client.sendRequest(ExecuteCommandRequest.type, {
+        command: 'typilot.voice.start',
+        arguments: [this.voiceTarget],
+      });
+    } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      void vscode.window.showErrorMessage(`Typilot voice: ${message}`);
+      void vscode.window.showErrorMessage(message.startsWith('Typilot') ? message : `Typilot voice: ${message}`);
+    } finally {
+      this.voiceStarting = false;
+      this.refreshStatus();
     }
   }
 
@@ -335,10 +344,12 @@ class TypilotExtension implements vscode.Disposable {
     if (picked === undefined) {
       return;
     }
-    const languages = await vscode.languages.getLanguages();
-    const language = languages.includes(picked.entry.languageId) ? picked.entry.languageId : 'plaintext';
-    const document = await vscode.workspace.openTextDocument({ content: responseText(picked.entry), language });
-    await vscode.window.showTextDocument(document, { preview: false });
+    // An untitled editor named after the run's file, so that it gets the file's language.
+    const uri = vscode.Uri.from({ scheme: 'untitled', path: responseDocumentName(picked.entry) });
+    const document = await vscode.workspace.openTextDocument(uri);
+    const editor = await vscode.window.showTextDocument(document, { preview: false });
+    const whole = new vscode.Range(new vscode.Position(0, 0), document.lineAt(document.lineCount - 1).range.end);
+    await editor.edit((builder) => builder.replace(whole, responseText(picked.entry)));
   }
 
   private async doctor(): Promise<void> {

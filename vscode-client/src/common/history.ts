@@ -101,7 +101,7 @@ export function parseHistory(result: unknown): HistoryEntry[] {
   return list.map(parseEntry).filter((e): e is HistoryEntry => e !== undefined);
 }
 
-function fileName(uri: string): string {
+export function fileName(uri: string): string {
   const clean = uri.split(/[?#]/)[0];
   const slash = clean.lastIndexOf('/');
   try {
@@ -145,4 +145,13 @@ export function responseText(entry: HistoryEntry): string {
     return `The run failed: ${entry.error}`;
   }
   return '(no response text stored: typilot.history.storeContent was off or the run produced nothing)';
+}
+
+/**
+ * The name of the untitled editor that shows a run's response: it keeps the run's file extension
+ * so that VS Code picks the file's language.
+ */
+export function responseDocumentName(entry: HistoryEntry): string {
+  const base = fileName(entry.uri) || 'response.txt';
+  return `typilot-${entry.id || 'run'}-${base}`;
 }

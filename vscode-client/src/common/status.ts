@@ -106,6 +106,11 @@ export function statusView(input: StatusInput): StatusView {
   };
 }
 
+/** The server's voice sessions report progress titled "Typilot voice". */
+export function isVoiceTitle(title: string): boolean {
+  return /^typilot voice\b/i.test(title.trim());
+}
+
 /** `$/progress` work-done state per token. */
 export interface ProgressValue {
   readonly kind: 'begin' | 'report' | 'end';
@@ -135,11 +140,18 @@ export class RunProgress {
     this.active.clear();
   }
 
+  /** Titles of the runs in progress (voice sessions excluded). */
   get titles(): string[] {
-    return [...this.active.values()];
+    return [...this.active.values()].filter((t) => !isVoiceTitle(t));
   }
 
+  /** True while a run streams (the `typilot.running` context key). */
   get running(): boolean {
-    return this.active.size > 0;
+    return this.titles.length > 0;
+  }
+
+  /** True while the server's voice session listens or transcribes. */
+  get listening(): boolean {
+    return [...this.active.values()].some(isVoiceTitle);
   }
 }
