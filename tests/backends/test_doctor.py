@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,9 +27,26 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def obey_permissions() -> list[str]:
+    """A command prefix that makes root obey file permission bits (no DAC override)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without `setpriv` (util-linux): cannot drop DAC override")
+    return [
+        setpriv,
+        "--inh-caps=-all",
+        "--bounding-set=-dac_override,-dac_read_search,-fowner",
+        "--",
+    ]
+
+
+def run_doctor(
+    env: dict[str, str], *args: str, prefix: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [TYPILOT, "doctor", *args],
+        [*(prefix or []), TYPILOT, "doctor", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -160,6 +179,22 @@ def test_unusable_history_exits_1(
     assert result.returncode == 1, result.stdout
     (line,) = lines_of(result.stdout, "history")
     assert line.startswith("FAIL") and str(path) in line
+
+
+def test_read_only_history_exits_1(
+    replay_ollama: ReplayOllama, typilot_home: dict[str, str], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "ro" / "history.sqlite3"
+    path.parent.mkdir(mode=0o700)
+    sqlite3.connect(path).close()
+    path.chmod(0o400)
+    typilot_home["TYPILOT_HISTORY_PATH"] = str(path)
+    result = run_doctor(typilot_home, "--host", replay_ollama.url, prefix=obey_permissions())
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = lines_of(result.stdout, "history")
+    assert line.startswith("FAIL") and "not readable and writable" in line and "chmod 600" in line
 
 
 def test_loose_history_permissions_warn(
