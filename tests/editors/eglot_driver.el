@@ -11,8 +11,11 @@
 ;;   settings  the `typilot' settings section
 ;;   file      the file to open;  line: 1-based line of the prefix
 ;;   mode      "gen": wait until the buffer equals `expect', then settle;
-;;             "cancel": after the first streamed edit run `typilot-cancel'
-;;   expect    the whole buffer text expected after the run (mode "gen")
+;;             "cancel": after the first streamed edit run `typilot-cancel';
+;;             "type": insert `typed' at the end of the buffer right after
+;;             Eglot reports the first streamed edit, then wait as for "gen"
+;;   expect    the whole buffer text expected after the run (modes "gen", "type");
+;;             waiting stops early if the server shows a warning or an error
 ;;   deadline  seconds before giving up;  settle: seconds to keep listening
 ;;   out       where to write the result JSON;  events: where to dump Eglot's
 ;;             JSON-RPC events buffer
@@ -36,6 +39,8 @@
 (defvar td-apply-ok 0 "workspace/applyEdit requests applied.")
 (defvar td-apply-failed 0 "workspace/applyEdit requests Eglot refused.")
 (defvar td-buffer nil "The buffer under test.")
+(defvar td-server-warning nil "The first warning or error the server showed.")
+(defvar td-type-after-echo nil "Non-nil: type `typed' right after the next didChange.")
 
 (defun td-note (kind &rest props)
   "Record an event KIND with PROPS."
@@ -66,6 +71,9 @@
 
 (advice-add 'eglot-handle-notification :before
             (lambda (_server method &rest params)
+              (when (and (eq method 'window/showMessage) (<= (plist-get params :type) 2)
+                         (not td-server-warning))
+                (setq td-server-warning (plist-get params :message)))
               (when (memq method '($/progress window/showMessage window/logMessage))
                 (td-note (format "%s" method)
                          :params (format "%S" params)
@@ -90,7 +98,15 @@ the server about the edits it applied."
       (when (and (timerp timer)
                  (>= (- (float-time) td-last-change) eglot-send-changes-idle-time))
         (cancel-timer timer)
-        (apply (timer--function timer) (timer--args timer))))))
+        (apply (timer--function timer) (timer--args timer))
+        (when (and td-type-after-echo (> td-apply-ok 0))
+          ;; The user types right after Eglot reported the streamed edit, so the
+          ;; server's next edit is computed against a version Eglot has left.
+          (setq td-type-after-echo nil)
+          (save-excursion
+            (goto-char (point-max))
+            (insert (td-get :typed)))
+          (td-note "typed"))))))
 
 (defun td-wait (pred seconds)
   "Process server input until PRED holds or SECONDS pass; return PRED's value."
@@ -101,6 +117,10 @@ the server about the edits it applied."
       (accept-process-output nil 0.05)
       (td-flush-changes))
     value))
+
+(defun td-reached (expect)
+  "Non-nil once the buffer reads EXPECT; stop waiting early if the server warned."
+  (or (equal (td-text) expect) td-server-warning))
 
 (defun td-listen (seconds)
   "Keep processing server input for SECONDS."
@@ -121,6 +141,7 @@ the server about the edits it applied."
                      (list :log (vconcat (reverse td-log))
                            :applyOk td-apply-ok
                            :applyFailed td-apply-failed
+                           :serverWarning (or td-server-warning :null)
                            :text (if td-buffer (td-text) :null)))
              :false-object :json-false :null-object :null))))
 
@@ -150,11 +171,20 @@ the server about the edits it applied."
         (pcase (td-get :mode)
           ("gen"
            (let ((expect (td-get :expect)))
+             (td-wait (lambda () (td-reached expect)) deadline)
              (setq result (append result
-                                  (list :reached (if (td-wait (lambda () (equal (td-text) expect))
-                                                              deadline)
-                                                     t :json-false))))
+                                  (list :reached (if (equal (td-text) expect) t :json-false))))
              ;; Keep listening: nothing may change once the run is done.
+             (td-listen (td-get :settle))))
+          ("type"
+           ;; The user types at the end of the buffer while the run streams.
+           (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
+             (error "No streamed edit arrived within %ss" deadline))
+           (setq td-type-after-echo t)
+           (let ((expect (td-get :expect)))
+             (td-wait (lambda () (td-reached expect)) deadline)
+             (setq result (append result
+                                  (list :reached (if (equal (td-text) expect) t :json-false))))
              (td-listen (td-get :settle))))
           ("cancel"
            (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)

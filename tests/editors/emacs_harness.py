@@ -1,0 +1,115 @@
+"""Run a real `emacs --batch` with Eglot and editors/emacs/typilot-eglot.el against typilot-lsp.
+
+The Emacs side is eglot_driver.el; this module writes its spec, runs it and
+reads back what it saw (the buffer text, the code action titles, every
+workspace/applyEdit Eglot applied or refused, the server's messages).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DRIVER = HERE / "eglot_driver.el"
+EGLOT_CONFIG = REPO / "editors" / "emacs" / "typilot-eglot.el"
+LSP_MODE_CONFIG = REPO / "editors" / "emacs" / "typilot-lsp-mode.el"
+# The server editors start: the console script next to the interpreter running the tests
+# (an absolute path, as a user would put in `typilot-lsp-program`).
+TYPILOT_LSP = Path(sys.executable).parent / "typilot-lsp"
+EMACS = shutil.which("emacs")
+INSTALL_HINT = "scripts/install-test-deps.sh installs emacs-nox, elpa-eglot and elpa-lsp-mode"
+
+
+def emacs_missing_reason(*features: str) -> str | None:
+    """Why the Emacs tests cannot run here (None when they can)."""
+    if EMACS is None:
+        return f"emacs is not installed ({INSTALL_HINT})"
+    if not TYPILOT_LSP.exists():
+        return f"{TYPILOT_LSP} does not exist: pip install -e '.[test]' first"
+    for feature in features:
+        probe = subprocess.run(
+            [EMACS, "--batch", "-q", "--eval", f"(require '{feature})"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if probe.returncode != 0:
+            return f"Emacs cannot load {feature} ({INSTALL_HINT}): {probe.stderr.strip()[-300:]}"
+    return None
+
+
+def run_eglot(
+    tmp_path: Path,
+    env: dict[str, str],
+    *,
+    file: Path,
+    line: int,
+    settings: dict[str, Any],
+    mode: str,
+    expect: str | None = None,
+    deadline: float = 90.0,
+    settle: float = 1.5,
+    typed: str | None = None,
+) -> dict[str, Any]:
+    """Run eglot_driver.el once; return its result (see the driver for the keys).
+
+    Adds `stderr` (Emacs' own messages) and `events` (Eglot's JSON-RPC log, which
+    includes the server's stderr) for failure reports.
+    """
+    assert EMACS is not None
+    out = tmp_path / "eglot-result.json"
+    events = tmp_path / "eglot-events.log"
+    spec = {
+        "config": str(EGLOT_CONFIG),
+        "program": str(TYPILOT_LSP),
+        "settings": settings,
+        "file": str(file),
+        "line": line,
+        "mode": mode,
+        "expect": expect,
+        "deadline": deadline,
+        "settle": settle,
+        "typed": typed,
+        "out": str(out),
+        "events": str(events),
+    }
+    spec_path = tmp_path / "eglot-spec.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    proc = subprocess.run(
+        [EMACS, "--batch", "-q", "-l", str(DRIVER)],
+        env={**env, "TYPILOT_EMACS_SPEC": str(spec_path)},
+        cwd=file.parent,
+        capture_output=True,
+        text=True,
+        timeout=deadline + settle + 60,
+        check=False,
+    )
+    if not out.exists():
+        raise AssertionError(
+            f"emacs exited with {proc.returncode} without a result\n"
+            f"--- stderr ---\n{proc.stderr[-4000:]}"
+        )
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    result["exit"] = proc.returncode
+    result["stderr"] = proc.stderr
+    result["events"] = (
+        events.read_text(encoding="utf-8", errors="replace") if events.exists() else ""
+    )
+    return result
+
+
+def describe(result: dict[str, Any]) -> str:
+    """A failure report: what Emacs saw, its messages and the tail of Eglot's event log."""
+    seen = {k: v for k, v in result.items() if k not in ("stderr", "events")}
+    return (
+        f"{json.dumps(seen, indent=1, ensure_ascii=False)[:6000]}\n"
+        f"--- emacs stderr ---\n{result['stderr'][-3000:]}\n"
+        f"--- eglot events (tail) ---\n{result['events'][-6000:]}"
+    )
