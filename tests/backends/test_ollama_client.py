@@ -8,6 +8,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from replay_ollama import BUSY_ERROR, RUNNER_CRASHED_ERROR, ReplayOllama
@@ -408,3 +409,36 @@ async def test_stream_cut_before_done_is_an_error() -> None:
         server.close()
         await server.wait_closed()
     assert pieces == ["par"]
+
+
+# --- host handling ----------------------------------------------------------------------------
+
+
+async def test_host_path_is_kept_and_api_key_only_goes_to_an_allowed_remote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, json={"version": "0.12.6"})
+
+    monkeypatch.setenv("OLLAMA_API_KEY", "key-123")
+    local = OllamaClient(
+        "http://127.0.0.1:11434/proxy/ollama", transport=httpx.MockTransport(answer)
+    )
+    remote = OllamaClient(
+        "https://ollama.example.com:443",
+        allow_remote_host=True,
+        transport=httpx.MockTransport(answer),
+    )
+    try:
+        await local.version()
+        await remote.version()
+    finally:
+        await local.aclose()
+        await remote.aclose()
+    assert str(seen[0].url) == "http://127.0.0.1:11434/proxy/ollama/api/version"
+    assert "authorization" not in seen[0].headers
+    assert seen[0].headers["user-agent"].startswith("typilot-lsp/")
+    assert seen[1].headers["authorization"] == "Bearer key-123"
