@@ -35,6 +35,7 @@ import hashlib
 import http
 import ipaddress
 import json
+import math
 import re
 import signal
 import socket
@@ -54,6 +55,7 @@ __all__ = [
     "Rule",
     "default_reply",
     "extract_instruction",
+    "parse_keep_alive",
     "tokenize",
 ]
 
@@ -964,12 +966,17 @@ class ReplayOllama:
         tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND,
         first_token_delay: float = DEFAULT_FIRST_TOKEN_DELAY,
         prefill_rate: float | None = None,
+        load_delay: float = 0.0,
+        num_parallel: int | None = None,
+        max_queue: int | None = None,
         version: str = DEFAULT_VERSION,
         cloud: str = "ok",
         rules: Iterable[Rule | dict[str, Any]] = (),
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"ReplayOllama only binds loopback addresses, not {host!r}")
+        if tokens_per_second <= 0:
+            raise ValueError(f"tokens_per_second must be > 0, got {tokens_per_second!r}")
         self.host = host
         self.port = port
         self._defaults: dict[str, Any] = {
@@ -977,6 +984,9 @@ class ReplayOllama:
             "tokens_per_second": float(tokens_per_second),
             "first_token_delay": float(first_token_delay),
             "prefill_rate": prefill_rate,
+            "load_delay": float(load_delay),
+            "num_parallel": num_parallel or None,
+            "max_queue": max_queue,
             "version": version,
             "cloud": cloud,
             "rules": [r if isinstance(r, Rule) else Rule.from_dict(r) for r in rules],
@@ -988,7 +998,10 @@ class ReplayOllama:
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._conn_tasks: set[asyncio.Task[None]] = set()
-        self._loaded: dict[str, float] = {}
+        self._loaded: dict[str, float] = {}  # model name -> time.time() it unloads
+        self._active = 0  # generations holding a slot (loop thread only)
+        self._waiting = 0  # generations queued for a slot (loop thread only)
+        self._slot_freed: asyncio.Event | None = None
         self._apply_defaults()
 
     # -- configuration -------------------------------------------------------------------------
@@ -1000,6 +1013,9 @@ class ReplayOllama:
             self.tokens_per_second = d["tokens_per_second"]
             self.first_token_delay = d["first_token_delay"]
             self.prefill_rate = d["prefill_rate"]
+            self.load_delay = d["load_delay"]
+            self.num_parallel = d["num_parallel"]
+            self.max_queue = d["max_queue"]
             self.version = d["version"]
             self.set_cloud(d["cloud"])
             self._rules: list[Rule] = list(d["rules"])
@@ -1180,6 +1196,7 @@ class ReplayOllama:
         self.stop()
 
     async def _astart(self) -> None:
+        self._slot_freed = asyncio.Event()
         self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -1408,14 +1425,13 @@ class ReplayOllama:
         target = "api.ChatRequest" if req.path == "/api/chat" else "api.GenerateRequest"
         if req.path == "/api/show":
             target = "api.ShowRequest"
+        if value is None:  # JSON null decodes into the zero request
+            value = {}
         if not isinstance(value, dict):
-            kind = "null" if value is None else _GO_TYPE.get(type(value), "value")
-            if value is None:
-                await conn.send_json(400, {"error": "missing request body"})
-            else:
-                await conn.send_json(
-                    400, {"error": f"json: cannot unmarshal {kind} into Go value of type {target}"}
-                )
+            kind = _GO_TYPE.get(type(value), "value")
+            await conn.send_json(
+                400, {"error": f"json: cannot unmarshal {kind} into Go value of type {target}"}
+            )
             return None
         for key, (typ, go_type) in _FIELD_TYPES.items():
             v = value.get(key)
@@ -1429,6 +1445,12 @@ class ReplayOllama:
                         "error": f"json: cannot unmarshal {kind} into Go struct field {target.split('.')[1]}.{key} of type {go_type}"
                     },
                 )
+                return None
+        if req.path != "/api/show":
+            try:
+                parse_keep_alive(value.get("keep_alive"))
+            except ValueError as exc:
+                await conn.send_json(400, {"error": str(exc)})
                 return None
         return value
 
@@ -1567,6 +1589,14 @@ class ReplayOllama:
         thinking_on = "thinking" in caps and think is not False
 
         watch = _Watch(conn)
+        slot = await self._acquire_slot(watch, rid, path, model_name)
+        if slot is None:
+            watch.close()
+            return await self._error(conn, rid, path, 503, {"error": BUSY_ERROR})
+        if slot is False:
+            watch.close()
+            self._record("disconnect", id=rid, path=path, model=model_name, tokens_sent=0)
+            return False
         try:
             return await self._produce(
                 conn,
@@ -1587,7 +1617,59 @@ class ReplayOllama:
         except ConnectionError:
             return False
         finally:
+            self._release_slot()
             watch.close()
+            self._keep_loaded(m, parse_keep_alive(parsed.get("keep_alive")))
+
+    async def _acquire_slot(self, watch: _Watch, rid: int, path: str, model: str) -> bool | None:
+        """Wait for a generation slot: True when held, False if the client left, None if the
+        queue is full (503)."""
+        assert self._slot_freed is not None
+        limit = self.num_parallel
+        if limit is None or self._active < limit:
+            self._active += 1
+            return True
+        if self.max_queue is not None and self._waiting >= self.max_queue:
+            return None
+        self._waiting += 1
+        self._record("queued", id=rid, path=path, model=model, position=self._waiting)
+        try:
+            while True:
+                self._slot_freed.clear()
+                freed = asyncio.ensure_future(self._slot_freed.wait())
+                try:
+                    await asyncio.wait({freed, watch.task}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    freed.cancel()
+                if watch.gone:
+                    return False
+                limit = self.num_parallel
+                if limit is None or self._active < limit:
+                    self._active += 1
+                    return True
+        finally:
+            self._waiting -= 1
+
+    def _release_slot(self) -> None:
+        self._active -= 1
+        if self._slot_freed is not None:
+            self._slot_freed.set()
+
+    def _cold(self, m: dict[str, Any]) -> bool:
+        if m["remote_host"]:
+            return False
+        with self._lock:
+            until = self._loaded.get(m["name"])
+        return until is None or until < time.time()
+
+    def _keep_loaded(self, m: dict[str, Any], keep_alive: float) -> None:
+        if m["remote_host"]:
+            return
+        with self._lock:
+            if keep_alive <= 0:
+                self._loaded.pop(m["name"], None)
+            else:
+                self._loaded[m["name"]] = time.time() + min(keep_alive, 100 * 365 * 86400)
 
     @classmethod
     def _status_body(cls, status: int, m: dict[str, Any]) -> dict[str, Any]:
@@ -1656,21 +1738,17 @@ class ReplayOllama:
                 + 6
             )
         prefill_s = prompt_tokens / prefill if prefill else 0.0
-        delay = first_delay + prefill_s
+        load_s = self.load_delay if self._cold(m) else 0.0
+        keep_alive = parse_keep_alive(parsed.get("keep_alive"))
 
-        keep_alive = parsed.get("keep_alive")
         load_only = (
             (not parsed.get("messages")) if is_chat else (parsed.get("prompt") in (None, ""))
         )
         if load_only:
-            unload = keep_alive in (0, "0", "0s", "0m")
-            if not unload and not await watch.sleep(first_delay):
+            unload = keep_alive == 0
+            if not unload and not await watch.sleep(load_s):
                 return disconnected(0)
-            with self._lock:
-                if unload:
-                    self._loaded.pop(m["name"], None)
-                else:
-                    self._loaded[m["name"]] = time.time() + 300
+            self._keep_loaded(m, keep_alive)
             out = base()
             if is_chat:
                 out["message"] = {"role": "assistant", "content": ""}
@@ -1688,6 +1766,8 @@ class ReplayOllama:
                 done_reason=out["done_reason"],
                 text="",
                 thinking="",
+                stream=False,
+                cold=load_s > 0,
             )
             return True
 
@@ -1743,11 +1823,12 @@ class ReplayOllama:
         stall_after = rule.stall_after_tokens if rule is not None else None
         interval = 1.0 / tps
 
-        with self._lock:
-            self._loaded[m["name"]] = time.time() + 300
-
-        # Load + prompt evaluation.
-        if not await watch.sleep(delay):
+        # Load (cold models only) + prompt evaluation.
+        if not await watch.sleep(load_s):
+            return disconnected(0)
+        self._keep_loaded(m, max(keep_alive, 1.0))  # loaded while it runs
+        if not await watch.sleep(first_delay + prefill_s):
+            self._keep_loaded(m, keep_alive)
             return disconnected(0)
         t_first = time.perf_counter()
         sent = 0
@@ -1757,7 +1838,7 @@ class ReplayOllama:
         def stats(t_end: float) -> dict[str, Any]:
             n = sent + (1 if final_text else 0)
             eval_ns = int(((t_end - t_first) + interval) * 1e9) if n else 0
-            pe_ns = int((prefill_s if prefill else delay * 0.2) * 1e9)
+            pe_ns = int((prefill_s if prefill else first_delay * 0.2) * 1e9)
             load_ns = max(
                 0, int((t_first - arrival) * 1e9) - pe_ns - (int(interval * 1e9) if n else 0)
             )
@@ -1824,6 +1905,7 @@ class ReplayOllama:
                 text="".join(streamed_text) + final_text,
                 thinking="".join(streamed_thinking),
                 stream=stream,
+                cold=load_s > 0,
             )
 
         if not stream:
@@ -1999,9 +2081,18 @@ class ReplayOllama:
         tokens_per_second: float | None = None,
         first_token_delay: float | None = None,
         prefill_rate: float | None = None,
+        load_delay: float | None = None,
+        num_parallel: int | None = None,
+        max_queue: int | None = None,
         version: str | None = None,
     ) -> None:
-        """Change server-wide settings at run time (``None`` leaves a setting as it is)."""
+        """Change server-wide settings at run time (``None`` leaves a setting as it is).
+
+        ``load_delay``: seconds a cold (not loaded) local model takes to load.
+        ``num_parallel``: generations served at once (0: no limit); the others queue, and the
+        wait shows in ``load_duration``. ``max_queue``: queued generations beyond which new ones
+        get 503 ``server busy`` (a negative value: no limit).
+        """
         if cloud is not None:
             self.set_cloud(cloud)
         with self._lock:
@@ -2013,8 +2104,17 @@ class ReplayOllama:
                 self.first_token_delay = float(first_token_delay)
             if prefill_rate is not None:
                 self.prefill_rate = float(prefill_rate) if prefill_rate > 0 else None
+            if load_delay is not None:
+                self.load_delay = max(0.0, float(load_delay))
+            if num_parallel is not None:
+                self.num_parallel = int(num_parallel) if num_parallel > 0 else None
+            if max_queue is not None:
+                self.max_queue = int(max_queue) if max_queue >= 0 else None
             if version is not None:
                 self.version = version
+        if self._loop is not None and self._slot_freed is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may be closing
+                self._loop.call_soon_threadsafe(self._slot_freed.set)
 
     def settings(self) -> dict[str, Any]:
         with self._lock:
@@ -2023,9 +2123,49 @@ class ReplayOllama:
                 "tokens_per_second": self.tokens_per_second,
                 "first_token_delay": self.first_token_delay,
                 "prefill_rate": self.prefill_rate,
+                "load_delay": self.load_delay,
+                "num_parallel": self.num_parallel,
+                "max_queue": self.max_queue,
                 "version": self.version,
                 "models": [m["name"] for m in self.models],
             }
+
+
+_GO_DURATION = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
+_GO_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+
+
+def parse_keep_alive(value: Any) -> float:
+    """``keep_alive`` in seconds as Ollama reads it (``api.Duration``): a number is seconds, a
+    string a Go duration (``"5m"``, ``"1h30m"``), a negative value is forever (``math.inf``),
+    absent is 5 minutes. Raises ``ValueError`` with Go's message for a bad string."""
+    if value is None:
+        return 300.0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("invalid duration")  # not a number or a string
+    if isinstance(value, (int, float)):
+        return math.inf if value < 0 else float(value)
+    text = value.strip()
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    if not _GO_DURATION.fullmatch(text):
+        if re.fullmatch(r"[-+]?[\d.]+", text):
+            raise ValueError(f'time: missing unit in duration "{value}"')
+        raise ValueError(f'time: invalid duration "{value}"')
+    total = sum(
+        float(num) * _GO_UNITS[unit]
+        for num, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text)
+    )
+    return math.inf if text.startswith("-") and total > 0 else total
 
 
 def _phrase(status: int) -> str:
@@ -2081,6 +2221,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="prompt tokens/s added to the first-token delay",
     )
+    parser.add_argument(
+        "--load-delay", type=float, default=0.0, help="seconds a cold local model takes to load"
+    )
+    parser.add_argument(
+        "--num-parallel", type=int, default=0, help="generations served at once (0: no limit)"
+    )
+    parser.add_argument(
+        "--max-queue", type=int, default=-1, help="queued generations before 503 (-1: no limit)"
+    )
     parser.add_argument("--cloud", choices=("ok", "unauthorized", "disabled"), default="ok")
     parser.add_argument(
         "--version",
@@ -2111,16 +2260,23 @@ def main(argv: list[str] | None = None) -> int:
             tokens_per_second=args.tps,
             first_token_delay=args.first_token_delay,
             prefill_rate=args.prefill_rate,
+            load_delay=args.load_delay,
+            num_parallel=args.num_parallel or None,
+            max_queue=args.max_queue if args.max_queue >= 0 else None,
             version=args.ollama_version,
             cloud=args.cloud,
             rules=[Rule.from_dict(r) for r in rules],
         )
-    except ValueError as exc:
-        parser.error(str(exc))
+    except (ValueError, TypeError) as exc:
+        parser.error(f"bad settings or rules: {exc}")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server.start()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        print(f"replay_ollama: {exc}", file=sys.stderr, flush=True)
+        return 1
     print(f"LISTENING {server.url}", flush=True)
     try:
         while not stop.wait(0.5):

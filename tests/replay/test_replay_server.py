@@ -25,6 +25,7 @@ from replay_ollama import (
     Rule,
     default_reply,
     extract_instruction,
+    parse_keep_alive,
     tokenize,
 )
 
@@ -790,3 +791,93 @@ def test_reset_restores_constructor_state(replay_ollama: ReplayOllama) -> None:
     assert (settings["cloud"], settings["tokens_per_second"]) == ("ok", 150.0)
     assert settings["version"] != "0.1.0"
     assert replay_ollama.rules == []
+
+
+def test_cold_load_then_warm(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    replay_ollama.configure(load_delay=0.3)
+    body = {"model": CODER, "prompt": "x"}
+    cold = stream_lines(client, "/api/generate", body)[-1]
+    warm = stream_lines(client, "/api/generate", body)[-1]
+    second = replay_ollama.wait_for("complete", lambda e: e["id"] == 2)
+    first = replay_ollama.wait_for("complete", lambda e: e["id"] == 1)
+    assert (first["cold"], second["cold"]) == (True, False)
+    assert cold["load_duration"] >= 0.3e9
+    assert warm["load_duration"] < cold["load_duration"]
+    ps = client.get("/api/ps").json()["models"]
+    assert [m["name"] for m in ps] == [CODER]
+    # keep_alive 0 unloads once the request is done; the next request is cold again
+    stream_lines(client, "/api/generate", {**body, "keep_alive": 0})
+    replay_ollama.wait_for("complete", lambda e: e["id"] == 4)
+    assert client.get("/api/ps").json()["models"] == []
+    forever = stream_lines(client, "/api/generate", {**body, "keep_alive": -1})
+    assert forever[-1]["load_duration"] >= 0.3e9
+    replay_ollama.wait_for("complete", lambda e: e["id"] == 6)
+    expires = client.get("/api/ps").json()["models"][0]["expires_at"]
+    assert int(expires[:4]) > 2100
+
+
+def test_queue_and_server_busy(replay_ollama: ReplayOllama, client: httpx.Client) -> None:
+    replay_ollama.configure(num_parallel=1, max_queue=1)
+    replay_ollama.add_rule(match="hold", reply="a b c", stall_after_tokens=1)
+    holder = raw_request(replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "hold"})
+    assert holder.next_chunk() is not None
+    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    payload = json.dumps({"model": CODER, "prompt": "second"}).encode()
+    sock.sendall(
+        b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(payload), payload)
+    )
+    assert replay_ollama.wait_for("queued")["position"] == 1
+    busy = client.post("/api/generate", json={"model": CODER, "prompt": "third"})
+    assert (busy.status_code, busy.json()) == (503, {"error": BUSY_ERROR})
+    holder.sock.close()  # frees the slot: the queued request runs
+    second = RawResponse(sock)
+    second.read_head()
+    assert second.status == 200
+    final = json.loads(second.chunks()[-1])
+    assert final["done"] is True
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, 300.0),
+        (0, 0.0),
+        ("0", 0.0),
+        (30, 30.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("1.5s", 1.5),
+        ("300ms", 0.3),
+        (-1, float("inf")),
+        ("-1m", float("inf")),
+    ],
+)
+def test_parse_keep_alive(value: object, seconds: float) -> None:
+    assert parse_keep_alive(value) == pytest.approx(seconds)
+
+
+def test_bad_keep_alive_is_a_400(client: httpx.Client) -> None:
+    resp = client.post("/api/generate", json={"model": CODER, "prompt": "x", "keep_alive": "5"})
+    assert (resp.status_code, resp.json()) == (400, {"error": 'time: missing unit in duration "5"'})
+    resp = client.post("/api/chat", json={"model": CODER, "messages": [], "keep_alive": "soon"})
+    assert resp.json() == {"error": 'time: invalid duration "soon"'}
+
+
+def test_cli_refuses_non_loopback_and_busy_port(replay_ollama: ReplayOllama) -> None:
+    public = subprocess.run(
+        [sys.executable, str(REPLAY_SCRIPT), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert public.returncode == 2 and "loopback" in public.stderr
+    taken = subprocess.run(
+        [sys.executable, str(REPLAY_SCRIPT), "--port", str(replay_ollama.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert taken.returncode == 1 and "could not listen" in taken.stderr
+    assert "LISTENING" not in taken.stdout
