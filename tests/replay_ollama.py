@@ -1971,6 +1971,11 @@ class ReplayOllama:
                 return disconnected(sent)
             if sent and not await watch.sleep(schedule + interval - time.perf_counter()):
                 return disconnected(sent)
+            if error_after is not None and not conn.headers_sent:
+                # Nothing written yet: Ollama's streamResponse answers with a real status.
+                self._record("error", id=rid, path=path, status=500, error=error_msg)
+                await conn.send(500, go_json({"error": error_msg}), "application/json")
+                return True
             if not conn.headers_sent:
                 await conn.start_chunked()
             if error_after is not None:

@@ -881,3 +881,12 @@ def test_cli_refuses_non_loopback_and_busy_port(replay_ollama: ReplayOllama) -> 
     )
     assert taken.returncode == 1 and "could not listen" in taken.stderr
     assert "LISTENING" not in taken.stdout
+
+
+def test_error_before_the_first_token_gets_a_real_status(
+    replay_ollama: ReplayOllama, client: httpx.Client
+) -> None:
+    replay_ollama.add_rule(reply="a b", error_after_tokens=0)
+    resp = client.post("/api/generate", json={"model": CODER, "prompt": "x"})
+    assert (resp.status_code, resp.json()) == (500, {"error": RUNNER_CRASHED_ERROR})
+    assert resp.headers["content-type"] == "application/json"
