@@ -224,3 +224,66 @@ def test_edit_racing_a_keystroke_is_refused_and_recomputed(
     assert editor.buffer_lines() == expected
     stats = editor.lua("return require('typilot.lsp').run_stats(...)", last_run(editor))
     assert stats["refused"] >= 1, stats
+
+
+PICK_FIRST = """
+_G.picks = {}
+vim.ui.select = function(items, opts, on_choice)
+  local labels = {}
+  for _, item in ipairs(items) do
+    table.insert(labels, opts.format_item and opts.format_item(item) or tostring(item))
+  end
+  table.insert(_G.picks, { prompt = opts.prompt, labels = labels })
+  on_choice(items[1], 1)
+end
+"""
+
+
+def test_history_shows_the_response_and_purge_empties_it(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=200)
+    open_file(editor, ORIGINAL)
+    start_run(editor, 2)
+    replay_ollama.wait_for("complete")
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    # The run is recorded just after its progress ends.
+    editor.wait_for(
+        "local r = require('typilot.lsp').get_client(0):request_sync('typilot/history', { limit = 5 })"
+        " return r and r.result and #r.result.entries > 0",
+        what="the run in the history",
+    )
+    editor.lua(PICK_FIRST)
+
+    source = editor.lua("return vim.api.nvim_get_current_buf()")
+    editor.cmd("Typilot history")
+    scratch = editor.wait_for(
+        "local b = vim.api.nvim_get_current_buf() return b ~= ... and b",
+        source,
+        what="the history scratch buffer",
+    )
+    picks = editor.lua("return _G.picks")
+    assert picks[0]["prompt"] == "Typilot history"
+    assert "gen: add two numbers (sample.py)" in picks[0]["labels"][0]
+    assert editor.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", scratch) == (
+        REPLY.rstrip("\n").split("\n")
+    )
+    assert editor.lua("return { vim.bo[...].buftype, vim.bo[...].filetype }", scratch, scratch) == [
+        "nofile",
+        "python",
+    ]
+    editor.cmd("close")
+
+    editor.cmd("Typilot purge")
+    editor.wait_for(
+        "return vim.api.nvim_exec2('messages', { output = true }).output:find('deleted 1 history entry')",
+        what="the purge message",
+    )
+    assert editor.lua("return _G.picks[2].prompt") == "Delete every stored prompt and response?"
+    editor.cmd("Typilot history")
+    editor.wait_for(
+        "return vim.api.nvim_exec2('messages', { output = true }).output:find('no history yet')",
+        what="an empty history",
+    )

@@ -16,6 +16,9 @@ local progress_seq = 0
 --- Push-to-talk state: the buffer voice capture was started in, nil when not listening.
 ---@type integer|nil
 local voice_bufnr = nil
+--- The progress token of the server's voice session ("Typilot voice": Listening, Transcribing).
+local voice_token = nil
+local VOICE_TITLE = 'Typilot voice'
 
 local augroup = vim.api.nvim_create_augroup('typilot', { clear = true })
 
@@ -52,6 +55,13 @@ local function on_progress(ev)
     return
   end
   local token = params.token
+  if value.kind == 'begin' and value.title == VOICE_TITLE then
+    voice_token = token
+  elseif value.kind == 'end' and token == voice_token then
+    -- The session ended by itself (silence, time limit, an error) or after a stop.
+    voice_token = nil
+    voice_bufnr = nil
+  end
   if value.kind == 'begin' then
     progress_seq = progress_seq + 1
     progress[token] = {
@@ -158,9 +168,10 @@ function M.voice()
     lsp.execute(client, 'typilot.voice.start', args, bufnr, function(err)
       if err then
         voice_bufnr = nil
+      else
+        notify('listening… run :Typilot voice again to stop')
       end
     end)
-    notify('listening… run :Typilot voice again to stop')
   end
 end
 
@@ -206,7 +217,7 @@ function M.show_history_entry(entry)
   local response = entry.response
   local lines
   if type(response) == 'string' and response ~= '' then
-    lines = vim.split(response, '\n', { plain = true })
+    lines = vim.split((response:gsub('\r?\n$', '')), '\r?\n')
   else
     local outcome = entry.outcome or entry.status or ''
     local why = entry.error or entry.errorMessage or entry.error_message
@@ -224,9 +235,14 @@ function M.show_history_entry(entry)
   vim.bo[bufnr].swapfile = false
   vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
   vim.bo[bufnr].modified = false
-  local lang = entry.languageId or entry.language_id
-  if type(lang) == 'string' and lang ~= '' then
-    vim.bo[bufnr].filetype = vim.filetype.match({ filename = 'x.' .. lang }) or lang
+  local uri = entry.uri
+  local ft = nil
+  if type(uri) == 'string' and uri ~= '' then
+    local ok, fname = pcall(vim.uri_to_fname, uri)
+    ft = ok and vim.filetype.match({ filename = fname }) or nil
+  end
+  if ft then
+    vim.bo[bufnr].filetype = ft
   end
   pcall(vim.api.nvim_buf_set_name, bufnr, ('typilot://history/%s'):format(entry.id or bufnr))
   return bufnr
@@ -272,11 +288,8 @@ function M.purge(force)
     return
   end
   local function run()
-    lsp.execute(client, 'typilot.history.purge', { all = true }, bufnr, function(err)
-      if not err then
-        notify('history deleted')
-      end
-    end)
+    -- The server reports how many entries it deleted (window/showMessage).
+    lsp.execute(client, 'typilot.history.purge', { all = true }, bufnr)
   end
   if force then
     return run()

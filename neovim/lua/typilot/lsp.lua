@@ -277,6 +277,8 @@ function M.request(client, method, params, handler, bufnr)
   return client.request(method, params, handler, bufnr)
 end
 
+local REQUEST_FAILED = -32803
+
 --- Runs a server command through workspace/executeCommand.
 ---@param client vim.lsp.Client
 ---@param command string
@@ -286,8 +288,12 @@ end
 function M.execute(client, command, args, bufnr, on_done)
   local params = { command = command, arguments = args and { args } or nil }
   return M.request(client, 'workspace/executeCommand', params, function(err, result)
-    if err then
-      vim.notify(('Typilot: %s failed: %s'):format(command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    -- RequestFailed (-32803): the server has already shown the message (window/showMessage).
+    if err and err.code ~= REQUEST_FAILED then
+      vim.notify(
+        ('Typilot: %s failed: %s'):format(command, err.message or vim.inspect(err)),
+        vim.log.levels.ERROR
+      )
     end
     if on_done then
       on_done(err, result)
