@@ -98,3 +98,12 @@ def test_threshold_follows_a_noisy_room() -> None:
     assert reason == "silence"
     assert vad.threshold_db > -50
     assert abs(vad.speech_end_sample / RATE - 1.8) <= 0.03
+
+
+def test_speech_from_the_first_moment_is_still_heard() -> None:
+    # The user talks before the room could be measured: speech must not become the noise floor.
+    vad = EnergyVad(RATE, silence_seconds=0.6, max_seconds=30, no_speech_seconds=5.0)
+    audio = np.concatenate([tone(1.2, amplitude=0.2), noise(2.0)])
+    reason, _ = feed_in_blocks(vad, audio, 480)
+    assert reason == "silence"
+    assert abs(vad.speech_end_sample / RATE - 1.2) <= 0.03

@@ -252,9 +252,9 @@ class VoiceClient:
         if self.auto_restart and self._may_restart():
             await asyncio.sleep(0.2)
             if process is self.process and not self._closing:
+                self.restarts += 1
                 try:
                     await self.start()
-                    self.restarts += 1
                 except SidecarError as exc:
                     log.warning("%s", exc)
 

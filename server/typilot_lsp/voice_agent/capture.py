@@ -168,10 +168,15 @@ class Capture:
                 raise NoInputDevice(str(exc)) from exc
             raise InputDeviceError(self.device, str(exc), available) from exc
 
-    def run(self, on_speech: Any = None) -> CaptureResult:
-        """Record until the end; raises VoiceError when the device cannot be opened."""
+    def run(self, on_speech: Any = None, on_open: Any = None) -> CaptureResult:
+        """Record until the end; raises VoiceError when the device cannot be opened.
+
+        `on_open` is called once the device records, `on_speech` when speech is first heard.
+        """
         sd = import_sounddevice()
         stream, rate = self._open(sd)
+        if on_open is not None:
+            on_open()
         chunks: list[npt.NDArray[np.float32]] = []
         speech_end: float | None = None
         reported_speech = False

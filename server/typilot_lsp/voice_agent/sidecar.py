@@ -198,8 +198,10 @@ class Sidecar:
 
         def run() -> None:
             try:
-                self.emit("listening", id)
-                result = capture.run(on_speech=lambda: self.emit("speech", id))
+                result = capture.run(
+                    on_open=lambda: self.emit("listening", id),
+                    on_speech=lambda: self.emit("speech", id),
+                )
             except Exception as exc:
                 self._error(id, exc)
                 return

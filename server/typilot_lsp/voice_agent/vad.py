@@ -43,6 +43,7 @@ class EnergyVad:
         margin_db: float = 12.0,
         frame_ms: int = 30,
         calibration_seconds: float = 0.15,
+        max_noise_db: float = -35.0,
     ) -> None:
         self.sample_rate = sample_rate
         self.frame = max(1, sample_rate * frame_ms // 1000)
@@ -52,6 +53,7 @@ class EnergyVad:
         self.min_speech_frames = max(1, round(min_speech_seconds * sample_rate / self.frame))
         self.floor_db = floor_db
         self.margin_db = margin_db
+        self.max_noise_db = max_noise_db
         self.noise_db: float | None = None
         self.samples = 0
         self.speech_started = False
@@ -74,6 +76,8 @@ class EnergyVad:
             # are never speech (people start talking a moment after pressing the key).
             self._calibration_left -= 1
             self.noise_db = level if self.noise_db is None else min(self.noise_db, level)
+            # Someone who talks from the first moment must not be measured as the room.
+            self.noise_db = min(self.noise_db, self.max_noise_db)
             return False
         voiced = level > self.threshold_db
         if self.noise_db is None or level < self.noise_db:

@@ -1,0 +1,201 @@
+"""The sidecar process through the server's VoiceClient: real capture, real Whisper, restarts.
+
+Audio reaches the sidecar the way a microphone's would: played into a PulseAudio null sink whose
+monitor is the default input device that sounddevice (PortAudio -> ALSA -> pulse) records from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audio import PHRASES, PulseNullSink
+
+from typilot_lsp.voice.client import SidecarError, VoiceClient
+
+SERVER_SRC = str(Path(__file__).resolve().parents[2] / "server")
+
+
+def sidecar_env(pulse: PulseNullSink | None, tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(pulse.env if pulse is not None else {})
+    env["HOME"] = str(tmp_path)
+    env["HF_HUB_OFFLINE"] = "1"  # the tests never download a model
+    env["PYTHONPATH"] = os.pathsep.join([SERVER_SRC, env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.fixture
+async def client(pulse: PulseNullSink, tmp_path: Path, tiny_en: str) -> AsyncIterator[VoiceClient]:
+    voice = VoiceClient(env=sidecar_env(pulse, tmp_path))
+    try:
+        yield voice
+    finally:
+        await voice.aclose()
+
+
+def configure(model: str, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "computeType": "int8", "silenceSeconds": 0.8, **extra}
+
+
+async def listen_to(
+    client: VoiceClient, pulse: PulseNullSink, wav: Path, **fields: Any
+) -> list[dict[str, Any]]:
+    """Start listening, play `wav` into the microphone, and collect the listen's events."""
+    listen = await client.request("listen", **fields)
+    first = await asyncio.wait_for(listen.next_event(), 20)
+    assert first["event"] == "listening", first
+    await asyncio.to_thread(pulse.play, wav)
+    events = [first]
+    async with asyncio.timeout(60):
+        async for event in listen:
+            events.append(event)
+    return events
+
+
+@pytest.mark.parametrize("phrase", list(PHRASES))
+async def test_capture_from_the_microphone_ends_on_silence(
+    client: VoiceClient,
+    pulse: PulseNullSink,
+    phrases: dict[str, Path],
+    tiny_en: str,
+    phrase: str,
+) -> None:
+    configured = await (await client.request("configure", **configure(tiny_en))).final()
+    assert configured["event"] == "configured"
+    assert configured["path"] == tiny_en
+    events = await listen_to(client, pulse, phrases[phrase])
+    kinds = [e["event"] for e in events]
+    assert kinds == ["listening", "speech", "transcribing", "result"], events
+    transcribing, result = events[2], events[3]
+    assert transcribing["reason"] == "silence"
+    assert result["command"] == PHRASES[phrase], result
+    assert result["audioSeconds"] > 0.8
+    assert result["latencySeconds"] is not None
+
+
+async def test_push_to_talk_stop_ends_capture(
+    client: VoiceClient, pulse: PulseNullSink, phrases: dict[str, Path], tiny_en: str
+) -> None:
+    await client.request("configure", **configure(tiny_en, silenceSeconds=10.0))
+    listen = await client.request("listen")
+    assert (await listen.next_event())["event"] == "listening"
+    await asyncio.to_thread(pulse.play, phrases["summarize this function"])
+    assert (await asyncio.wait_for(listen.next_event(), 20))["event"] == "speech"
+    await client.notify("stop", id=listen.id)
+    transcribing = await asyncio.wait_for(listen.next_event(), 20)
+    assert transcribing["event"] == "transcribing"
+    assert transcribing["reason"] == "stop"
+    result = await asyncio.wait_for(listen.final(), 60)
+    assert result["command"] == "sum"
+    # Stopping a capture that already ended is harmless.
+    await client.notify("stop", id=listen.id)
+    assert await client.ping() == client.pid
+
+
+async def test_abort_drops_the_audio(client: VoiceClient, tiny_en: str) -> None:
+    await client.request("configure", **configure(tiny_en))
+    listen = await client.request("listen")
+    assert (await listen.next_event())["event"] == "listening"
+    await client.notify("abort", id=listen.id)
+    final = await asyncio.wait_for(listen.final(), 20)
+    assert final["event"] == "aborted"
+
+
+async def test_transcribe_a_file(
+    client: VoiceClient, phrases: dict[str, Path], tiny_en: str
+) -> None:
+    await client.request("configure", **configure(tiny_en))
+    req = await client.request("transcribe", path=str(phrases["cancel"]))
+    result = await asyncio.wait_for(req.final(), 60)
+    assert result["command"] == "cancel"
+    missing = await client.request("transcribe", path="/nonexistent.wav")
+    with pytest.raises(SidecarError, match="cannot read audio file"):
+        await asyncio.wait_for(missing.final(), 20)
+
+
+async def test_unknown_input_device_names_the_setting(client: VoiceClient, tiny_en: str) -> None:
+    await client.request("configure", **configure(tiny_en, inputDevice="no such microphone"))
+    listen = await client.request("listen")
+    with pytest.raises(SidecarError) as info:
+        await asyncio.wait_for(listen.final(), 20)
+    assert info.value.code == "device"
+    assert "typilot.voice.inputDevice" in str(info.value)
+    assert "no such microphone" in str(info.value)
+
+
+async def test_no_pulseaudio_means_no_microphone_with_the_fix(tmp_path: Path, tiny_en: str) -> None:
+    """No sound server and no sound card: the user is told to connect or pick a microphone."""
+    cards = Path("/proc/asound/cards")
+    if cards.exists() and "no soundcards" not in cards.read_text():
+        pytest.skip("this machine has a sound card, so it has an input device")
+    env = sidecar_env(None, tmp_path)
+    env["PULSE_SERVER"] = f"unix:{tmp_path / 'no-such-socket'}"
+    env["XDG_RUNTIME_DIR"] = env["PULSE_RUNTIME_PATH"] = str(tmp_path)
+    voice = VoiceClient(env=env)
+    try:
+        await voice.request("configure", **configure(tiny_en))
+        listen = await voice.request("listen")
+        with pytest.raises(SidecarError) as info:
+            await asyncio.wait_for(listen.final(), 20)
+        assert info.value.code == "no-device"
+        assert "no microphone found" in str(info.value)
+        assert "typilot.voice.inputDevice" in str(info.value)
+    finally:
+        await voice.aclose()
+
+
+async def test_bad_model_is_reported_on_configure(client: VoiceClient, tmp_path: Path) -> None:
+    req = await client.request("configure", model=str(tmp_path / "nowhere"))
+    with pytest.raises(SidecarError) as info:
+        await asyncio.wait_for(req.final(), 30)
+    assert info.value.code == "model"
+    assert "typilot.voice.model" in str(info.value)
+
+
+async def test_a_killed_sidecar_is_restarted_with_its_model(
+    client: VoiceClient, phrases: dict[str, Path], tiny_en: str
+) -> None:
+    await (await client.request("configure", **configure(tiny_en))).final()
+    first_pid = await client.ping()
+    # Killed in the middle of a request: the request fails with a message, not a hang.
+    pending = await client.request(
+        "transcribe", path=str(phrases["generate a function that adds two numbers"])
+    )
+    os.kill(first_pid, signal.SIGKILL)
+    with pytest.raises(SidecarError, match="stopped unexpectedly"):
+        await asyncio.wait_for(pending.final(), 20)
+    async with asyncio.timeout(30):
+        while client.pid in (None, first_pid):
+            await asyncio.sleep(0.05)
+    assert client.restarts == 1
+    second_pid = await client.ping()
+    assert second_pid != first_pid
+    # The restarted sidecar got the last configure again: it transcribes with the same model.
+    result = await (await client.request("transcribe", path=str(phrases["cancel"]))).final()
+    assert result["command"] == "cancel"
+
+
+async def test_aclose_stops_the_sidecar(tmp_path: Path) -> None:
+    voice = VoiceClient(env=sidecar_env(None, tmp_path))
+    pid = await voice.start()
+    assert Path(f"/proc/{pid}").exists() or sys.platform != "linux"
+    await voice.aclose()
+    assert voice.pid is None
+    assert voice.process is not None and voice.process.returncode == 0
+
+
+async def test_sidecar_exits_when_its_server_goes_away(tmp_path: Path) -> None:
+    """stdin closing (the server died without shutdown) ends the sidecar."""
+    voice = VoiceClient(env=sidecar_env(None, tmp_path), auto_restart=False)
+    await voice.start()
+    assert voice.process is not None and voice.process.stdin is not None
+    voice.process.stdin.close()
+    assert await asyncio.wait_for(voice.process.wait(), 10) == 0
+    await voice.aclose()
