@@ -244,6 +244,8 @@ class HistoryStore:
                 f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}",
                 "PRAGMA secure_delete = ON",
                 "PRAGMA synchronous = NORMAL",
+                # Keep the -wal file small once checkpointed (it is reused, not shrunk, else).
+                "PRAGMA journal_size_limit = 8388608",
             ],
         )
         self._create_schema()
