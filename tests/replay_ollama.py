@@ -274,77 +274,11 @@ _PREFIX_RE = re.compile(
 )
 _INSTRUCTION_RE = re.compile(r"(?im)^[ \t]*(?:instruction|task|request)[ \t]*:[ \t]*(.+?)[ \t]*$")
 _STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "that",
-        "which",
-        "who",
-        "to",
-        "of",
-        "for",
-        "and",
-        "or",
-        "in",
-        "on",
-        "with",
-        "from",
-        "by",
-        "me",
-        "my",
-        "please",
-        "write",
-        "create",
-        "make",
-        "implement",
-        "define",
-        "code",
-        "function",
-        "functions",
-        "method",
-        "def",
-        "fn",
-        "func",
-        "python",
-        "javascript",
-        "typescript",
-        "lua",
-        "rust",
-        "go",
-        "golang",
-        "program",
-        "snippet",
-        "small",
-        "simple",
-        "new",
-        "given",
-        "returns",
-        "return",
-        "it",
-        "is",
-        "are",
-        "be",
-        "this",
-        "some",
-        "using",
-        "into",
-        "as",
-        "can",
-        "should",
-        "would",
-        "could",
-        "i",
-        "you",
-        "we",
-        "want",
-        "need",
-        "let",
-        "lets",
-        "let's",
-        "take",
-        "takes",
-    ]
+    """a an the that which who to of for and or in on with from by me my please write create make
+    implement define code function functions method def fn func python javascript typescript lua
+    rust go golang program snippet small simple new given returns return it is are be this some
+    using into as can should would could i you we want need let lets let's take takes if
+    whether""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _LANG_HINTS: tuple[tuple[str, str], ...] = (
     ("typescript", r"\btypescript\b|```ts\b|\.tsx?\b"),
@@ -357,20 +291,39 @@ _LANG_HINTS: tuple[tuple[str, str], ...] = (
 
 
 def extract_instruction(text: str) -> str:
-    """The instruction inside a prompt: a ``gen:``/``fix:``/``sum:`` line, an ``Instruction:``
-    line, else the last non-empty line."""
+    """The instruction inside a prompt: a ``gen:``/``fix:``/``sum:`` line, a ``Task:`` /
+    ``Instruction:`` line (Typilot's own prompt: ``Task: write the python code that belongs at
+    <<<CURSOR>>>: add two numbers. Reply with only that code.``), else the last non-empty line."""
     found = _PREFIX_RE.findall(text)
     if found:
         kind, rest = found[-1]
         return f"{kind.lower()}: {rest}" if kind.lower() != "gen" else rest
     found2 = _INSTRUCTION_RE.findall(text)
     if found2:
-        return str(found2[-1])
+        task = str(found2[-1])
+        task = re.sub(r"(?i)^write the .*? code that belongs at \S+?:\s*", "", task)
+        task = re.sub(r"(?i)\.?\s*Reply (?:with|in) .*$", "", task)
+        return task.strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 
+_LANGUAGE_IDS = {
+    "python": "python",
+    "javascript": "javascript",
+    "javascriptreact": "javascript",
+    "typescript": "typescript",
+    "typescriptreact": "typescript",
+    "lua": "lua",
+    "rust": "rust",
+    "go": "go",
+}
+
+
 def _detect_language(text: str) -> str:
+    header = re.search(r"(?im)^language:\s*([\w+-]+)", text)
+    if header and header.group(1).lower() in _LANGUAGE_IDS:
+        return _LANGUAGE_IDS[header.group(1).lower()]
     lowered = text.lower()
     best: tuple[int, str] | None = None
     for lang, pattern in _LANG_HINTS:
@@ -508,7 +461,18 @@ def default_reply(text: str) -> str:
     """
     instruction = extract_instruction(text)
     lowered = instruction.lower()
-    if lowered.startswith("sum:") or lowered.startswith("summar"):
+    to_fix = re.search(r"(?s)Code to fix:\n(.*?)\nCode after it:", text)
+    if to_fix:  # Typilot's fix prompt: the target back, as the corrected replacement
+        return to_fix.group(1).rstrip("\n") + "\n"
+    to_sum = re.search(r"(?s)Code to summarize:\n(.*?)\n\s*Task:", text)
+    if to_sum or lowered.startswith("sum:") or lowered.startswith("summar"):
+        code = to_sum.group(1) if to_sum else text
+        names = re.findall(
+            r"(?m)^\s*(?:async\s+)?(?:def|function|fn|func|local function)\s+(\w+)", code
+        )
+        if names:
+            listed = ", ".join(f"`{n}`" for n in dict.fromkeys(names))
+            return f"Defines {listed}. It takes its inputs and returns the computed result.\n"
         return "This code defines a small helper function and returns its result to the caller.\n"
     if lowered.startswith("fix:"):
         fences = re.findall(r"```[^\n]*\n(.*?)```", text, re.S)

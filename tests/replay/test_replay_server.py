@@ -629,6 +629,28 @@ def test_default_reply_is_code_for_the_instruction() -> None:
     assert extract_instruction("Instruction: make tea") == "make tea"
 
 
+def test_default_reply_understands_typilot_prompts() -> None:
+    header = "File: a.ts\nLanguage: typescript\n\n"
+    gen = (
+        f"{header}import x\n<<<CURSOR>>>\nexport {{}}\n\n"
+        "Task: write the typescript code that belongs at <<<CURSOR>>>: check if a number is "
+        "prime. Reply with only that code."
+    )
+    assert extract_instruction(gen) == "check if a number is prime"
+    assert "function checkNumberPrime(n: any) {" in default_reply(gen)
+    fix = (
+        "File: a.py\nLanguage: python\n\nCode before it:\n\nCode to fix:\n"
+        "def add(a, b):\n    return a - b\n\nCode after it:\n\n\nTask: Fix the bugs. Reply "
+        "with the complete corrected replacement for the code to fix, nothing else."
+    )
+    assert default_reply(fix) == "def add(a, b):\n    return a - b\n"
+    summary = (
+        "File: a.py\nLanguage: python\n\nCode to summarize:\ndef add(a, b):\n    return a + b\n"
+        "\n\nTask: Summarize what this code does. Reply with 1-3 short plain sentences."
+    )
+    assert default_reply(summary).startswith("Defines `add`.")
+
+
 def test_rule_validation() -> None:
     with pytest.raises(ValueError, match="unknown rule keys"):
         Rule.from_dict({"mach": "x"})
