@@ -176,7 +176,8 @@ def _precreate_private_file(path: pathlib.Path) -> None:
     except FileExistsError:
         return
     try:
-        os.fchmod(fd, 0o600)  # os.open's mode is filtered by the umask too
+        if hasattr(os, "fchmod"):  # POSIX; os.open's mode is filtered by the umask too
+            os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
 
