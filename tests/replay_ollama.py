@@ -45,7 +45,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TextIO
 
 __all__ = [
     "BUSY_ERROR",
@@ -936,6 +936,7 @@ class ReplayOllama:
         version: str = DEFAULT_VERSION,
         cloud: str = "ok",
         rules: Iterable[Rule | dict[str, Any]] = (),
+        event_log: TextIO | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"ReplayOllama only binds loopback addresses, not {host!r}")
@@ -956,6 +957,7 @@ class ReplayOllama:
             "rules": [r if isinstance(r, Rule) else Rule.from_dict(r) for r in rules],
         }
         self._lock = threading.Condition()
+        self._event_log = event_log  # each event also written there as a JSON line
         self._events: list[dict[str, Any]] = []
         self._request_ids = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -1040,6 +1042,10 @@ class ReplayOllama:
         with self._lock:
             self._events.append(event)
             self._lock.notify_all()
+        if self._event_log is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._event_log.write(json.dumps(event, default=repr) + "\n")
+                self._event_log.flush()
         return event
 
     def _find(
@@ -1243,8 +1249,12 @@ class ReplayOllama:
             )
         elif route in (("GET", "/api/version"), ("HEAD", "/api/version")):
             await conn.send_json(200, {"version": self.version}, head_only=req.method == "HEAD")
-        elif route == ("GET", "/api/tags"):
-            await conn.send_json(200, {"models": [self._tag_entry(m) for m in self._models()]})
+        elif route in (("GET", "/api/tags"), ("HEAD", "/api/tags")):
+            await conn.send_json(
+                200,
+                {"models": [self._tag_entry(m) for m in self._models()]},
+                head_only=req.method == "HEAD",
+            )
         elif route == ("GET", "/api/ps"):
             await conn.send_json(200, {"models": self._ps_entries()})
         elif route == ("GET", "/api/status"):
@@ -2201,6 +2211,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cloud", choices=("ok", "unauthorized", "disabled"), default="ok")
     parser.add_argument(
+        "--log-events",
+        action="store_true",
+        help="also write every event to stderr as a JSON line (for debugging editor tests)",
+    )
+    parser.add_argument(
         "--version",
         dest="ollama_version",
         default=DEFAULT_VERSION,
@@ -2235,6 +2250,7 @@ def main(argv: list[str] | None = None) -> int:
             version=args.ollama_version,
             cloud=args.cloud,
             rules=[Rule.from_dict(r) for r in rules],
+            event_log=sys.stderr if args.log_events else None,
         )
     except (ValueError, TypeError) as exc:
         parser.error(f"bad settings or rules: {exc}")

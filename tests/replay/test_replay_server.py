@@ -742,7 +742,17 @@ def test_cli_prints_listening_and_stops_on_sigterm(tmp_path: Path) -> None:
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps([{"match": "hello", "reply": "from file"}]))
     proc = subprocess.Popen(
-        [sys.executable, str(REPLAY_SCRIPT), "--port", "0", "--rules", str(rules), "--tps", "500"],
+        [
+            sys.executable,
+            str(REPLAY_SCRIPT),
+            "--port",
+            "0",
+            "--rules",
+            str(rules),
+            "--tps",
+            "500",
+            "--log-events",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -759,6 +769,10 @@ def test_cli_prints_listening_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert "".join(x["response"] for x in lines) == "from file"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+        assert proc.stderr is not None
+        logged = [json.loads(line) for line in proc.stderr.read().splitlines()]
+        assert [e["kind"] for e in logged] == ["request", "request", "complete"]
+        assert logged[-1]["text"] == "from file"
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -912,3 +926,24 @@ def test_error_before_the_first_token_gets_a_real_status(
     resp = client.post("/api/generate", json={"model": CODER, "prompt": "x"})
     assert (resp.status_code, resp.json()) == (500, {"error": RUNNER_CRASHED_ERROR})
     assert resp.headers["content-type"] == "application/json"
+
+
+def test_chunked_request_body_and_head_tags(replay_ollama: ReplayOllama) -> None:
+    payload = json.dumps({"model": CODER, "prompt": "gen: sort a list", "stream": False}).encode()
+    half = len(payload) // 2
+    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    sock.sendall(
+        b"POST /api/generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n%s\r\n" % (half, payload[:half])
+        + b"%x\r\n%s\r\n" % (len(payload) - half, payload[half:])
+        + b"0\r\n\r\n"
+    )
+    resp = RawResponse(sock)
+    resp.read_head()
+    assert resp.status == 200
+    assert json.loads(resp.body())["response"].startswith("def sort_list(items):")
+    sock.sendall(b"HEAD /api/tags HTTP/1.1\r\nHost: x\r\n\r\n")
+    resp.headers.clear()
+    resp.read_head()
+    assert resp.status == 200 and int(resp.headers["content-length"]) > 0
+    sock.close()
