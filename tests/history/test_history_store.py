@@ -263,3 +263,13 @@ def test_one_store_is_safe_across_threads(db_path: pathlib.Path) -> None:
         assert {e["instruction"] for e in store.export()} == {
             f"t{k}-{i}" for k in range(4) for i in range(100)
         }
+
+
+def test_a_users_own_folder_is_left_as_it_is(tmp_path: pathlib.Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    notes.chmod(0o755)
+    with HistoryStore(notes / "typilot-history.sqlite3") as store:
+        store.record(make_record())
+        assert mode(notes) == 0o755
+        assert mode(store.path) == 0o600

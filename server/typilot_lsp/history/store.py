@@ -143,7 +143,7 @@ def _tighten(path: pathlib.Path, private: int) -> None:
 
 
 def _make_private_dirs(folder: pathlib.Path) -> None:
-    """Create ``folder`` (and missing parents) 0700; an existing ``folder`` loses g/o bits."""
+    """Create ``folder`` (and missing parents) 0700; an existing `typilot` folder loses g/o bits."""
     missing: list[pathlib.Path] = []
     node = folder
     while not node.exists():
@@ -165,7 +165,10 @@ def _make_private_dirs(folder: pathlib.Path) -> None:
                 path=folder,
             ) from exc
         created.chmod(0o700)  # mkdir's mode is filtered by the umask
-    _tighten(folder, 0o700)
+    if folder.name.lower() == "typilot":
+        # Typilot's own folder (the platform default, `.../typilot`) is made private; a
+        # folder of the user's that `history.path` points into is left as it is.
+        _tighten(folder, 0o700)
 
 
 def _precreate_private_file(path: pathlib.Path) -> None:
