@@ -1107,8 +1107,8 @@ class ReplayOllama:
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("ReplayOllama is not started: call start() first")
+        if self.port == 0:
+            raise RuntimeError("ReplayOllama has no port yet: call start() first")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 

@@ -947,3 +947,16 @@ def test_chunked_request_body_and_head_tags(replay_ollama: ReplayOllama) -> None
     resp.read_head()
     assert resp.status == 200 and int(resp.headers["content-length"]) > 0
     sock.close()
+
+
+def test_stop_then_start_again_on_the_same_port() -> None:
+    server = ReplayOllama().start()
+    url, port = server.url, server.port
+    server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)
+    server.start()
+    try:
+        assert server.port == port and httpx.get(url).text == "Ollama is running"
+    finally:
+        server.stop()
