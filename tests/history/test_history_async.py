@@ -264,8 +264,9 @@ async def test_retention_runs_while_the_server_runs(db_path: pathlib.Path) -> No
             await asyncio.sleep(0.01)
         assert [e["instruction"] for e in await history.list_recent()] == ["newer"]
     finally:
-        task.cancel()
         await history.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # closing the history ends its retention loop
 
 
 async def test_settings_change_applies_new_retention(db_path: pathlib.Path) -> None:

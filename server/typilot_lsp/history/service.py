@@ -54,6 +54,7 @@ class AsyncHistory:
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="typilot-history")
         self._closed = False
+        self._retention_task: asyncio.Task[Any] | None = None
         # Touched on the worker thread only:
         self._store: HistoryStore | None = None
         self._broken: str | None = None
@@ -208,6 +209,7 @@ class AsyncHistory:
 
     async def run_retention(self, interval_s: float = RETENTION_INTERVAL_S) -> None:
         """Apply retention now and then every ``interval_s`` seconds, until cancelled."""
+        self._retention_task = asyncio.current_task()
         while not self._closed:
             removed = await self.apply_retention()
             if removed:
@@ -229,6 +231,9 @@ class AsyncHistory:
         if self._closed:
             return
         self._closed = True
+        task, self._retention_task = self._retention_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
         def close() -> None:
             if self._store is not None:
