@@ -117,14 +117,14 @@ SERVER is the Eglot connection asking."
    (append (eglot-code-actions beg end nil nil) nil)))
 
 (defun typilot--execute-action (server action)
-  "Execute the code action ACTION (a CodeAction or a Command) on SERVER."
+  "Execute ACTION, a Typilot code action (CodeAction or Command), on SERVER.
+Typilot's actions carry only a command (`typilot.run'), never an edit: the
+text arrives afterwards through workspace/applyEdit.  Returns the server's
+answer, e.g. (:runId \"1\")."
   (let* ((command (plist-get action :command))
          (command (if (stringp command) action command)))
-    (when (plist-get action :edit)
-      (eglot--apply-workspace-edit (plist-get action :edit)))
-    (when command
-      (typilot--execute server (plist-get command :command)
-                        (plist-get command :arguments)))))
+    (typilot--execute server (plist-get command :command)
+                      (plist-get command :arguments))))
 
 (defun typilot-run (&optional beg end)
   "Run the Typilot prefix on the current line (or in the active region).
