@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,23 @@ REPLAY_SCRIPT = Path(__file__).resolve().parents[1] / "replay_ollama.py"
 
 # ----------------------------------------------------------------------------------------------
 # A raw HTTP/1.1 client, so the framing on the wire is what gets checked
+
+
+_OPEN_SOCKETS: list[socket.socket] = []
+
+
+def connect(server: ReplayOllama) -> socket.socket:
+    """A raw TCP connection to the server, closed after the test at the latest."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    _OPEN_SOCKETS.append(sock)
+    return sock
+
+
+@pytest.fixture(autouse=True)
+def _close_raw_sockets() -> Iterator[None]:
+    yield
+    while _OPEN_SOCKETS:
+        _OPEN_SOCKETS.pop().close()
 
 
 class RawResponse:
@@ -100,7 +118,7 @@ def raw_request(
     server: ReplayOllama, method: str, path: str, body: bytes | dict[str, Any] | None = None
 ) -> RawResponse:
     payload = json.dumps(body).encode() if isinstance(body, dict) else (body or b"")
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock = connect(server)
     head = (
         f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
@@ -535,7 +553,7 @@ def test_disconnect_mid_stream_records_tokens_sent(replay_ollama: ReplayOllama) 
 
 def test_disconnect_before_first_token(replay_ollama: ReplayOllama) -> None:
     replay_ollama.add_rule(reply="never", first_token_delay=30)
-    sock = socket.create_connection(("127.0.0.1", replay_ollama.port))
+    sock = connect(replay_ollama)
     payload = json.dumps({"model": CODER, "prompt": "x"}).encode()
     sock.sendall(
         b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
@@ -559,7 +577,7 @@ def test_stall_keeps_connection_open_until_client_leaves(replay_ollama: ReplayOl
 
 
 def test_connection_is_reused_after_a_stream(replay_ollama: ReplayOllama) -> None:
-    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    sock = connect(replay_ollama)
     resp = RawResponse(sock)
     for _ in range(2):
         payload = json.dumps({"model": CODER, "prompt": "gen: reverse a string"}).encode()
@@ -741,7 +759,7 @@ async def test_async_client_and_wait_for_async(replay_ollama: ReplayOllama) -> N
 def test_cli_prints_listening_and_stops_on_sigterm(tmp_path: Path) -> None:
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps([{"match": "hello", "reply": "from file"}]))
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [
             sys.executable,
             str(REPLAY_SCRIPT),
@@ -756,27 +774,31 @@ def test_cli_prints_listening_and_stops_on_sigterm(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.fullmatch(r"LISTENING (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
-        url = match.group(1)
-        assert httpx.get(url).text == "Ollama is running"
-        with httpx.Client(base_url=url) as c:
-            lines = stream_lines(c, "/api/generate", {"model": CODER, "prompt": "hello"})
-        assert "".join(x["response"] for x in lines) == "from file"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
-        assert proc.stderr is not None
-        logged = [json.loads(line) for line in proc.stderr.read().splitlines()]
-        assert [e["kind"] for e in logged] == ["request", "request", "complete"]
-        assert logged[-1]["text"] == "from file"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    ) as proc:
+        try:
+            _check_cli(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def _check_cli(proc: subprocess.Popen[str]) -> None:
+    """Talk to the CLI server, stop it with SIGTERM, read its event log."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.fullmatch(r"LISTENING (http://127\.0\.0\.1:\d+)\n", line)
+    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
+    url = match.group(1)
+    assert httpx.get(url).text == "Ollama is running"
+    with httpx.Client(base_url=url) as c:
+        lines = stream_lines(c, "/api/generate", {"model": CODER, "prompt": "hello"})
+    assert "".join(x["response"] for x in lines) == "from file"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert proc.stderr is not None
+    logged = [json.loads(line) for line in proc.stderr.read().splitlines()]
+    assert [e["kind"] for e in logged] == ["request", "request", "complete"]
+    assert logged[-1]["text"] == "from file"
 
 
 def test_concurrent_streams_and_stop_while_clients_hang(replay_ollama: ReplayOllama) -> None:
@@ -798,7 +820,7 @@ def test_concurrent_streams_and_stop_while_clients_hang(replay_ollama: ReplayOll
 
 
 def test_connection_close_and_expect_continue(replay_ollama: ReplayOllama) -> None:
-    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    sock = connect(replay_ollama)
     payload = json.dumps({"model": CODER, "prompt": "x"}).encode()
     sock.sendall(
         b"POST /api/generate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
@@ -857,7 +879,7 @@ def test_queue_and_server_busy(replay_ollama: ReplayOllama, client: httpx.Client
     replay_ollama.add_rule(match="hold", reply="a b c", stall_after_tokens=1)
     holder = raw_request(replay_ollama, "POST", "/api/generate", {"model": CODER, "prompt": "hold"})
     assert holder.next_chunk() is not None
-    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    sock = connect(replay_ollama)
     payload = json.dumps({"model": CODER, "prompt": "second"}).encode()
     sock.sendall(
         b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
@@ -931,7 +953,7 @@ def test_error_before_the_first_token_gets_a_real_status(
 def test_chunked_request_body_and_head_tags(replay_ollama: ReplayOllama) -> None:
     payload = json.dumps({"model": CODER, "prompt": "gen: sort a list", "stream": False}).encode()
     half = len(payload) // 2
-    sock = socket.create_connection(("127.0.0.1", replay_ollama.port), timeout=10)
+    sock = connect(replay_ollama)
     sock.sendall(
         b"POST /api/generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         + b"%x\r\n%s\r\n" % (half, payload[:half])
