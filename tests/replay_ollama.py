@@ -582,9 +582,11 @@ class Rule:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Rule:
-        """Build a rule from JSON (control API, ``--rules`` file); unknown keys are an error."""
+        """Build a rule from JSON (control API, ``--rules`` file); unknown keys are an error,
+        keys starting with ``_`` are comments."""
         if not isinstance(data, dict):
             raise ValueError(f"a rule must be a JSON object, got {type(data).__name__}")
+        data = {k: v for k, v in data.items() if not k.startswith("_")}  # "_comment" etc.
         known = {f.name for f in fields(cls)} - {"used"}
         unknown = set(data) - known
         if unknown:

@@ -672,6 +672,7 @@ def test_default_reply_understands_typilot_prompts() -> None:
 def test_rule_validation() -> None:
     with pytest.raises(ValueError, match="unknown rule keys"):
         Rule.from_dict({"mach": "x"})
+    assert Rule.from_dict({"_comment": "why", "match": "x"}).match == "x"
     with pytest.raises(ValueError, match="path"):
         Rule(path="embed")
     with pytest.raises(ValueError, match="tokens_per_second"):
