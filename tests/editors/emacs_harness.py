@@ -17,6 +17,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DRIVER = HERE / "eglot_driver.el"
+LSP_MODE_DRIVER = HERE / "lsp_mode_driver.el"
 EGLOT_CONFIG = REPO / "editors" / "emacs" / "typilot-eglot.el"
 LSP_MODE_CONFIG = REPO / "editors" / "emacs" / "typilot-lsp-mode.el"
 # The server editors start: the console script next to the interpreter running the tests
@@ -48,6 +49,26 @@ def emacs_missing_reason(*features: str) -> str | None:
 def run_eglot(
     tmp_path: Path,
     env: dict[str, str],
+    **spec: Any,
+) -> dict[str, Any]:
+    """Run eglot_driver.el once (with editors/emacs/typilot-eglot.el); see `run_emacs`."""
+    return run_emacs(DRIVER, EGLOT_CONFIG, tmp_path, env, **spec)
+
+
+def run_lsp_mode(
+    tmp_path: Path,
+    env: dict[str, str],
+    **spec: Any,
+) -> dict[str, Any]:
+    """Run lsp_mode_driver.el once (with editors/emacs/typilot-lsp-mode.el); see `run_emacs`."""
+    return run_emacs(LSP_MODE_DRIVER, LSP_MODE_CONFIG, tmp_path, env, **spec)
+
+
+def run_emacs(
+    driver: Path,
+    config: Path,
+    tmp_path: Path,
+    env: dict[str, str],
     *,
     file: Path,
     line: int,
@@ -58,16 +79,16 @@ def run_eglot(
     settle: float = 1.5,
     typed: str | None = None,
 ) -> dict[str, Any]:
-    """Run eglot_driver.el once; return its result (see the driver for the keys).
+    """Run one of the drivers in Emacs; return its result (see the driver for the keys).
 
-    Adds `stderr` (Emacs' own messages) and `events` (Eglot's JSON-RPC log, which
-    includes the server's stderr) for failure reports.
+    Adds `stderr` (Emacs' own messages) and `events` (the client's JSON-RPC log)
+    for failure reports.
     """
     assert EMACS is not None
-    out = tmp_path / "eglot-result.json"
-    events = tmp_path / "eglot-events.log"
+    out = tmp_path / f"{driver.stem}-result.json"
+    events = tmp_path / f"{driver.stem}-events.log"
     spec = {
-        "config": str(EGLOT_CONFIG),
+        "config": str(config),
         "program": str(TYPILOT_LSP),
         "settings": settings,
         "file": str(file),
@@ -80,10 +101,10 @@ def run_eglot(
         "out": str(out),
         "events": str(events),
     }
-    spec_path = tmp_path / "eglot-spec.json"
+    spec_path = tmp_path / f"{driver.stem}-spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     proc = subprocess.run(
-        [EMACS, "--batch", "-q", "-l", str(DRIVER)],
+        [EMACS, "--batch", "-q", "-l", str(driver)],
         env={**env, "TYPILOT_EMACS_SPEC": str(spec_path)},
         cwd=file.parent,
         capture_output=True,
@@ -111,5 +132,5 @@ def describe(result: dict[str, Any]) -> str:
     return (
         f"{json.dumps(seen, indent=1, ensure_ascii=False)[:6000]}\n"
         f"--- emacs stderr ---\n{result['stderr'][-3000:]}\n"
-        f"--- eglot events (tail) ---\n{result['events'][-6000:]}"
+        f"--- client events (tail) ---\n{result['events'][-6000:]}"
     )

@@ -1,0 +1,96 @@
+"""A real Emacs (batch mode) with lsp-mode runs Typilot against the replay Ollama.
+
+Emacs loads editors/emacs/typilot-lsp-mode.el exactly as a user would; lsp-mode
+starts the real `typilot-lsp` as an add-on server, `typilot-lsp-run` runs the
+`gen:` line, and the run's `$/progress` end (lsp-mode supports server-initiated
+progress) says when it is over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emacs_harness import describe, emacs_missing_reason, run_lsp_mode
+
+from replay_ollama import ReplayOllama
+
+_MISSING = emacs_missing_reason("lsp-mode")
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+_GENERATE = ("/api/generate", "/api/chat")
+
+
+def _settings(replay: ReplayOllama, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "ollama": {"host": replay.url, "model": "qwen2.5-coder:1.5b"},
+        "history": {"path": str(tmp_path / "history.sqlite3")},
+        "trace": False,
+    }
+
+
+def _file(tmp_path: Path, text: str) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    path = project / "example.py"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_gen_streams_until_the_progress_ends(
+    tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
+) -> None:
+    reply = "def add(a, b):\n    return a + b\n"
+    replay_ollama.add_rule(match="add two numbers", reply=reply, tokens_per_second=10)
+    path = _file(tmp_path, "import math\n\n# gen: add two numbers\n\nprint(math.pi)\n")
+
+    result = run_lsp_mode(
+        tmp_path,
+        {**typilot_home, "OLLAMA_HOST": replay_ollama.url},
+        file=path,
+        line=3,
+        settings=_settings(replay_ollama, tmp_path),
+        mode="gen",
+    )
+
+    assert "error" not in result, describe(result)
+    assert result["ended"] is True and result["endMessage"] == "done", describe(result)
+    assert result["text"] == (
+        "import math\n\ndef add(a, b):\n    return a + b\n\nprint(math.pi)\n"
+    ), describe(result)
+    assert result["applyOk"] >= 2, describe(result)
+    assert result["progressEnds"] == 1, describe(result)
+    kinds = [e.get("progress") for e in result["log"] if e["kind"] == "progress"]
+    assert kinds[0] == "begin" and kinds[-1] == "end", describe(result)
+    generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
+    assert len(generations) == 1, replay_ollama.events
+
+
+def test_cancel_ends_the_progress_and_keeps_what_was_streamed(
+    tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
+) -> None:
+    head, tail = "import os\n\n", "\nprint(os.getcwd())\n"
+    body = "".join(f"    print('line {i}')\n" for i in range(60))
+    reply = f"def list_files(folder):\n{body}    return os.listdir(folder)\n"
+    replay_ollama.add_rule(match="list the files", reply=reply, tokens_per_second=10)
+    path = _file(tmp_path, f"{head}# gen: list the files in a folder\n{tail}")
+
+    result = run_lsp_mode(
+        tmp_path,
+        {**typilot_home, "OLLAMA_HOST": replay_ollama.url},
+        file=path,
+        line=3,
+        settings=_settings(replay_ollama, tmp_path),
+        mode="cancel",
+    )
+
+    assert "error" not in result, describe(result)
+    assert result["ended"] is True and result["endMessage"] == "cancelled", describe(result)
+    replay_ollama.wait_for("disconnect", lambda e: e["path"] in _GENERATE, timeout=15)
+    assert not [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
+    text = result["text"]
+    assert text.startswith(head) and text.endswith(tail), describe(result)
+    written = text[len(head) : len(text) - len(tail)]
+    assert written and written != reply, describe(result)
+    assert reply.startswith(written.rstrip("\n")), describe(result)
+    assert result["applyOk"] <= result["applyAtCancel"] + 1, describe(result)
