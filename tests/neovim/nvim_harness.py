@@ -91,7 +91,8 @@ class Nvim:
         messages = self.messages()
         raise AssertionError(
             f"timed out after {timeout}s waiting for {what or lua_predicate!r}; last value {value!r}\n"
-            f"messages:\n{messages}\nlsp log:\n{self.lsp_log_tail()}"
+            f"buffer: {self.buffer_lines()!r}\nmessages:\n{messages}\n"
+            f"lsp log ({self.lua('return vim.lsp.get_log_path()')}):\n{self.lsp_log_tail()}"
         )
 
     def messages(self) -> str:
