@@ -112,6 +112,8 @@ def test_push_to_talk_inserts_the_spoken_command_and_runs_it(
     nv.cmd("normal! u")
     spoken = nv.buffer_lines()[2]
     assert spoken.startswith("# gen: ") and "numbers" in spoken, spoken
+    # The plugin applied the server's line insertion itself: no "Workspace edit" chatter.
+    assert "Workspace edit" not in nv.messages()
 
 
 def test_voice_error_is_shown_and_the_toggle_resets(

@@ -84,7 +84,7 @@ end
 --- answers applied=false (the default answers true and skips the edit), so the server
 --- recomputes the edit against the text the user now has.
 ---@param params lsp.ApplyWorkspaceEditParams
----@param run_id string
+---@param run_id string|nil  nil: an edit of the server's that is not part of a run (own undo step)
 ---@param position_encoding 'utf-8'|'utf-16'|'utf-32'
 ---@return lsp.ApplyWorkspaceEditResult
 function M.apply_run_edit(params, run_id, position_encoding)
@@ -104,7 +104,9 @@ function M.apply_run_edit(params, run_id, position_encoding)
       end
       local version = doc.version
       if type(version) == 'number' and version > 0 and M.buf_version(bufnr) > version then
-        count(run_id, 'refused')
+        if run_id then
+          count(run_id, 'refused')
+        end
         return {
           applied = false,
           failureReason = ('document changed: version %d is newer than the edit (%d)'):format(
@@ -126,7 +128,7 @@ function M.apply_run_edit(params, run_id, position_encoding)
   end
 
   for _, item in ipairs(plan) do
-    local seen = mark_seen(run_id, item.bufnr)
+    local seen = run_id ~= nil and mark_seen(run_id, item.bufnr)
     local ok, err = pcall(vim.api.nvim_buf_call, item.bufnr, function()
       if seen then
         -- Join with the run's previous edit; fails (E790) right after an undo or redo, and
@@ -141,12 +143,16 @@ function M.apply_run_edit(params, run_id, position_encoding)
       return { applied = false, failureReason = tostring(err) }
     end
   end
-  count(run_id, 'applied')
+  if run_id then
+    count(run_id, 'applied')
+  end
   return { applied = true }
 end
 
 --- workspace/applyEdit for the Typilot client: runs labelled `typilot:<runId>` are handled here,
---- anything else goes to Neovim's default handler.
+--- and so are the server's other own edits (label "Typilot ...", e.g. the line a voice command
+--- inserts: version-checked, without the default handler's "Workspace edit" message); anything
+--- else goes to Neovim's default handler.
 ---@param err lsp.ResponseError|nil
 ---@param params lsp.ApplyWorkspaceEditParams
 ---@param ctx lsp.HandlerContext
@@ -154,7 +160,8 @@ function M.apply_edit_handler(err, params, ctx, ...)
   local label = params and params.label
   local run_id = type(label) == 'string' and label:match('^typilot:(.+)$') or nil
   local client = vim.lsp.get_client_by_id(ctx.client_id)
-  if not run_id or not client then
+  local own = run_id ~= nil or (type(label) == 'string' and vim.startswith(label, 'Typilot'))
+  if not own or not client then
     return vim.lsp.handlers['workspace/applyEdit'](err, params, ctx, ...)
   end
   return M.apply_run_edit(params, run_id, client.offset_encoding)
