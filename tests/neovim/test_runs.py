@@ -287,3 +287,95 @@ def test_history_shows_the_response_and_purge_empties_it(
         "return vim.api.nvim_exec2('messages', { output = true }).output:find('no history yet')",
         what="an empty history",
     )
+
+
+def test_plain_package_install_works(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    """The plugin linked into pack/*/start, setup() in init.lua, nothing else."""
+    nv = nvim_factory(
+        setup_lua(find_server(), {"ollama": {"host": replay_ollama.url}}), package=True
+    )
+    assert nv.lua("return vim.fn.exists(':Typilot')") == 2
+    source = nv.lua("return vim.api.nvim_get_runtime_file('lua/typilot/init.lua', false)[1]")
+    assert "/pack/typilot/start/typilot/" in source
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=200)
+    open_file(nv, ORIGINAL)
+    start_run(nv, 2)
+    expected = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
+    nv.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what="the full reply in the buffer",
+    )
+
+
+FIX_ORIGINAL = [
+    "import os",
+    "",
+    "# fix: handle empty lists",
+    "def mean(xs):",
+    "    return sum(xs) / len(xs)",
+    "",
+    "print(mean([1, 2]))",
+]
+FIX_REPLY = "def mean(xs):\n    if not xs:\n        return 0.0\n    return sum(xs) / len(xs)\n"
+
+
+def test_fix_replaces_prefix_and_block_in_one_undo_step(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    replay_ollama.add_rule(match="handle empty lists", reply=FIX_REPLY, tokens_per_second=60)
+    open_file(editor, FIX_ORIGINAL)
+    start_run(editor, 2, "fix")
+    expected = ["import os", "", *FIX_REPLY.rstrip("\n").split("\n"), "", "print(mean([1, 2]))"]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what="the fixed block in place of the prefix line and the old block",
+    )
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    assert editor.buffer_lines() == expected
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == FIX_ORIGINAL
+
+
+def test_sum_writes_a_comment_and_keeps_the_code(editor: Nvim, replay_ollama: ReplayOllama) -> None:
+    original = ["-- sum:", "local function mean(xs)", "  return #xs", "end"]
+    replay_ollama.add_rule(
+        match="local function mean", reply="Counts the items of xs.", tokens_per_second=60
+    )
+    open_file(editor, original, "mean.lua")
+    start_run(editor, 0, "sum")
+    expected = ["-- Counts the items of xs.", *original[1:]]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what="the summary comment",
+    )
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == original
+
+
+def test_multibyte_text_streams_intact(editor: Nvim, replay_ollama: ReplayOllama) -> None:
+    reply = 'greeting = "héllo wörld 🎉 — ünïcode ✓"\nprint(greeting, "日本語")\n'
+    original = ['title = "naïve café 🎉"', "# gen: print a greeting", "done = True"]
+    replay_ollama.add_rule(match="print a greeting", reply=reply, tokens_per_second=40)
+    open_file(editor, original)
+    start_run(editor, 1)
+    expected = [original[0], *reply.rstrip("\n").split("\n"), "done = True"]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what="the reply with its multibyte characters",
+    )
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == original
