@@ -4,8 +4,9 @@ The runs go through the same `RunManager` and streaming engine as in an editor. 
 "editor" here is a headless host: its `DocumentEditor` applies each versioned
 `TextDocumentEdit` to the in-memory document and reports it back at once, the way an
 editor echoes an applied edit with `didChange`. Lines run one after another, bottom-up,
-so a run never moves the prefixed lines still to come. The file is written back only at
-the end (same encoding, BOM and line breaks), or printed with `--dry-run`.
+so a run never moves the prefixed lines still to come. A run that fails leaves its line as
+it was (no half-written code: nobody is watching it stream). The file is written back only at
+the end (same encoding, BOM and line breaks, atomically), or printed with `--dry-run`.
 """
 
 from __future__ import annotations
