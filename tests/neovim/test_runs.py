@@ -379,3 +379,43 @@ def test_multibyte_text_streams_intact(editor: Nvim, replay_ollama: ReplayOllama
     )
     editor.cmd("normal! u")
     assert editor.buffer_lines() == original
+
+
+def test_real_keystrokes_in_insert_mode_during_a_run(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    """Typed keys (nvim_input, as from a keyboard) on another line while the run streams."""
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=15)
+    open_file(editor, ORIGINAL)
+    start_run(editor, 2)
+    editor.wait_for(
+        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('def add')",
+        timeout=30,
+        what="the first streamed text",
+    )
+    # Open a line at the end of the file and type, in insert mode, while edits arrive.
+    editor.api.input("Gocount = 0")
+    for ch in " + 1  # typed during the run":
+        editor.api.input(ch)
+        editor.lua("vim.wait(30)")
+    editor.api.input("<Esc>")
+    expected = [
+        "import os",
+        "",
+        *REPLY.rstrip("\n").split("\n"),
+        "",
+        "print(os.name)",
+        "count = 0 + 1  # typed during the run",
+    ]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        timeout=30,
+        what="the full reply and every typed key",
+    )
+    replay_ollama.wait_for("complete")
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    assert editor.lua("return vim.api.nvim_get_mode().mode") == "n"
+    assert editor.buffer_lines() == expected
