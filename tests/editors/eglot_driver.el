@@ -10,6 +10,7 @@
 ;;   program   absolute path of typilot-lsp
 ;;   settings  the `typilot' settings section
 ;;   file      the file to open;  line: 1-based line of the prefix
+;;   region    optional: select from `line' up to the start of this 1-based line
 ;;   mode      "gen": wait until the buffer equals `expect', then settle;
 ;;             "cancel": after the first streamed edit run `typilot-cancel';
 ;;             "type": insert `typed' at the end of the buffer right after
@@ -160,8 +161,15 @@ the server about the edits it applied."
       (td-note "connected")
       (goto-char (point-min))
       (forward-line (1- (td-get :line)))
-      (let* ((all (append (eglot-code-actions (line-beginning-position)
-                                              (line-end-position) nil nil)
+      (when (td-get :region)
+        ;; Select whole lines, as a user would before `typilot-run'.
+        (transient-mark-mode 1)
+        (push-mark (point) t t)
+        (forward-line (- (td-get :region) (td-get :line))))
+      (let* ((all (append (if (use-region-p)
+                              (eglot-code-actions (region-beginning) (region-end) nil nil)
+                            (eglot-code-actions (line-beginning-position)
+                                                (line-end-position) nil nil))
                           nil))
              (titles (vconcat (mapcar (lambda (a) (plist-get a :title)) all))))
         (td-note "codeActions" :titles titles)

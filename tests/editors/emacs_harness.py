@@ -78,6 +78,7 @@ def run_emacs(
     deadline: float = 90.0,
     settle: float = 1.5,
     typed: str | None = None,
+    region: int | None = None,
 ) -> dict[str, Any]:
     """Run one of the drivers in Emacs; return its result (see the driver for the keys).
 
@@ -98,6 +99,7 @@ def run_emacs(
         "deadline": deadline,
         "settle": settle,
         "typed": typed,
+        "region": region,
         "out": str(out),
         "events": str(events),
     }

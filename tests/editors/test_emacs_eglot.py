@@ -33,6 +33,13 @@ def _env(typilot_home: dict[str, str], replay: ReplayOllama) -> dict[str, str]:
     return {**typilot_home, "OLLAMA_HOST": replay.url}
 
 
+def _prompt(body: dict[str, Any]) -> str:
+    """The text a generate/chat request sent to the model."""
+    if "prompt" in body:
+        return str(body["prompt"])
+    return "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+
+
 def _project(tmp_path: Path, name: str, text: str) -> Path:
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
@@ -42,60 +49,97 @@ def _project(tmp_path: Path, name: str, text: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("before", "line", "reply", "after"),
+    ("name", "before", "line", "region", "match", "reply", "title", "after"),
     [
         pytest.param(
+            "example.py",
             "import math\n\n# gen: add two numbers\n\nprint(math.pi)\n",
             3,
+            None,
+            "add two numbers",
             "def add(a, b):\n    return a + b\n",
+            "Typilot: gen — add two numbers",
             "import math\n\ndef add(a, b):\n    return a + b\n\nprint(math.pi)\n",
-            id="top-level",
+            id="gen-top-level",
         ),
         pytest.param(
+            "example.py",
             "def main():\n    # gen: print a greeting\n    return 0\n",
             2,
+            None,
+            "print a greeting",
             "print('hello')\nprint('bye')\n",
+            "Typilot: gen — print a greeting",
             "def main():\n    print('hello')\n    print('bye')\n    return 0\n",
-            id="indented",
+            id="gen-indented",
+        ),
+        pytest.param(
+            # A region from the prefix line: the selected lines are the target.
+            "example.py",
+            "# fix: multiply by ten\na = 1\nb = 2\nc = 3\n",
+            1,
+            4,
+            "Code to fix:\na = 1\nb = 2\nCode after it",
+            "a = 10\nb = 20\n",
+            "Typilot: fix — multiply by ten",
+            "a = 10\nb = 20\nc = 3\n",
+            id="fix-region",
+        ),
+        pytest.param(
+            # js-mode: the languageId from `typilot-major-modes' picks the comment syntax.
+            "example.js",
+            "    // sum:\n    function add(a, b) {\n      return a + b;\n    }\n",
+            1,
+            None,
+            "Language: javascript",
+            "Adds two numbers.\nReturns their sum.\n",
+            "Typilot: sum",
+            "    // Adds two numbers.\n    // Returns their sum.\n"
+            "    function add(a, b) {\n      return a + b;\n    }\n",
+            id="sum-javascript",
         ),
     ],
 )
-def test_gen_code_action_streams_into_the_buffer(
+def test_code_action_streams_into_the_buffer(
     tmp_path: Path,
     replay_ollama: ReplayOllama,
     typilot_home: dict[str, str],
+    name: str,
     before: str,
     line: int,
+    region: int | None,
+    match: str,
     reply: str,
+    title: str,
     after: str,
 ) -> None:
-    instruction = before.splitlines()[line - 1].split("gen:", 1)[1].strip()
     # Slow enough that the reply arrives in several edits, each one echoed by Eglot.
-    replay_ollama.add_rule(match=instruction, reply=reply, tokens_per_second=10)
-    path = _project(tmp_path, "example.py", before)
+    replay_ollama.add_rule(match=match, reply=reply, tokens_per_second=10)
+    path = _project(tmp_path, name, before)
 
     result = run_eglot(
         tmp_path,
         _env(typilot_home, replay_ollama),
         file=path,
         line=line,
+        region=region,
         settings=_settings(replay_ollama, tmp_path),
         mode="gen",
         expect=after,
     )
 
     assert "error" not in result, describe(result)
-    assert result["titles"] == [f"Typilot: gen — {instruction}"], describe(result)
+    assert result["titles"] == [title], describe(result)
     assert result["serverWarning"] is None, describe(result)
     assert result["reached"] is True, describe(result)
     assert result["text"] == after, describe(result)
     # Streamed: several applyEdits, every one applied by Eglot's version check.
     assert result["applyOk"] >= 2, describe(result)
     assert result["applyFailed"] == 0, describe(result)
-    # The text came from the replay server the settings point at.
+    # The text came from the replay server the settings point at, through the rule.
     generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
     assert len(generations) == 1, replay_ollama.events
-    assert instruction in str(generations[0].get("body")), generations[0]
+    assert match in _prompt(generations[0]["body"]), generations[0]
     assert [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
     # The file on disk is untouched: Typilot edits the buffer, the user saves.
     assert path.read_text(encoding="utf-8") == before
