@@ -1,0 +1,247 @@
+"""Voice end to end: the real server over stdio, its real sidecar, speech played into the mic.
+
+The editor sends `typilot.voice.start {uri, position}`; speech goes into a PulseAudio null sink
+whose monitor is the sidecar's default input; the transcript comes back as a prefixed line that
+runs against the replay Ollama like any other run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audio import PulseNullSink
+from lsprotocol import types
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from harness import Editor, server_env, start_editor, stop_editor
+
+ADD = "def add(a, b):\n    return a + b\n"
+
+
+@pytest.fixture
+async def voice_editor(
+    replay_ollama: Any, typilot_home: dict[str, str], pulse: PulseNullSink, tiny_en: str
+) -> AsyncIterator[Editor]:
+    env = server_env(typilot_home, replay_ollama.url, {**pulse.env, "HF_HUB_OFFLINE": "1"})
+    settings = {"voice": {"model": tiny_en, "silenceSeconds": 0.8}}
+    editor = await start_editor(env, settings)
+    try:
+        yield editor
+    finally:
+        await stop_editor(editor)
+
+
+def server_pid(editor: Editor) -> int:
+    process = editor.client._server
+    assert process is not None
+    return process.pid
+
+
+def sidecar_pids(parent: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            cmdline = (status.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0").strip()) == parent and b"voice" in cmdline:
+            found.append(int(status.parent.name))
+    return found
+
+
+def mapped_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+async def start_voice(editor: Editor, uri: str, line: int, character: int = 0) -> Any:
+    return await editor.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="typilot.voice.start",
+            arguments=[{"uri": uri, "position": {"line": line, "character": character}}],
+        )
+    )
+
+
+def inserted_lines(editor: Editor) -> list[str]:
+    """Text of every edit the server applied (the voice line is the first of its run)."""
+    return [
+        edit.new_text
+        for params in editor.applied_edits
+        for change in params.edit.document_changes or []
+        for edit in getattr(change, "edits", [])
+    ]
+
+
+async def wait_inserted(editor: Editor, fragment: str, timeout: float = 90) -> str:
+    try:
+        await editor.wait_until(
+            lambda: any(fragment in t for t in inserted_lines(editor)), timeout=timeout
+        )
+    except TimeoutError:
+        raise AssertionError(
+            f"no edit with {fragment!r}: edits={inserted_lines(editor)!r} "
+            f"messages={[m.message for m in editor.client.messages]!r}"
+        ) from None
+    return next(t for t in inserted_lines(editor) if fragment in t)
+
+
+def voice_progress_messages(editor: Editor) -> list[str]:
+    messages = []
+    for reports in editor.client.progress_reports.values():
+        begin = reports[0] if reports else None
+        if isinstance(begin, types.WorkDoneProgressBegin) and begin.title == "Typilot voice":
+            messages.extend(getattr(r, "message", None) or "" for r in reports)
+    return messages
+
+
+async def test_spoken_gen_becomes_a_run_at_the_cursor(
+    voice_editor: Editor,
+    replay_ollama: Any,
+    pulse: PulseNullSink,
+    phrases: dict[str, Path],
+    typilot_home: dict[str, str],
+) -> None:
+    replay_ollama.add_rule(match="adds two numbers", reply=ADD, tokens_per_second=200)
+    doc = voice_editor.open("calc.py", "import math\n\nprint(1)\n")
+    started = await start_voice(voice_editor, doc.uri, 1)
+    assert started["listening"] is True
+    await asyncio.to_thread(pulse.play, phrases["generate a function that adds two numbers"])
+    await voice_editor.wait_until(lambda: "return a + b" in doc.text, timeout=90)
+    await voice_editor.wait_until(
+        lambda: doc.text.endswith("print(1)\n") and "gen:" not in doc.text
+    )
+    assert doc.text == "import math\n" + ADD + "print(1)\n"
+    # The first edit put the spoken command on the (empty) cursor line, as a Python comment.
+    first = voice_editor.applied_edits[0].edit.document_changes[0]
+    assert [e.new_text for e in first.edits] == ["# gen: a function that adds two numbers"]
+    # The prompt that reached Ollama carries the spoken instruction.
+    request = replay_ollama.wait_for(
+        "request", lambda e: e["path"] in ("/api/chat", "/api/generate"), timeout=10
+    )
+    assert "adds two numbers" in json.dumps(request["body"])
+    messages = voice_progress_messages(voice_editor)
+    assert any(m.startswith("Listening") for m in messages), messages
+    assert "Transcribing…" in messages
+    assert any(m.startswith("Generating") for m in messages), messages
+
+    # Recorded in history with source voice.
+    await voice_editor.wait_runs_done(2)
+    env = server_env(typilot_home, None)
+    listed = subprocess.run(
+        [sys.executable, "-m", "typilot_lsp", "history", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert listed.returncode == 0, listed.stderr
+    entries = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    assert any(e["source"] == "voice" and e["command"].startswith("gen") for e in entries), entries
+
+
+async def test_the_server_never_loads_whisper_or_portaudio(
+    voice_editor: Editor, replay_ollama: Any, pulse: PulseNullSink, phrases: dict[str, Path]
+) -> None:
+    doc = voice_editor.open("iso.py", "x = 1\n")
+    await start_voice(voice_editor, doc.uri, 0)
+    await asyncio.to_thread(pulse.play, phrases["summarize this function"])
+    assert await wait_inserted(voice_editor, "sum:") == "# sum:\n"
+    pid = server_pid(voice_editor)
+    [sidecar] = sidecar_pids(pid)
+    server_maps, sidecar_maps = mapped_libraries(pid), mapped_libraries(sidecar)
+    # The sidecar did the work, with the heavy libraries; the server has none of them.
+    assert "ctranslate2" in sidecar_maps
+    assert "libportaudio" in sidecar_maps
+    assert "ctranslate2" not in server_maps
+    assert "libportaudio" not in server_maps
+    assert "_sounddevice" not in server_maps
+    # The sum: line went above the cursor's (non-empty) line: the code stays below it.
+    await voice_editor.wait_runs_done(2)
+    assert doc.text.endswith("x = 1\n")
+
+
+async def test_spoken_cancel_cancels_the_runs_in_the_file(
+    voice_editor: Editor, replay_ollama: Any, pulse: PulseNullSink, phrases: dict[str, Path]
+) -> None:
+    replay_ollama.add_rule(match="slow", reply="x = 1\n" * 400, tokens_per_second=5)
+    doc = voice_editor.open("slow.py", "# gen: something slow\n\n")
+    await voice_editor.run_line(doc, 0)
+    replay_ollama.wait_for(
+        "request", lambda e: e["path"] in ("/api/chat", "/api/generate"), timeout=10
+    )
+    await start_voice(voice_editor, doc.uri, 1)
+    await asyncio.to_thread(pulse.play, phrases["cancel"])
+    await asyncio.to_thread(replay_ollama.wait_for, "disconnect", None, 60)
+    await voice_editor.wait_runs_done(1)
+    assert "cancel" not in doc.text  # cancel is a command, not a line
+
+
+async def test_push_to_talk_stop_and_a_killed_sidecar(
+    voice_editor: Editor, replay_ollama: Any, pulse: PulseNullSink, phrases: dict[str, Path]
+) -> None:
+    # The fix prompt carries the target code, whatever words Whisper heard around "fix".
+    replay_ollama.add_rule(match="range(n + 1)", reply="for i in range(n):\n    pass\n")
+    doc = voice_editor.open("loop.py", "for i in range(n + 1):\n    pass\n")
+    await start_voice(voice_editor, doc.uri, 0)
+    # A second start while listening is refused with a message.
+    with pytest.raises(Exception, match="already listening"):
+        await start_voice(voice_editor, doc.uri, 0)
+    await asyncio.to_thread(pulse.play, phrases["fix the off by one error"])
+    stopped = await voice_editor.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="typilot.voice.stop", arguments=[{"uri": doc.uri}])
+    )
+    assert stopped["stopped"] in (True, False)  # the VAD may have ended it first
+    assert (await wait_inserted(voice_editor, "fix:")).startswith("# fix: ")
+    await voice_editor.wait_until(lambda: "range(n):" in doc.text, timeout=30)
+    assert doc.text == "for i in range(n):\n    pass\n"
+
+    # Kill the sidecar: the next voice command works with a new one.
+    await voice_editor.wait_until(lambda: len(sidecar_pids(server_pid(voice_editor))) == 1)
+    [old] = sidecar_pids(server_pid(voice_editor))
+    subprocess.run(["kill", "-9", str(old)], check=True)
+    await voice_editor.wait_until(
+        lambda: [p for p in sidecar_pids(server_pid(voice_editor)) if p != old] != [], timeout=30
+    )
+    await start_voice(voice_editor, doc.uri, 0)
+    await asyncio.to_thread(pulse.play, phrases["summarize this function"])
+    await wait_inserted(voice_editor, "sum:")
+
+
+async def test_voice_errors_reach_the_user(
+    replay_ollama: Any, typilot_home: dict[str, str], pulse: PulseNullSink, tmp_path: Path
+) -> None:
+    env = server_env(typilot_home, replay_ollama.url, {**pulse.env, "HF_HUB_OFFLINE": "1"})
+    settings = {"voice": {"model": str(tmp_path / "no-model"), "inputDevice": "no such mic"}}
+    editor = await start_editor(env, settings)
+    try:
+        doc = editor.open("e.py", "x = 1\n")
+        with pytest.raises(Exception, match=r"typilot\.voice\.inputDevice"):
+            await start_voice(editor, doc.uri, 0)
+        shown = [m.message for m in editor.client.messages]
+        assert any("no such mic" in m and "inputDevice" in m for m in shown), shown
+        # The default device works, but the model does not exist: said when it is known.
+        editor.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={"typilot": {"voice": {"model": str(tmp_path / "no-model")}}}
+            )
+        )
+        await asyncio.sleep(0.5)
+        await start_voice(editor, doc.uri, 0)
+        await editor.wait_until(
+            lambda: any("typilot.voice.model" in m.message for m in editor.client.messages),
+            timeout=30,
+        )
+        assert doc.text == "x = 1\n"
+        # The server kept serving.
+        assert await editor.code_actions(doc, 0) == []
+    finally:
+        await stop_editor(editor)
