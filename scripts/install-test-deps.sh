@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   # tests/editors: a real Emacs 28 with Eglot and lsp-mode (Debian 12 packages)
   emacs-nox elpa-eglot elpa-lsp-mode
-  # voice: speech synthesis for test audio, audio I/O
-  espeak-ng sox pulseaudio pulseaudio-utils libportaudio2
+  # voice: speech synthesis for test audio, audio I/O (libasound2-plugins: PortAudio's ALSA
+  # default device reaches the tests' PulseAudio null sink through its pulse plugin)
+  espeak-ng sox pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins
   # vscode tests, privacy tests and friends
   chromium libkrb5-dev strace iproute2
 )
