@@ -21,16 +21,18 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
 _GENERATE = ("/api/generate", "/api/chat")
 
 
+# A model only the settings name: the replay server knows it, nothing else points at it.
+MODEL = "typilot-editors-test:7b"
+
+
 def _settings(replay: ReplayOllama, tmp_path: Path) -> dict[str, Any]:
+    """The `typilot` section the editor config passes; Ollama is reached only through it."""
+    replay.set_models([*(m["name"] for m in replay.models), MODEL])
     return {
-        "ollama": {"host": replay.url, "model": "qwen2.5-coder:1.5b"},
+        "ollama": {"host": replay.url, "model": MODEL, "keepAlive": "7m"},
         "history": {"path": str(tmp_path / "history.sqlite3")},
         "trace": False,
     }
-
-
-def _env(typilot_home: dict[str, str], replay: ReplayOllama) -> dict[str, str]:
-    return {**typilot_home, "OLLAMA_HOST": replay.url}
 
 
 def _prompt(body: dict[str, Any]) -> str:
@@ -119,7 +121,7 @@ def test_code_action_streams_into_the_buffer(
 
     result = run_eglot(
         tmp_path,
-        _env(typilot_home, replay_ollama),
+        typilot_home,
         file=path,
         line=line,
         region=region,
@@ -139,7 +141,10 @@ def test_code_action_streams_into_the_buffer(
     # The text came from the replay server the settings point at, through the rule.
     generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
     assert len(generations) == 1, replay_ollama.events
-    assert match in _prompt(generations[0]["body"]), generations[0]
+    body = generations[0]["body"]
+    assert match in _prompt(body), generations[0]
+    # ollama.host, ollama.model and ollama.keepAlive came from the config's settings.
+    assert (body["model"], body["keep_alive"]) == (MODEL, "7m"), body
     assert [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
     # The file on disk is untouched: Typilot edits the buffer, the user saves.
     assert path.read_text(encoding="utf-8") == before
@@ -159,7 +164,7 @@ def test_cancel_stops_the_run_and_keeps_what_was_streamed(
 
     result = run_eglot(
         tmp_path,
-        _env(typilot_home, replay_ollama),
+        typilot_home,
         file=path,
         line=3,
         settings=_settings(replay_ollama, tmp_path),
@@ -207,7 +212,7 @@ def test_typing_right_after_a_streamed_edit_keeps_both(
     # a version Eglot has already left.
     result = run_eglot(
         tmp_path,
-        _env(typilot_home, replay_ollama),
+        typilot_home,
         file=path,
         line=3,
         settings=_settings(replay_ollama, tmp_path),

@@ -21,9 +21,15 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
 _GENERATE = ("/api/generate", "/api/chat")
 
 
+# A model only the settings name: the replay server knows it, nothing else points at it.
+MODEL = "typilot-editors-test:7b"
+
+
 def _settings(replay: ReplayOllama, tmp_path: Path) -> dict[str, Any]:
+    """The `typilot` section the editor config passes; Ollama is reached only through it."""
+    replay.set_models([*(m["name"] for m in replay.models), MODEL])
     return {
-        "ollama": {"host": replay.url, "model": "qwen2.5-coder:1.5b"},
+        "ollama": {"host": replay.url, "model": MODEL, "keepAlive": "7m"},
         "history": {"path": str(tmp_path / "history.sqlite3")},
         "trace": False,
     }
@@ -46,7 +52,7 @@ def test_gen_streams_until_the_progress_ends(
 
     result = run_lsp_mode(
         tmp_path,
-        {**typilot_home, "OLLAMA_HOST": replay_ollama.url},
+        typilot_home,
         file=path,
         line=3,
         settings=_settings(replay_ollama, tmp_path),
@@ -64,6 +70,9 @@ def test_gen_streams_until_the_progress_ends(
     assert kinds[0] == "begin" and kinds[-1] == "end", describe(result)
     generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
     assert len(generations) == 1, replay_ollama.events
+    # ollama.host, ollama.model and ollama.keepAlive came from the config's settings.
+    body = generations[0]["body"]
+    assert (body["model"], body["keep_alive"]) == (MODEL, "7m"), body
 
 
 def test_cancel_ends_the_progress_and_keeps_what_was_streamed(
@@ -77,7 +86,7 @@ def test_cancel_ends_the_progress_and_keeps_what_was_streamed(
 
     result = run_lsp_mode(
         tmp_path,
-        {**typilot_home, "OLLAMA_HOST": replay_ollama.url},
+        typilot_home,
         file=path,
         line=3,
         settings=_settings(replay_ollama, tmp_path),
