@@ -1,4 +1,5 @@
--- :Typilot {cancel|voice|history|purge|start}. Nothing starts until require('typilot').setup().
+-- :Typilot {cancel|voice|history|purge|start} and progress tracking. Nothing starts until
+-- require('typilot').setup().
 if vim.g.loaded_typilot then
   return
 end
@@ -49,5 +50,28 @@ end, {
     return vim.tbl_filter(function(n)
       return vim.startswith(n, arglead)
     end, names)
+  end,
+})
+
+-- Progress for the statusline, whichever way the client was started.
+local group = vim.api.nvim_create_augroup('typilot', { clear = true })
+local function is_typilot(ev)
+  local client = ev.data and vim.lsp.get_client_by_id(ev.data.client_id)
+  return client ~= nil and client.name == 'typilot'
+end
+vim.api.nvim_create_autocmd('LspProgress', {
+  group = group,
+  callback = function(ev)
+    if is_typilot(ev) then
+      require('typilot')._on_progress(ev)
+    end
+  end,
+})
+vim.api.nvim_create_autocmd('LspDetach', {
+  group = group,
+  callback = function(ev)
+    if is_typilot(ev) then
+      require('typilot')._on_detach(ev.buf)
+    end
   end,
 })

@@ -419,3 +419,45 @@ def test_real_keystrokes_in_insert_mode_during_a_run(
     )
     assert editor.lua("return vim.api.nvim_get_mode().mode") == "n"
     assert editor.buffer_lines() == expected
+
+
+def test_client_config_without_setup(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    """Started by other means (as nvim-lspconfig does) from client_config(): the run is still one
+    undo step and its progress still reaches the statusline."""
+    import json
+
+    nv = nvim_factory()
+    nv.lua(
+        """
+        local cmd, host = ...
+        vim.api.nvim_create_autocmd('FileType', { callback = function(ev)
+          local conf = vim.tbl_extend('force', require('typilot.lsp').client_config(), {
+            cmd = vim.json.decode(cmd),
+            settings = { typilot = { ollama = { host = host } } },
+            root_dir = vim.fs.dirname(vim.api.nvim_buf_get_name(ev.buf)),
+          })
+          vim.lsp.start(conf, { bufnr = ev.buf })
+        end })
+        """,
+        json.dumps(find_server()),
+        replay_ollama.url,
+    )
+    replay_ollama.add_rule(match="add two numbers", reply=SLOW_REPLY, tokens_per_second=60)
+    open_file(nv, ORIGINAL)
+    start_run(nv, 2)
+    status = nv.wait_for(
+        "local s = require('typilot').statusline() return s ~= '' and s", what="progress"
+    )
+    assert "Typilot" in status
+    nv.wait_for(
+        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('value_3')",
+        timeout=30,
+        what="some streamed lines",
+    )
+    nv.cmd("Typilot cancel")
+    replay_ollama.wait_for("disconnect", timeout=15)
+    nv.wait_for("return require('typilot').statusline() == ''", what="the run's progress to end")
+    nv.cmd("normal! u")
+    assert nv.buffer_lines() == ORIGINAL

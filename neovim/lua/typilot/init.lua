@@ -20,8 +20,6 @@ local voice_bufnr = nil
 local voice_token = nil
 local VOICE_TITLE = 'Typilot voice'
 
-local augroup = vim.api.nvim_create_augroup('typilot', { clear = true })
-
 ---@param msg string
 ---@param level integer|nil
 local function notify(msg, level)
@@ -42,8 +40,10 @@ local function current_client()
   return client, bufnr
 end
 
+--- LspProgress of the Typilot client (the autocommand lives in plugin/typilot.lua, so progress is
+--- tracked however the client was started: setup(), nvim-lspconfig, vim.lsp.start).
 ---@param ev { data: { client_id: integer, params: lsp.ProgressParams } }
-local function on_progress(ev)
+function M._on_progress(ev)
   local data = ev.data or {}
   local client = vim.lsp.get_client_by_id(data.client_id)
   if not client or client.name ~= config.name then
@@ -115,6 +115,15 @@ function M.statusline()
     text = text .. (' (+%d)'):format(count - 1)
   end
   return text
+end
+
+--- The Typilot client left a buffer (LspDetach): forget a voice session started there.
+---@param bufnr integer
+function M._on_detach(bufnr)
+  if voice_bufnr == bufnr then
+    voice_bufnr = nil
+    voice_token = nil
+  end
 end
 
 --- Running Typilot jobs as the statusline sees them (for scripts and tests).
@@ -319,17 +328,6 @@ end
 function M.setup(opts)
   config.set(opts)
   lsp.setup()
-  vim.api.nvim_clear_autocmds({ group = augroup })
-  vim.api.nvim_create_autocmd('LspProgress', { group = augroup, callback = on_progress })
-  vim.api.nvim_create_autocmd('LspDetach', {
-    group = augroup,
-    callback = function(ev)
-      local client = vim.lsp.get_client_by_id(ev.data.client_id)
-      if client and client.name == config.name and voice_bufnr == ev.buf then
-        voice_bufnr = nil
-      end
-    end,
-  })
   M._did_setup = true
 end
 
