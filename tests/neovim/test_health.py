@@ -73,3 +73,32 @@ def test_health_reports_missing_server_executable(nvim_factory: Callable[..., Nv
 def test_health_warns_without_setup(nvim: Nvim) -> None:
     report = checkhealth(nvim)
     assert "setup() was not called" in report
+
+
+def test_health_uses_the_running_clients_command_and_settings(
+    nvim: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    """A client started without setup() (as nvim-lspconfig does): its cmd and settings count."""
+    nvim.lua(
+        """
+        local exe, host, file = ...
+        local conf = vim.tbl_extend('force', require('typilot.lsp').client_config(), {
+          cmd = { exe, '--stdio' },
+          settings = { typilot = { ollama = { host = host } } },
+        })
+        vim.cmd.edit(file)
+        vim.lsp.start(conf, { bufnr = 0 })
+        """,
+        find_server()[0],
+        replay_ollama.url,
+        str(nvim.home / "x.py"),
+    )
+    nvim.wait_for(
+        "local c = require('typilot.lsp').get_client(0) return c ~= nil and c.initialized",
+        what="the client",
+    )
+    report = checkhealth(nvim)
+    assert "started without setup()" in report
+    assert "setup() was not called" not in report
+    assert f"({find_server()[0]})" in report
+    assert f"Ollama 0.12.6 is running at {replay_ollama.url}" in report

@@ -63,10 +63,11 @@ function M.set(opts)
 end
 
 --- The command without its serving flags, for `--version` and `doctor`.
+---@param cmd string[]|nil  default: the `cmd` option
 ---@return string[]
-function M.base_cmd()
+function M.base_cmd(cmd)
   local base = {}
-  for _, arg in ipairs(M.options.cmd) do
+  for _, arg in ipairs(cmd or M.options.cmd) do
     if arg == '--stdio' or arg == 'serve' then
       break
     end

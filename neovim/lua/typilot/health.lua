@@ -27,9 +27,20 @@ local function run(cmd, timeout_ms, env)
   return { code = res.code, stdout = res.stdout or '', stderr = res.stderr or '' }, nil
 end
 
---- The settings the server will get, as far as the health check needs them.
+--- The running Typilot client, if any (however it was started).
+---@return vim.lsp.Client|nil
+local function running_client()
+  return vim.lsp.get_clients({ name = config.name })[1]
+end
+
+--- The settings the server gets: the running client's, else setup()'s.
 ---@return table
 local function settings()
+  local client = running_client()
+  local from_client = client and type(client.settings) == 'table' and client.settings.typilot
+  if type(from_client) == 'table' then
+    return from_client
+  end
   return (config.options.settings or {}).typilot or {}
 end
 
@@ -97,22 +108,25 @@ function M.check()
     local v = vim.version()
     health.ok(('Neovim %d.%d.%d'):format(v.major, v.minor, v.patch))
   end
+  local client = running_client()
   if require('typilot')._did_setup then
     health.ok('setup() was called')
+  elseif client then
+    health.ok('the client was started without setup() (nvim-lspconfig or vim.lsp.start)')
   else
     health.warn('setup() was not called: no buffer will get the server', {
       "Add require('typilot').setup({}) to your config (or `opts = {}` with lazy.nvim)",
     })
   end
-  local clients = vim.lsp.get_clients({ name = config.name })
-  if #clients > 0 then
-    health.ok(('server running (client id %d)'):format(clients[1].id))
+  if client then
+    health.ok(('server running (client id %d)'):format(client.id))
   else
     health.info('server not running yet: it starts with the first file buffer')
   end
 
   health.start('typilot: server')
-  local base = config.base_cmd()
+  local cmd = client and type(client.config.cmd) == 'table' and client.config.cmd or nil
+  local base = config.base_cmd(cmd)
   local exe = base[1]
   if vim.fn.executable(exe) == 0 then
     health.error(('`%s` not found on $PATH'):format(exe), {
