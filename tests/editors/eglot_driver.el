@@ -14,7 +14,10 @@
 ;;   mode      "gen": wait until the buffer equals `expect', then settle;
 ;;             "cancel": after the first streamed edit run `typilot-cancel';
 ;;             "type": insert `typed' at the end of the buffer right after
-;;             Eglot reports the first streamed edit, then wait as for "gen"
+;;             Eglot reports the first streamed edit, then wait as for "gen";
+;;             "type-continuously": after the first streamed edit insert `typed'
+;;             every 0.2 s for `settle' seconds (Emacs is never idle meanwhile),
+;;             then wait until the buffer reads `expect' (or `deadline')
 ;;   expect    the whole buffer text expected after the run (modes "gen", "type");
 ;;             waiting stops early if the server shows a warning or an error
 ;;   deadline  seconds before giving up;  settle: seconds to keep listening
@@ -194,6 +197,18 @@ the server about the edits it applied."
              (setq result (append result
                                   (list :reached (if (equal (td-text) expect) t :json-false))))
              (td-listen (td-get :settle))))
+          ("type-continuously"
+           ;; The user keeps typing at the end of the buffer, never pausing long enough
+           ;; for Eglot's idle timer, for `settle' seconds; then everything settles.
+           (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
+             (error "No streamed edit arrived within %ss" deadline))
+           (let ((until (+ (float-time) (td-get :settle))))
+             (while (< (float-time) until)
+               (with-current-buffer td-buffer
+                 (save-excursion (goto-char (point-max)) (insert (td-get :typed))))
+               (td-wait #'ignore 0.2)))
+           (td-note "typingStopped")
+           (td-wait (lambda () (td-reached (td-get :expect))) deadline))
           ("cancel"
            (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
              (error "No streamed edit arrived within %ss" deadline))

@@ -225,3 +225,37 @@ def test_typing_right_after_a_streamed_edit_keeps_both(
     assert "error" not in result, describe(result)
     assert result["reached"] is True, describe(result)
     assert result["text"].endswith(typed), describe(result)
+
+
+def test_typing_without_pause_during_a_run_loses_no_text(
+    tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
+) -> None:
+    """Eglot reports changes only when Emacs is idle: a user who keeps typing holds back the
+    echo of Typilot's edits. Whatever the run does then, nothing typed or written is lost."""
+    head, tail = "import os\n\n", "\nprint(os.getcwd())\n"
+    body = "".join(f"    print('line {i}')\n" for i in range(30))
+    reply = f"def list_files(folder):\n{body}    return os.listdir(folder)\n"
+    replay_ollama.add_rule(match="list the files", reply=reply, tokens_per_second=10)
+    path = _project(tmp_path, "files.py", f"{head}# gen: list the files in a folder\n{tail}")
+
+    result = run_eglot(
+        tmp_path,
+        typilot_home,
+        file=path,
+        line=3,
+        settings=_settings(replay_ollama, tmp_path),
+        mode="type-continuously",
+        typed="x",
+        settle=5.0,
+        expect=f"{head}{reply}{tail}",  # only reached if the run could finish
+        deadline=20,
+    )
+
+    assert "error" not in result, describe(result)
+    text = result["text"]
+    typed = len(text) - len(text.rstrip("x"))
+    assert typed >= 10, describe(result)  # every keystroke is still there, at the end
+    text = text[:-typed]
+    assert text.startswith(head) and text.endswith(tail), describe(result)
+    written = text[len(head) : len(text) - len(tail)]
+    assert written and reply.startswith(written.rstrip("\n")), describe(result)
