@@ -79,6 +79,17 @@ class Run:
             self.task.cancel()
 
 
+@attrs.define
+class RunPlan:
+    """What a run works on, taken when it starts (before the user can type again)."""
+
+    lines: list[str]
+    target: Target | None
+    target_text: str
+    region: TrackedRegion
+    target_region: TrackedRegion | None = None
+
+
 def _mode_for(command: str, match: PrefixMatch, user_commands: dict[str, Any]) -> str:
     if command == "gen":
         return "insert"
@@ -161,7 +172,21 @@ class RunManager:
         selection = None
         if range is not None:
             selection = self._selection(doc, range)
-        run.task = self.server.run_task(self._execute(run, doc, match, selection), f"run {run_id}")
+        # Everything that refers to positions is taken now, before the first await: the user
+        # may type while the run starts, and the tracked regions follow from here on.
+        target: Target | None = None
+        if mode in ("replace", "comment"):
+            target = find_target(doc.lines, line, selection)
+        editor = self.server.editor_for(doc)
+        plan = RunPlan(
+            lines=list(doc.lines),
+            target=target,
+            target_text=doc.slice(*target.start, *target.end) if target else "",
+            region=editor.track((line, 0), doc.line_text(line)),
+        )
+        if target is not None and mode == "replace":
+            plan.target_region = editor.track(target.start, plan.target_text)
+        run.task = self.server.run_task(self._execute(run, doc, match, plan), f"run {run_id}")
         return run_id
 
     def cancel(self, uri: str | None = None, reason: str = "user") -> int:
@@ -204,7 +229,7 @@ class RunManager:
         run: Run,
         doc: DocumentState,
         match: PrefixMatch,
-        selection: tuple[tuple[int, int], tuple[int, int]] | None,
+        plan: RunPlan,
     ) -> None:
         server = self.server
         config = server.config
@@ -215,16 +240,13 @@ class RunManager:
         model = config.ollama.model
         host = ""
         writer: StreamWriter | None = None
-        regions: list[TrackedRegion] = []
+        regions = [plan.region] + ([plan.target_region] if plan.target_region else [])
         editor = server.editor_for(doc)
         try:
             await progress.begin(run)
             backend = server.backend
             host = getattr(backend, "host", "")
-            target: Target | None = None
-            if run.mode in ("replace", "comment"):
-                target = find_target(doc.lines, run.line, selection)
-            target_text = doc.slice(*target.start, *target.end) if target else ""
+            target, target_text = plan.target, plan.target_text
             info = await backend.prepare(model)
             if run.cancel_reason:
                 raise asyncio.CancelledError
@@ -239,7 +261,7 @@ class RunManager:
                 instruction=run.instruction,
                 language_id=doc.language_id,
                 file_name=file_name(doc.uri),
-                lines=doc.lines,
+                lines=plan.lines,
                 prefix_line=run.line,
                 target=(target.first_line, target.last_line) if target else None,
                 target_text=target_text,
@@ -267,13 +289,7 @@ class RunManager:
                     block_comment=(syntax.block if syntax and not syntax.line else None),
                 )
             )
-            prefix_line_text = doc.line_text(run.line)
-            region = editor.track((run.line, 0), prefix_line_text)
-            regions.append(region)
-            target_region = None
-            if target is not None and run.mode == "replace":
-                target_region = editor.track(target.start, target_text)
-                regions.append(target_region)
+            region, target_region = plan.region, plan.target_region
 
             def stop_reader(exc: BaseException) -> None:
                 run.cancel("edited")
@@ -329,12 +345,13 @@ class RunManager:
             for region in regions:
                 editor.untrack(region)
             self.active.pop(run.id, None)
-            await progress.end(run, outcome, error)
+            # The message goes first so that a client sees it by the time the progress ends.
             if error is not None and run.cancel_reason not in ("closed", "shutdown"):
                 kind = (
                     types.MessageType.Warning if outcome == "cancelled" else types.MessageType.Error
                 )
                 server.show_message(error, kind)
+            await progress.end(run, outcome, error)
             await self._record(
                 run, model, host, prompt_text, "".join(response_parts), outcome, error, doc
             )
