@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The README's test command: installs everything the tests need from this repository's own files,
+# then runs every suite — lint and types, the VS Code extension (unit + real VS Code), and pytest
+# (the server over stdio, real Neovim, real Emacs, real Whisper on real audio, real SQLite,
+# the privacy proof under strace). Exit status is non-zero if anything failed.
+#
+# Usage: bash scripts/test.sh [pytest args...]
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '\n==> %s\n' "$*"; }
+failed=()
+
+log "system packages (scripts/install-test-deps.sh)"
+bash scripts/install-test-deps.sh || exit 1
+
+log "Python environment (.venv: the package with its voice and test extras)"
+PYTHON="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  if ! "$PYTHON" -m venv .venv; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    "$PYTHON" -m venv .venv || exit 1
+  fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip || exit 1
+.venv/bin/python -m pip install -q -e '.[voice,test]' || exit 1
+export PATH="$ROOT/.venv/bin:$PATH"
+
+log "ruff (lint + format) and mypy"
+ruff check server tests bench scripts || failed+=("ruff check")
+ruff format --check server tests bench scripts || failed+=("ruff format")
+mypy || failed+=("mypy")
+
+log "VS Code extension (scripts/test-vscode.sh)"
+if command -v npm >/dev/null 2>&1 || { apt-get install -y -qq nodejs npm >/dev/null 2>&1; }; then
+  bash scripts/test-vscode.sh || failed+=("vscode")
+else
+  failed+=("vscode (npm could not be installed)")
+fi
+
+log "pytest"
+mkdir -p test-output
+python -m pytest -p no:cacheprovider -q "$@"
+status=$?
+[[ $status -eq 0 ]] || failed+=("pytest (exit $status)")
+
+if ((${#failed[@]})); then
+  printf '\nFAILED: %s\n' "${failed[*]}"
+  exit 1
+fi
+printf '\nAll suites passed.\n'
