@@ -411,7 +411,7 @@ class TypilotExtension implements vscode.Disposable {
           return;
         }
         this.refreshStatus();
-        if (e.affectsConfiguration(`${SECTION}.serverPath`)) {
+        if (e.affectsConfiguration(`${SECTION}.serverPath`) || this.serverState === 'missing') {
           void this.restart();
         } else {
           void this.pushSettings();

@@ -1,0 +1,196 @@
+/**
+ * End-to-end in real VS Code (code-server + chromium): open a file with a `gen:` line, choose the
+ * quick fix from the keyboard (Ctrl+. then arrows/Enter), and check that the whole streamed reply
+ * lands exactly in place of the prefix line and that one Ctrl+Z restores the prefix line.
+ * Screenshots go to test-output/vscode/.
+ */
+
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { REPO, SERVER, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
+import { launchBrowser, missingPrerequisites, startCodeServer, statusText, visibleLines, type CodeServer } from './codeServer';
+
+const OUTPUT = path.join(REPO, 'test-output', 'vscode');
+const INSTRUCTION = 'add two numbers and keep a running log';
+const PREFIX_LINE = `# gen: ${INSTRUCTION}`;
+const ORIGINAL = `import math\n${PREFIX_LINE}\nprint(math.pi)\n`;
+// Long enough to stream in many edits; odd characters to catch offset bugs.
+const REPLY =
+  'def add(a: int, b: int) -> int:\n' +
+  '    """Add two numbers — and log it ✓."""\n' +
+  Array.from({ length: 12 }, (_, i) => `    log.append(("step", ${i}, "ünï"))  # ${'x'.repeat(i)}`).join('\n') +
+  '\n    return a + b\n';
+const EXPECTED = `import math\n${REPLY}print(math.pi)\n`;
+
+let root: string;
+let replay: Replay | undefined;
+let server: CodeServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let file: string;
+
+before(async () => {
+  const missing = missingPrerequisites();
+  assert.deepEqual(missing, [], `run scripts/test-vscode.sh (it installs these):\n${missing.join('\n')}`);
+  fs.mkdirSync(OUTPUT, { recursive: true });
+  root = tempDir('vscode-e2e');
+  replay = await startReplay(['--tps', '60', '--first-token-delay', '0.3']);
+  await replay.addRule({ match: INSTRUCTION, reply: REPLY });
+  const workspace = path.join(root, 'workspace');
+  fs.mkdirSync(workspace);
+  file = path.join(workspace, 'demo.py');
+  fs.writeFileSync(file, ORIGINAL);
+  server = await startCodeServer(root, {
+    'typilot.serverPath': SERVER,
+    'typilot.ollama.host': replay.url,
+    'typilot.streaming.editIntervalMs': 30,
+  });
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+  await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await replay?.stop();
+  if (root !== undefined) {
+    // keep the logs next to the screenshots for a failed run
+    for (const log of ['code-server.log']) {
+      const from = path.join(root, log);
+      if (fs.existsSync(from)) {
+        fs.copyFileSync(from, path.join(OUTPUT, log));
+      }
+    }
+    const exthost = findFile(path.join(root, 'data', 'logs'), /Typilot\.log$/);
+    if (exthost !== undefined) {
+      fs.copyFileSync(exthost, path.join(OUTPUT, 'typilot-output.log'));
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+function findFile(dir: string, pattern: RegExp): string | undefined {
+  if (!fs.existsSync(dir)) {
+    return undefined;
+  }
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const found = findFile(full, pattern);
+      if (found !== undefined) {
+        return found;
+      }
+    } else if (pattern.test(entry.name)) {
+      return full;
+    }
+  }
+  return undefined;
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(OUTPUT, name) });
+}
+
+/** Ctrl+S, then the file's text once it differs from `previous`. */
+async function saveAndRead(previous: string): Promise<string> {
+  await page.keyboard.press('Control+S');
+  return waitFor('the saved file to change', () => {
+    const text = fs.readFileSync(file, 'utf8');
+    return text !== previous ? text : undefined;
+  }, 15000);
+}
+
+async function openDemoFile(): Promise<void> {
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 20000 });
+  await page.keyboard.type('demo.py');
+  await waitFor('demo.py in quick open', async () => ((await page.$('.quick-input-list .monaco-list-row')) !== null ? true : undefined), 20000);
+  await page.keyboard.press('Enter');
+  await waitFor('the editor to show demo.py', async () => {
+    const lines = await visibleLines(page);
+    return lines.some((l) => l.includes('gen: add two numbers')) ? true : undefined;
+  });
+}
+
+/** Puts the cursor on a 1-based line with Ctrl+G. */
+async function goToLine(line: number): Promise<void> {
+  await page.keyboard.press('Control+G');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10000 });
+  await page.keyboard.type(String(line));
+  await page.keyboard.press('Enter');
+  await sleep(200);
+}
+
+/** Ctrl+. on the prefix line until the Typilot action is listed; moves the focus onto it with the arrows and presses Enter. */
+async function chooseQuickFix(titleStart: string): Promise<string> {
+  const title = await waitFor('the Typilot code action in the Ctrl+. menu', async () => {
+    await page.keyboard.press('Control+.');
+    try {
+      await page.waitForSelector('.action-widget .monaco-list-row', { timeout: 3000 });
+    } catch {
+      await page.keyboard.press('Escape');
+      return undefined; // "No code actions available" while the server starts: try again
+    }
+    const rows = await page.$$eval('.action-widget .monaco-list-row', (nodes) => nodes.map((n) => n.textContent ?? ''));
+    const found = rows.find((r) => r.includes(titleStart));
+    if (found === undefined) {
+      await page.keyboard.press('Escape');
+      await sleep(500);
+    }
+    return found;
+  }, 60000);
+  for (let i = 0; i < 20; i++) {
+    const focused = await page.$eval('.action-widget .monaco-list-row.focused', (n) => n.textContent ?? '').catch(() => '');
+    if (focused.includes(titleStart)) {
+      break;
+    }
+    await page.keyboard.press('ArrowDown');
+    await sleep(100);
+  }
+  await page.keyboard.press('Enter');
+  return title;
+}
+
+test('gen: from the keyboard streams the whole reply in place of the prefix line; one Ctrl+Z restores it', async () => {
+  await openDemoFile();
+  await waitFor('the Typilot status bar item with the model', async () => {
+    const text = await statusText(page);
+    return text?.includes('qwen2.5-coder:1.5b') && text.includes('local') ? text : undefined;
+  }, 60000);
+  await goToLine(2);
+  const title = await chooseQuickFix('Typilot: gen');
+  assert.match(title, /Typilot: gen — add two numbers/);
+
+  // while it streams: the spinner in the status bar
+  const spinning = await waitFor('the status bar spinner', async () => {
+    const text = await statusText(page);
+    return text?.includes('$(loading') ? text : undefined;
+  }, 20000);
+  assert.match(spinning, /qwen2\.5-coder:1\.5b/);
+  await shot('1-streaming.png');
+
+  await waitFor('the replay server to finish the stream', async () => ((await replay!.events('complete')).length > 0 ? true : undefined), 60000);
+  await waitFor('the run to end (no spinner)', async () => {
+    const text = await statusText(page);
+    return text !== undefined && !text.includes('$(loading') ? true : undefined;
+  }, 30000);
+  await shot('2-streamed.png');
+
+  const streamed = await saveAndRead(ORIGINAL);
+  assert.equal(streamed, EXPECTED, 'the complete streamed text landed exactly, in place of the prefix line');
+
+  // One Ctrl+Z takes the whole run back.
+  await page.keyboard.press('Control+Z');
+  await sleep(300);
+  const undone = await saveAndRead(streamed);
+  await shot('3-after-one-undo.png');
+  assert.equal(undone, ORIGINAL, 'one Ctrl+Z restored the prefix line');
+
+  const requests = await replay!.events('request');
+  assert.ok(requests.some((r) => JSON.stringify(r).includes(INSTRUCTION)), 'the prompt went to the (local) replay server');
+});
