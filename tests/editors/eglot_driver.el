@@ -11,6 +11,8 @@
 ;;   settings  the `typilot' settings section
 ;;   file      the file to open;  line: 1-based line of the prefix
 ;;   region    optional: select from `line' up to the start of this 1-based line
+;;   newSettings  optional: once connected, set `typilot-settings' to this and
+;;             run `typilot-send-settings' (workspace/didChangeConfiguration)
 ;;   mode      "gen": wait until the buffer equals `expect', then settle;
 ;;             "cancel": after the first streamed edit run `typilot-cancel';
 ;;             "type": insert `typed' at the end of the buffer right after
@@ -162,6 +164,11 @@ the server about the edits it applied."
                        deadline)
         (error "Eglot did not connect to %s within %ss" (td-get :program) deadline))
       (td-note "connected")
+      (when (td-get :newSettings)
+        ;; The user edits `typilot-settings' in a running session and sends them.
+        (setq typilot-settings (td-get :newSettings))
+        (typilot-send-settings)
+        (td-note "settingsSent"))
       (goto-char (point-min))
       (forward-line (1- (td-get :line)))
       (when (td-get :region)

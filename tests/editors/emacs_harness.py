@@ -79,6 +79,7 @@ def run_emacs(
     settle: float = 1.5,
     typed: str | None = None,
     region: int | None = None,
+    new_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run one of the drivers in Emacs; return its result (see the driver for the keys).
 
@@ -100,6 +101,7 @@ def run_emacs(
         "settle": settle,
         "typed": typed,
         "region": region,
+        "newSettings": new_settings,
         "out": str(out),
         "events": str(events),
     }

@@ -150,6 +150,33 @@ def test_code_action_streams_into_the_buffer(
     assert path.read_text(encoding="utf-8") == before
 
 
+def test_send_settings_reaches_the_running_server(
+    tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
+) -> None:
+    """`M-x typilot-send-settings' after editing `typilot-settings' (no restart)."""
+    replay_ollama.add_rule(match="add two numbers", reply="def add(a, b):\n    return a + b\n")
+    before = "# gen: add two numbers\n"
+    path = _project(tmp_path, "example.py", before)
+    settings = _settings(replay_ollama, tmp_path)
+    changed = {**settings, "ollama": {**settings["ollama"], "model": "qwen2.5-coder:1.5b"}}
+
+    result = run_eglot(
+        tmp_path,
+        typilot_home,
+        file=path,
+        line=1,
+        settings=settings,
+        new_settings=changed,
+        mode="gen",
+        expect="def add(a, b):\n    return a + b\n",
+    )
+
+    assert "error" not in result, describe(result)
+    assert result["reached"] is True, describe(result)
+    generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
+    assert [g["body"]["model"] for g in generations] == ["qwen2.5-coder:1.5b"], generations
+
+
 def test_cancel_stops_the_run_and_keeps_what_was_streamed(
     tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
 ) -> None:
