@@ -199,3 +199,38 @@ async def test_sidecar_exits_when_its_server_goes_away(tmp_path: Path) -> None:
     voice.process.stdin.close()
     assert await asyncio.wait_for(voice.process.wait(), 10) == 0
     await voice.aclose()
+
+
+def test_bad_requests_get_errors_and_the_sidecar_goes_on(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    lines = [
+        "not json",
+        "[1, 2]",
+        json.dumps({"op": "bogus", "id": 1}),
+        json.dumps({"op": "transcribe", "id": 2, "path": str(tmp_path / "missing.wav")}),
+        json.dumps({"op": "stop", "id": 99}),  # nothing to stop: ignored
+        json.dumps({"op": "ping", "id": 3}),
+        json.dumps({"op": "shutdown"}),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "typilot_lsp", "voice"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=sidecar_env(None, tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[0]["event"] == "hello"
+    by_id = {e["id"]: e for e in events[1:] if e["id"] is not None}
+    protocol_errors = [e for e in events if e["id"] is None and e["event"] == "error"]
+    assert [e["code"] for e in protocol_errors] == ["protocol", "protocol"]
+    assert by_id[1]["code"] == "protocol" and "bogus" in by_id[1]["message"]
+    assert by_id[2]["code"] == "audio-file" and "no such file" in by_id[2]["message"]
+    assert by_id[3] == {"event": "pong", "id": 3, "pid": events[0]["pid"]}
+    assert 99 not in by_id
+    # stdout carries protocol lines only.
+    assert all(line.startswith("{") for line in done.stdout.splitlines())

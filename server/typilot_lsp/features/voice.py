@@ -33,6 +33,7 @@ log = logging.getLogger("typilot_lsp.voice")
 START_COMMAND = "typilot.voice.start"
 STOP_COMMAND = "typilot.voice.stop"
 PREFIX_INDEX_TIMEOUT = 5.0
+LISTEN_TIMEOUT = 15.0
 
 _ids = itertools.count(1)
 
@@ -161,7 +162,17 @@ class VoiceFeature:
         listen = await client.request("listen")
         session = VoiceSession(uri, position, listen, f"typilot-voice-{next(_ids)}")
         self.session = session
-        first = await listen.next_event()
+        try:
+            first = await asyncio.wait_for(listen.next_event(), LISTEN_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.session = None
+            with contextlib.suppress(SidecarError):
+                await client.notify("abort", id=listen.id)
+            raise TypilotError(
+                f"the microphone did not open within {LISTEN_TIMEOUT:g} s: check "
+                "`typilot.voice.inputDevice` and your sound server (PulseAudio/PipeWire), or "
+                "run `typilot-lsp doctor`"
+            ) from None
         if first.get("event") != "listening":
             self.session = None
             if configure is not None and not configure.done:

@@ -43,7 +43,7 @@ from typing import IO, Any
 import attrs
 
 from typilot_lsp import __version__
-from typilot_lsp.voice_agent.errors import VoiceError
+from typilot_lsp.voice_agent.errors import VoiceDependencyMissing, VoiceError
 from typilot_lsp.voice_agent.grammar import parse
 
 __all__ = ["Sidecar", "VoiceSettings", "main"]
@@ -100,6 +100,9 @@ class Sidecar:
             self._out.flush()
 
     def _error(self, id: Any, exc: BaseException) -> None:
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            # numpy, faster-whisper, sounddevice and friends come with the voice extra.
+            exc = VoiceDependencyMissing(exc.name.split(".")[0], str(exc))
         if isinstance(exc, VoiceError):
             self.emit("error", id, code=exc.code, message=str(exc))
         else:
@@ -248,9 +251,9 @@ class Sidecar:
     # --- requests ------------------------------------------------------------------------
 
     def _transcribe_file(self, id: Any, path: str) -> None:
-        from typilot_lsp.voice_agent.transcribe import read_wav
-
         try:
+            from typilot_lsp.voice_agent.transcribe import read_wav
+
             audio = read_wav(path)
         except Exception as exc:
             self._error(id, exc)
@@ -260,6 +263,13 @@ class Sidecar:
 
     def handle(self, msg: dict[str, Any]) -> bool:
         """Handle one request; False when the sidecar should exit."""
+        try:
+            return self._handle(msg)
+        except Exception as exc:  # one bad request must not end the sidecar
+            self._error(msg.get("id"), exc)
+            return True
+
+    def _handle(self, msg: dict[str, Any]) -> bool:
         op = msg.get("op")
         id = msg.get("id")
         if op == "configure":
@@ -301,6 +311,9 @@ class Sidecar:
             capture = self._capture
         if capture is not None:
             capture.abort()
+        # Let queued work answer (briefly: a model download is not worth waiting for).
+        self._jobs.put(None)
+        self._worker.join(timeout=2.0)
         return 0
 
 
