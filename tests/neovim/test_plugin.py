@@ -100,6 +100,23 @@ def test_separate_runs_are_separate_undo_steps(nvim: Nvim) -> None:
     assert nvim.buffer_lines() == ["# gen: one", "# gen: two"]
 
 
+def test_first_edit_of_a_run_starts_its_own_undo_step(nvim: Nvim) -> None:
+    """Even when the user's change and the run's first edit land in the same event-loop tick."""
+    start_buffer(nvim, ["a", "b"])
+    nvim.lua("vim.bo.undolevels = 50")
+    after = nvim.lua(
+        "vim.api.nvim_buf_set_lines(0, 0, 1, false, { '# gen: x' })"
+        " return loadstring(...)('r', 0, 'x = 1\\n', vim.NIL)",
+        TYPE_EDIT,
+    )
+    assert after == {"applied": True}
+    assert nvim.buffer_lines() == ["x = 1", "b"]
+    nvim.cmd("normal! u")
+    assert nvim.buffer_lines() == ["# gen: x", "b"]
+    # The buffer's own 'undolevels' is left alone.
+    assert nvim.lua("return vim.bo.undolevels") == 50
+
+
 def test_edit_after_undo_does_not_join(nvim: Nvim) -> None:
     """undojoin fails right after an undo (E790); the handler still applies the edit."""
     start_buffer(nvim, ["# gen: x", "tail"])

@@ -75,9 +75,10 @@ function M.buf_version(bufnr)
 end
 
 --- Breaks the undo sequence in the current buffer, so the next change starts a new undo step
---- (see :help undo-break).
+--- (see :help undo-break). Sets the buffer-local value to itself, so a buffer's own
+--- 'undolevels' (or its "use the global value" marker) stays as it was.
 local function break_undo()
-  vim.o.undolevels = vim.o.undolevels
+  vim.bo.undolevels = vim.bo.undolevels
 end
 
 --- Applies one streamed edit of a Typilot run. Unlike Neovim's default handler, a stale version
