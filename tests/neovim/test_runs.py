@@ -461,3 +461,80 @@ def test_client_config_without_setup(
     nv.wait_for("return require('typilot').statusline() == ''", what="the run's progress to end")
     nv.cmd("normal! u")
     assert nv.buffer_lines() == ORIGINAL
+
+
+def test_crlf_file_streams_without_stray_carriage_returns(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=60)
+    path = editor.home / "dos.py"
+    path.write_bytes(("\r\n".join(ORIGINAL) + "\r\n").encode())
+    editor.cmd(f"edit {path}")
+    assert editor.lua("return vim.bo.fileformat") == "dos"
+    editor.wait_for(
+        "local c = require('typilot.lsp').get_client(0) return c ~= nil and c.initialized",
+        what="the client",
+    )
+    start_run(editor, 2)
+    expected = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what="the reply, line by line, without \\r",
+    )
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    editor.cmd("write")
+    assert path.read_bytes() == ("\r\n".join(expected) + "\r\n").encode()
+
+
+def test_runs_in_two_buffers_are_independent_undo_steps(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=40)
+    replay_ollama.add_rule(
+        match="greet the user", reply="console.log('hi');\n", tokens_per_second=40
+    )
+    open_file(editor, ORIGINAL, "one.py")
+    one = editor.lua("return vim.api.nvim_get_current_buf()")
+    start_run(editor, 2)
+    js = ["// gen: greet the user", "export {};"]
+    open_file(editor, js, "two.js")
+    two = editor.lua("return vim.api.nvim_get_current_buf()")
+    start_run(editor, 0)
+    expected_one = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
+    expected_two = ["console.log('hi');", "export {};"]
+    editor.wait_for(
+        "local a, b, ea, eb = ... return vim.deep_equal(vim.api.nvim_buf_get_lines(a, 0, -1, false), ea)"
+        " and vim.deep_equal(vim.api.nvim_buf_get_lines(b, 0, -1, false), eb)",
+        one,
+        two,
+        expected_one,
+        expected_two,
+        what="both runs complete",
+    )
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="both runs' progress to end"
+    )
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == js
+    editor.cmd(f"buffer {one}")
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == ORIGINAL
+
+
+def test_closing_the_buffer_cancels_its_run(editor: Nvim, replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(match="add two numbers", reply=SLOW_REPLY, tokens_per_second=20)
+    open_file(editor, ORIGINAL)
+    start_run(editor, 2)
+    editor.wait_for(
+        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('value_1')",
+        timeout=30,
+        what="some streamed lines",
+    )
+    editor.cmd("bwipeout!")
+    assert replay_ollama.wait_for("disconnect", timeout=15) is not None
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
