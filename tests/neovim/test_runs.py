@@ -358,6 +358,8 @@ def test_sum_writes_a_comment_and_keeps_the_code(editor: Nvim, replay_ollama: Re
     editor.wait_for(
         "return require('typilot').statusline() == ''", what="the run's progress to end"
     )
+    editor.api.input("<Esc>")
+    editor.wait_for("return vim.api.nvim_get_mode().mode == 'n'", what="normal mode")
     editor.cmd("normal! u")
     assert editor.buffer_lines() == original
 
@@ -377,6 +379,8 @@ def test_multibyte_text_streams_intact(editor: Nvim, replay_ollama: ReplayOllama
     editor.wait_for(
         "return require('typilot').statusline() == ''", what="the run's progress to end"
     )
+    editor.api.input("<Esc>")
+    editor.wait_for("return vim.api.nvim_get_mode().mode == 'n'", what="normal mode")
     editor.cmd("normal! u")
     assert editor.buffer_lines() == original
 
@@ -538,3 +542,33 @@ def test_closing_the_buffer_cancels_its_run(editor: Nvim, replay_ollama: ReplayO
     editor.wait_for(
         "return require('typilot').statusline() == ''", what="the run's progress to end"
     )
+
+
+def test_fix_on_a_visual_selection_targets_only_the_selection(
+    editor: Nvim, replay_ollama: ReplayOllama
+) -> None:
+    original = ["# fix: use integer division", "a = 7 / 2", "b = 9 / 2", "print(a, b)"]
+    replay_ollama.add_rule(match="use integer division", reply="a = 7 // 2\n", tokens_per_second=60)
+    open_file(editor, original)
+    # Linewise visual selection of the prefix line and the first statement, then the code action
+    # from visual mode, as `gra` would.
+    editor.lua("vim.api.nvim_win_set_cursor(0, { 1, 0 })")
+    editor.api.input("Vj")
+    editor.wait_for("return vim.api.nvim_get_mode().mode == 'V'", what="visual mode")
+    editor.lua(
+        "vim.lsp.buf.code_action({ apply = true, filter = function(a)"
+        " return vim.startswith(a.title, 'Typilot: fix') end })"
+    )
+    expected = ["a = 7 // 2", "b = 9 / 2", "print(a, b)"]
+    editor.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what="only the selected statement rewritten",
+    )
+    editor.wait_for(
+        "return require('typilot').statusline() == ''", what="the run's progress to end"
+    )
+    editor.api.input("<Esc>")
+    editor.wait_for("return vim.api.nvim_get_mode().mode == 'n'", what="normal mode")
+    editor.cmd("normal! u")
+    assert editor.buffer_lines() == original
