@@ -96,7 +96,7 @@ class Config:
         return structure_config(data)
 
     def to_dict(self) -> dict[str, Any]:
-        return converter.unstructure(self)  # type: ignore[no-any-return]
+        return converter.unstructure(self)
 
 
 def _camel(name: str) -> str:
@@ -197,11 +197,11 @@ def _structure_section(
             continue
         try:
             values[field.name] = _structure_value(field, raw, where, errors)
-        except Exception as exc:  # noqa: BLE001 - every bad value becomes a message
+        except Exception as exc:
             errors.append(f"{where}: {_describe(exc)}; using the default")
     try:
         return attrs.evolve(default, **values)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         errors.append(f"typilot{path}: {_describe(exc)}; using defaults")
         return default
 
@@ -216,7 +216,7 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
                 if not isinstance(prefix, str) or not prefix.strip():
                     raise ValueError("a command's prefix must be a non-empty string")
                 commands[prefix.strip()] = converter.structure(spec, UserCommand)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 errors.append(f"{where}.{prefix}: {_describe(exc)}; command ignored")
         return commands
     if field.name == "prefixes":
@@ -236,12 +236,11 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
             raise ValueError(f"expected an object of Ollama options, got {raw!r}")
         return dict(raw)
     value = converter.structure(raw, field.type)  # type: ignore[arg-type]
-    if field.name in {"retention_days", "edit_interval_ms", "max_chars", "echo_timeout_ms"}:
-        if value < 0:
-            raise ValueError(f"must not be negative, got {raw!r}")
-    if field.name.endswith("timeout") or field.name.endswith("_seconds"):
-        if value <= 0:
-            raise ValueError(f"must be greater than 0, got {raw!r}")
+    non_negative = {"retention_days", "edit_interval_ms", "max_chars", "echo_timeout_ms"}
+    if field.name in non_negative and value < 0:
+        raise ValueError(f"must not be negative, got {raw!r}")
+    if (field.name.endswith("timeout") or field.name.endswith("_seconds")) and value <= 0:
+        raise ValueError(f"must be greater than 0, got {raw!r}")
     return value
 
 

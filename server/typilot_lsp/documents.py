@@ -231,6 +231,6 @@ class DocumentState:
                     shifted[number + delta] = found
             self.prefixed = shifted
         for number in range(first, first + new_count):
-            found = self.matcher.match(self.lines[number])
-            if found is not None:
-                self.prefixed[number] = found
+            match = self.matcher.match(self.lines[number])
+            if match is not None:
+                self.prefixed[number] = match

@@ -31,7 +31,7 @@ def _arguments(ls: TypilotServer, args: tuple[Any, ...]) -> RunArguments:
             "typilot.run expects one argument {uri, line, range?}, got " + repr(list(args))[:200]
         )
     try:
-        return ls.protocol._converter.structure(raw, RunArguments)  # type: ignore[no-any-return]
+        return ls.protocol._converter.structure(raw, RunArguments)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
         raise JsonRpcInvalidParams(f"typilot.run: invalid arguments {raw!r}: {exc}") from exc
 

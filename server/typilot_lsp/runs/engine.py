@@ -17,6 +17,7 @@ One `StreamWriter` writes one run's text into one document:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -335,10 +336,8 @@ class StreamWriter:
                     if wait > 0:
                         # Gather the tokens of this window; closing cuts the wait short.
                         self._wake.clear()
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), wait)
-                        except TimeoutError:
-                            pass
                         if not self._closing and time.monotonic() < last_flush + self.interval:
                             continue
                 text, self.pending = self.pending, ""

@@ -303,12 +303,8 @@ class RunManager:
                 on_error=stop_reader,
             )
             run.writer = writer
-            run.reader = (
-                asyncio.current_task()
-                .get_loop()
-                .create_task(
-                    self._read(run, backend, request, output, writer, response_parts, progress)
-                )
+            run.reader = asyncio.get_running_loop().create_task(
+                self._read(run, backend, request, output, writer, response_parts, progress)
             )
             try:
                 await run.reader

