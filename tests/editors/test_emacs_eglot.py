@@ -216,14 +216,6 @@ def test_cancel_stops_the_run_and_keeps_what_was_streamed(
     assert result["applyOk"] <= result["applyAtCancel"] + 1, describe(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "server bug: Eglot answers a versioned applyEdit for an outdated version with a "
-        "JSON-RPC error (not applied: false); the run engine treats the error as fatal "
-        "instead of waiting for the change and retrying, so the run stops after one edit"
-    ),
-)
 def test_typing_right_after_a_streamed_edit_keeps_both(
     tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
 ) -> None:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from typilot_lsp.documents import DocumentState, col_to_units, split_lines
 from typilot_lsp.errors import TypilotError
@@ -203,11 +204,18 @@ class DocumentEditor:
                     ),
                     edits=[types.TextEdit(range=self.lsp_range(cut_from, end), new_text=new_text)],
                 )
-                result = await self.send(
-                    types.ApplyWorkspaceEditParams(
-                        edit=types.WorkspaceEdit(document_changes=[edit]), label=label
+                try:
+                    result = await self.send(
+                        types.ApplyWorkspaceEditParams(
+                            edit=types.WorkspaceEdit(document_changes=[edit]), label=label
+                        )
                     )
-                )
+                except JsonRpcException as exc:
+                    # Some editors (Eglot) answer a stale version with an error, not
+                    # {applied: false}: it means the same thing.
+                    result = types.ApplyWorkspaceEditResult(
+                        applied=False, failure_reason=exc.message
+                    )
                 if not result.applied:
                     rejections += 1
                     if rejections > MAX_REJECTIONS:
@@ -261,8 +269,10 @@ class DocumentEditor:
                     # The editor moved on without our edit (it skipped it): send it again.
                     return False
                 raise EditorRefused(
-                    "Typilot stopped: the editor said it applied an edit but never reported "
-                    "the change (textDocument/didChange)."
+                    "Typilot stopped: the editor did not report the streamed text back "
+                    f"(textDocument/didChange) within {timeout:g} s. Nothing was lost. If your "
+                    "editor sends changes only when idle (Emacs Eglot), pause typing during a "
+                    "run or raise typilot.streaming.echoTimeoutMs."
                 )
             await self.wait_change(observed, left)
 
