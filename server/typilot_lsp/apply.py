@@ -138,8 +138,11 @@ class LineProgress:
     def _line(self, text: str, final: bool) -> None:
         err = self.host.err
         if self.host.live:
-            width = shutil.get_terminal_size((100, 20)).columns - 1
-            err.write("\r\x1b[K" + text[:width] + ("\n" if final else ""))
+            if final:
+                err.write("\r\x1b[K" + text + "\n")
+            else:  # one terminal line, rewritten in place
+                width = shutil.get_terminal_size((100, 20)).columns - 1
+                err.write("\r\x1b[K" + (text if len(text) <= width else text[: width - 1] + "…"))
         else:
             err.write(text + "\n")
         err.flush()
@@ -309,9 +312,10 @@ async def apply_file(
                 failed += 1
                 continue
             title = match.command.rstrip(":")
-            host.label = f"[{index}/{total}] line {line + 1} {title}: {match.instruction}".rstrip(
-                ": "
-            )
+            instruction = match.instruction
+            if len(instruction) > 48:
+                instruction = instruction[:47] + "…"
+            host.label = f"[{index}/{total}] line {line + 1} {title}: {instruction}".rstrip(": ")
             before = doc.text
             run_id = await runs.start(uri, line, source="cli")
             run = runs.active.get(run_id)
