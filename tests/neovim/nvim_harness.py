@@ -189,7 +189,16 @@ def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
                 proc.kill()
                 raise AssertionError(f"nvim did not start: {log.read_text(errors='replace')}")
             time.sleep(0.02)
-        api = pynvim.attach("socket", path=str(sock))
+        # The socket file appears at bind(); connecting may be refused until listen().
+        while True:
+            try:
+                api = pynvim.attach("socket", path=str(sock))
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise
+                time.sleep(0.05)
         nv = Nvim(proc, api, home, log)
         started.append(nv)
         return nv

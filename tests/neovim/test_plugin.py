@@ -117,6 +117,19 @@ def test_first_edit_of_a_run_starts_its_own_undo_step(nvim: Nvim) -> None:
     assert nvim.lua("return vim.bo.undolevels") == 50
 
 
+def test_failed_edit_is_reported_and_does_not_join_later_ones(nvim: Nvim) -> None:
+    start_buffer(nvim, ["# gen: x", "tail"])
+    nvim.lua("vim.bo.modifiable = false")
+    result = nvim.lua(TYPE_EDIT, "r", 0, "x = 1\n", None)
+    assert result["applied"] is False
+    assert result["failureReason"] == "Buffer is not 'modifiable'"
+    nvim.lua("vim.bo.modifiable = true")
+    nvim.lua("vim.api.nvim_buf_set_lines(0, 1, 2, false, { 'tail2' })")
+    assert nvim.lua(TYPE_EDIT, "r", 0, "x = 1\n", None) == {"applied": True}
+    nvim.cmd("normal! u")
+    assert nvim.buffer_lines() == ["# gen: x", "tail2"]
+
+
 def test_edit_after_undo_does_not_join(nvim: Nvim) -> None:
     """undojoin fails right after an undo (E790); the handler still applies the edit."""
     start_buffer(nvim, ["# gen: x", "tail"])

@@ -19,9 +19,9 @@ local run_stats = {}
 local runs_order = {} ---@type string[]
 local MAX_REMEMBERED_RUNS = 200
 
+--- Remembers that a run has edited a buffer: its next edits there join the same undo step.
 ---@param run_id string
 ---@param bufnr integer
----@return boolean seen_before
 local function mark_seen(run_id, bufnr)
   local bufs = runs_seen[run_id]
   if not bufs then
@@ -34,9 +34,7 @@ local function mark_seen(run_id, bufnr)
       run_stats[oldest] = nil
     end
   end
-  local seen = bufs[bufnr] == true
   bufs[bufnr] = true
-  return seen
 end
 
 ---@param run_id string
@@ -96,7 +94,10 @@ function M.apply_run_edit(params, run_id, position_encoding)
   if doc_changes then
     for _, change in ipairs(doc_changes) do
       if change.kind ~= nil then
-        return { applied = false, failureReason = 'typilot: unexpected resource operation ' .. change.kind }
+        return {
+          applied = false,
+          failureReason = 'typilot: unexpected resource operation ' .. tostring(change.kind),
+        }
       end
       local doc = change.textDocument
       local bufnr = vim.uri_to_bufnr(doc.uri)
@@ -129,7 +130,7 @@ function M.apply_run_edit(params, run_id, position_encoding)
   end
 
   for _, item in ipairs(plan) do
-    local seen = run_id ~= nil and mark_seen(run_id, item.bufnr)
+    local seen = run_id ~= nil and runs_seen[run_id] ~= nil and runs_seen[run_id][item.bufnr] == true
     local ok, err = pcall(vim.api.nvim_buf_call, item.bufnr, function()
       if seen then
         -- Join with the run's previous edit; fails (E790) right after an undo or redo, and
@@ -141,7 +142,13 @@ function M.apply_run_edit(params, run_id, position_encoding)
       vim.lsp.util.apply_text_edits(item.edits, item.bufnr, position_encoding)
     end)
     if not ok then
-      return { applied = false, failureReason = tostring(err) }
+      -- The error's first line, without "Error executing lua: file:line:" and the traceback.
+      local reason = tostring(err):match('^[^\n]*'):gsub('^Error executing lua: ', '')
+      reason = reason:gsub('^%S-:%d+: ', '')
+      return { applied = false, failureReason = reason }
+    end
+    if run_id then
+      mark_seen(run_id, item.bufnr)
     end
   end
   if run_id then
