@@ -102,3 +102,17 @@ def test_health_uses_the_running_clients_command_and_settings(
     assert "setup() was not called" not in report
     assert f"({find_server()[0]})" in report
     assert f"Ollama 0.12.6 is running at {replay_ollama.url}" in report
+
+
+def test_health_refuses_a_cloud_model(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    nv = nvim_factory(
+        setup_lua(
+            find_server(), {"ollama": {"host": replay_ollama.url, "model": "gpt-oss:120b-cloud"}}
+        )
+    )
+    report = checkhealth(nv)
+    assert "model gpt-oss:120b-cloud is a cloud model" in report
+    assert "typilot.privacy.allowCloudModels" in report
+    assert "runs cannot work until the errors below are fixed" in report
