@@ -234,3 +234,37 @@ def test_bad_requests_get_errors_and_the_sidecar_goes_on(tmp_path: Path) -> None
     assert 99 not in by_id
     # stdout carries protocol lines only.
     assert all(line.startswith("{") for line in done.stdout.splitlines())
+
+
+def _portaudio_file() -> Path | None:
+    import subprocess
+
+    listing = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        if "libportaudio.so" in line and "=>" in line:
+            return Path(line.split("=>")[1].strip()).resolve()
+    return None
+
+
+async def test_missing_portaudio_names_the_package(tmp_path: Path) -> None:
+    """PortAudio made unloadable for the sidecar alone (a private mount over the library)."""
+    import shutil
+
+    library = _portaudio_file()
+    if library is None:
+        pytest.skip("PortAudio is not installed here at all (scripts/install-test-deps.sh)")
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to hide PortAudio from one process")
+    script = f"mount --bind /dev/null {library} && exec {sys.executable} -m typilot_lsp voice"
+    voice = VoiceClient(
+        command=["unshare", "-m", "sh", "-c", script], env=sidecar_env(None, tmp_path)
+    )
+    try:
+        listen = await voice.request("listen")
+        with pytest.raises(SidecarError) as info:
+            await asyncio.wait_for(listen.final(), 20)
+    finally:
+        await voice.aclose()
+    assert info.value.code == "portaudio"
+    assert "PortAudio library is missing" in str(info.value)
+    assert "apt install libportaudio2" in str(info.value)
