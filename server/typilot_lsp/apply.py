@@ -305,11 +305,10 @@ async def apply_file(
             match = doc.prefixed.get(line)
             if match is None or match != originals[line]:
                 print(
-                    f"typilot-lsp apply: line {line + 1} was rewritten by the fix: below it; "
-                    "skipped.",
+                    f"typilot-lsp apply: line {line + 1} was part of what a fix: below it "
+                    "rewrote; skipped.",
                     file=err,
                 )
-                failed += 1
                 continue
             title = match.command.rstrip(":")
             instruction = match.instruction

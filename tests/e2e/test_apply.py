@@ -238,3 +238,18 @@ def test_bad_input_files(tmp_path: Path, typilot_home: dict[str, str]) -> None:
     assert nothing.returncode == 0
     assert nothing.stdout == "x = 1\n"
     assert "no prefixed lines (gen:, fix:, sum:)" in nothing.stderr
+
+
+def test_a_fix_of_the_whole_file_takes_the_prefixes_above_it(
+    tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
+) -> None:
+    """fix: on the last line targets the whole file, prefixed lines included: they are skipped."""
+    replay_ollama.add_rule(match="Task: make it consistent", reply="x = 1\ny = x + 1\n")
+    path = tmp_path / "whole.py"
+    path.write_text("x = 1\n# gen: define y\nz = 3\n\n# fix: make it consistent\n")
+    done = run_apply(typilot_home, replay_ollama.url, str(path))
+    assert done.returncode == 0, done.stderr
+    assert "line 2 was part of what a fix: below it rewrote; skipped" in done.stderr
+    # The blank line that stood between the old code and the fix: line stays above the new code.
+    assert path.read_text().lstrip("\n") == "x = 1\ny = x + 1\n"
+    assert len(replay_ollama.events_of("complete")) == 1
