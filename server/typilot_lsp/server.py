@@ -21,6 +21,7 @@ from typilot_lsp import __version__
 from typilot_lsp.config import Config
 from typilot_lsp.documents import DocumentState
 from typilot_lsp.prefixes import PrefixMatcher
+from typilot_lsp.privacy import PrivacyPolicy
 from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.manager import Run, RunManager
 
@@ -148,21 +149,14 @@ class TypilotServer(LanguageServer):
         return RunProgress(self)
 
     def privacy_notice(self) -> str:
-        notes = []
-        if self.config.privacy.allow_remote_host:
-            notes.append("remote hosts allowed")
-        if self.config.privacy.allow_cloud_models:
-            notes.append("cloud models allowed")
-        return ", ".join(notes)
+        """What the progress title says while an allow-setting is on ("" when none is)."""
+        return PrivacyPolicy.from_config(self.config).progress_label() or ""
 
     def warn_privacy_once(self) -> None:
-        notice = self.privacy_notice()
-        if notice and not self._privacy_warned:
+        warning = PrivacyPolicy.from_config(self.config).warning()
+        if warning and not self._privacy_warned:
             self._privacy_warned = True
-            self.show_message(
-                f"Typilot: {notice} by your settings: prompts may leave this machine.",
-                types.MessageType.Warning,
-            )
+            self.show_message(warning, types.MessageType.Warning)
 
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -184,14 +178,7 @@ class TypilotServer(LanguageServer):
 def create_server() -> TypilotServer:
     server = TypilotServer()
     for name in FEATURES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # TODO(lead): remove once every feature has landed
-            if exc.name != name:
-                raise
-            log.warning("feature %s not available yet", name)
-            continue
-        module.setup(server)
+        importlib.import_module(name).setup(server)
     return server
 
 

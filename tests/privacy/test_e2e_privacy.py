@@ -301,7 +301,7 @@ async def test_allow_remote_host_works(
     assert doc2.text == EXPECTED
     titles = progress_titles(editor)
     assert len(titles) == 2 and all("remote host" in t for t in titles), titles
-    warnings = [m for m in messages(editor) if "leave this machine" in m]
+    warnings = [m for m in messages(editor) if "another machine" in m]
     assert len(warnings) == 1, messages(editor)  # once per session
     await stop_and_wait(editor)
     endpoints = assert_loopback_only(traced_server)
@@ -353,7 +353,7 @@ async def test_allow_cloud_models_works(
     assert [e["body"]["model"] for e in generation_requests(replay_ollama)] == [model]
     titles = progress_titles(editor)
     assert titles and all("cloud models allowed" in t for t in titles), titles
-    assert len([m for m in messages(editor) if "leave this machine" in m]) == 1
+    assert len([m for m in messages(editor) if "another machine" in m]) == 1
 
 
 # --- logs -------------------------------------------------------------------------------------
