@@ -95,6 +95,16 @@ async def wait_inserted(editor: Editor, fragment: str, timeout: float = 90) -> s
     return next(t for t in inserted_lines(editor) if fragment in t)
 
 
+def voice_tokens(editor: Editor) -> list[Any]:
+    return [
+        token
+        for token, reports in editor.client.progress_reports.items()
+        if reports
+        and isinstance(reports[0], types.WorkDoneProgressBegin)
+        and reports[0].title == "Typilot voice"
+    ]
+
+
 def voice_progress_messages(editor: Editor) -> list[str]:
     messages = []
     for reports in editor.client.progress_reports.values():
@@ -245,3 +255,55 @@ async def test_voice_errors_reach_the_user(
         assert await editor.code_actions(doc, 0) == []
     finally:
         await stop_editor(editor)
+
+
+async def test_cancelling_the_progress_drops_the_recording(
+    voice_editor: Editor, pulse: PulseNullSink, phrases: dict[str, Path]
+) -> None:
+    doc = voice_editor.open("drop.py", "x = 1\n")
+    await start_voice(voice_editor, doc.uri, 0)
+    await voice_editor.wait_until(lambda: voice_tokens(voice_editor) != [])
+    [token] = voice_tokens(voice_editor)
+    voice_editor.client.window_work_done_progress_cancel(
+        types.WorkDoneProgressCancelParams(token=token)
+    )
+    await voice_editor.wait_until(
+        lambda: isinstance(
+            voice_editor.client.progress_reports[token][-1], types.WorkDoneProgressEnd
+        )
+    )
+    await asyncio.to_thread(pulse.play, phrases["generate a function that adds two numbers"])
+    await asyncio.sleep(2.0)
+    assert inserted_lines(voice_editor) == []
+    assert doc.text == "x = 1\n"
+    # Listening again works at once.
+    started = await start_voice(voice_editor, doc.uri, 0)
+    assert started["listening"] is True
+    await voice_editor.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="typilot.voice.stop", arguments=[])
+    )
+
+
+async def test_silence_tells_the_user_nothing_was_heard(
+    replay_ollama: Any, typilot_home: dict[str, str], pulse: PulseNullSink, tiny_en: str
+) -> None:
+    env = server_env(typilot_home, replay_ollama.url, {**pulse.env, "HF_HUB_OFFLINE": "1"})
+    editor = await start_editor(env, {"voice": {"model": tiny_en, "maxSeconds": 2}})
+    try:
+        doc = editor.open("quiet.py", "x = 1\n")
+        await start_voice(editor, doc.uri, 0)
+        await editor.wait_until(
+            lambda: any("nothing was heard" in m.message for m in editor.client.messages),
+            timeout=30,
+        )
+        warning = next(m for m in editor.client.messages if "nothing was heard" in m.message)
+        assert warning.type == types.MessageType.Warning
+        assert "typilot.voice.inputDevice" in warning.message
+        assert doc.text == "x = 1\n"
+    finally:
+        await stop_editor(editor)
+
+
+async def test_start_needs_an_open_document(voice_editor: Editor) -> None:
+    with pytest.raises(Exception, match="not open in the editor"):
+        await start_voice(voice_editor, "file:///tmp/typilot-e2e/never-opened.py", 0)

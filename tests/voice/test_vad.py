@@ -107,3 +107,10 @@ def test_speech_from_the_first_moment_is_still_heard() -> None:
     reason, _ = feed_in_blocks(vad, audio, 480)
     assert reason == "silence"
     assert abs(vad.speech_end_sample / RATE - 1.2) <= 0.03
+
+
+def test_max_seconds_without_speech_is_no_speech() -> None:
+    vad = EnergyVad(RATE, silence_seconds=1.0, max_seconds=2.0, no_speech_seconds=10.0)
+    reason, fed = feed_in_blocks(vad, noise(5.0), 480)
+    assert reason == "no-speech"
+    assert fed / RATE == pytest.approx(2.0, abs=0.03)

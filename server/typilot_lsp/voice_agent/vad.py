@@ -110,8 +110,8 @@ class EnergyVad:
                 self.silent_run += 1
                 if self.speech_started and self.silent_run >= self.silence_frames:
                     return "silence"
-            if self.samples >= self.max_samples:
-                return "max"
             if not self.speech_started and self.samples >= self.no_speech_samples:
                 return "no-speech"
+            if self.samples >= self.max_samples:
+                return "max"
         return None
