@@ -175,12 +175,17 @@ class DocumentState:
         for listener in list(self.listeners):
             listener.on_change(l1, c1, l2, c2, text)
         merged = self.lines[l1][:c1] + text + self.lines[l2][c2:]
+        first = l1
+        if first > 0 and merged.startswith("\n") and self.lines[first - 1].endswith("\r"):
+            # A lone \r before the change and a \n at its start are now one \r\n.
+            first -= 1
+            merged = self.lines[first] + merged
         new_lines = split_lines(merged)
         if l2 < last:
             # `merged` ends with the old line break of l2, so the split's last piece is "".
             new_lines.pop()
-        self.lines[l1 : l2 + 1] = new_lines
-        self._reindex_range(l1, l2, len(new_lines))
+        self.lines[first : l2 + 1] = new_lines
+        self._reindex_range(first, l2, len(new_lines))
 
     def finish_changes(self, version: int) -> None:
         self.version = version
