@@ -80,6 +80,7 @@ class VoiceFeature:
     def __init__(self, server: TypilotServer) -> None:
         self.server = server
         self.session: VoiceSession | None = None
+        self._starting = False
         self._configured: dict[str, Any] | None = None
 
     @property
@@ -147,11 +148,18 @@ class VoiceFeature:
     async def start(self, uri: str, position: types.Position) -> dict[str, Any]:
         if uri not in self.server.documents:
             raise TypilotError(f"Typilot voice: {uri} is not open in the editor.")
-        if self.session is not None:
+        if self.session is not None or self._starting:
             raise TypilotError(
-                "Typilot voice is already listening: say your command, or run "
-                "Typilot: Stop voice (typilot.voice.stop) first."
+                "Typilot voice is already listening: say your command, or press the voice key "
+                "again to stop (typilot.voice.stop)."
             )
+        self._starting = True
+        try:
+            return await self._start(uri, position)
+        finally:
+            self._starting = False
+
+    async def _start(self, uri: str, position: types.Position) -> dict[str, Any]:
         client = self.client
         message = configure_message(self.server.config.voice, self.user_commands())
         configure: VoiceRequest | None = None
