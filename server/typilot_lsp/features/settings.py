@@ -63,13 +63,18 @@ async def pull_settings(server: TypilotServer) -> None:
 def start_history(server: TypilotServer) -> None:
     # A cheap import: SQLAlchemy/dataset load on the history's own worker thread.
     from typilot_lsp.history import AsyncHistory
+    from typilot_lsp.history.service import RETENTION_INTERVAL_S
 
     def warn(message: str) -> None:
         server.show_message(message, types.MessageType.Warning)
 
-    server.history = AsyncHistory(server.config.history, warn=warn)
-    # Retention on open, then hourly while the server runs (typilot_lsp.features.history).
-    server.run_task(server.history.run_retention(), "history retention")
+    # The store opens at its first use (recording a run, listing, purging), which applies
+    # retention; an idle server never loads SQLAlchemy. While the server runs, retention is
+    # applied again every hour.
+    server.history = AsyncHistory(server.config.history, warn=warn, open_now=False)
+    server.run_task(
+        server.history.run_retention(first_delay_s=RETENTION_INTERVAL_S), "history retention"
+    )
 
 
 async def warm_imports() -> None:

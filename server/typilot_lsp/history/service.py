@@ -48,6 +48,7 @@ class AsyncHistory:
         warn: Callable[[str], None],
         *,
         clock: Callable[[], float] = time.time,
+        open_now: bool = True,
     ) -> None:
         self._settings = settings
         self._warn = warn
@@ -61,9 +62,10 @@ class AsyncHistory:
         # Set on the worker, taken (and passed to warn) on the event loop:
         self._pending_warning: str | None = None
         self._warning_lock = threading.Lock()
-        if settings.enabled:
+        if settings.enabled and open_now:
             # Open (and apply retention) now, in the background: a broken store is then
-            # reported with the first call instead of the first run's end.
+            # reported with the first call instead of the first run's end. The server passes
+            # open_now=False so that an idle server never loads SQLAlchemy.
             self._executor.submit(self._open_quietly, settings)
 
     @property
@@ -207,9 +209,13 @@ class AsyncHistory:
             return 0
         return result or 0
 
-    async def run_retention(self, interval_s: float = RETENTION_INTERVAL_S) -> None:
-        """Apply retention now and then every ``interval_s`` seconds, until cancelled."""
+    async def run_retention(
+        self, interval_s: float = RETENTION_INTERVAL_S, *, first_delay_s: float = 0.0
+    ) -> None:
+        """Apply retention after ``first_delay_s``, then every ``interval_s`` seconds."""
         self._retention_task = asyncio.current_task()
+        if first_delay_s > 0:
+            await asyncio.sleep(first_delay_s)
         while not self._closed:
             removed = await self.apply_retention()
             if removed:
