@@ -215,11 +215,9 @@ class VoiceFeature:
             )
 
     async def _follow(self, session: VoiceSession, configure: VoiceRequest | None) -> None:
-        watcher = None
         if configure is not None:
-            watcher = self.server.run_task(
-                self._watch_configure(configure, session), "voice configure"
-            )
+            # The model loads while the user speaks; a failure to load ends the session at once.
+            self.server.run_task(self._watch_configure(configure, session), "voice configure")
         try:
             async for event in session.listen:
                 kind = event.get("event")
@@ -250,9 +248,6 @@ class VoiceFeature:
             if self.session is session:
                 self.session = None
             self._progress_end(session, "done")
-            # A model load still going on (`watcher`) outlives the session only to report an
-            # error; the next start waits for the same sidecar worker anyway.
-            del watcher
 
     async def _on_result(self, session: VoiceSession, event: dict[str, Any]) -> None:
         command = event.get("command")
@@ -274,7 +269,7 @@ class VoiceFeature:
             return
         prefix = self._prefix_for(str(command))
         line = await self._insert_line(session, prefix, instruction)
-        # Close our own progress before the run opens its own.
+        # The run reports its own progress from here on; ours ends once it has started.
         self._report(session, f"Generating… {prefix} {instruction}".rstrip())
         try:
             await self.server.runs.start(session.uri, line, source="voice")
