@@ -249,13 +249,18 @@ def _portaudio_file() -> Path | None:
 async def test_missing_portaudio_names_the_package(tmp_path: Path) -> None:
     """PortAudio made unloadable for the sidecar alone (a private mount over the library)."""
     import shutil
+    import subprocess
 
     library = _portaudio_file()
     if library is None:
         pytest.skip("PortAudio is not installed here at all (scripts/install-test-deps.sh)")
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare to hide PortAudio from one process")
-    script = f"mount --bind /dev/null {library} && exec {sys.executable} -m typilot_lsp voice"
+    hide = f"mount --bind /dev/null {library}"
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", hide], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot bind-mount in a private mount namespace here: {probe.stderr.strip()}")
+    script = f"{hide} && exec {sys.executable} -m typilot_lsp voice"
     voice = VoiceClient(
         command=["unshare", "-m", "sh", "-c", script], env=sidecar_env(None, tmp_path)
     )
