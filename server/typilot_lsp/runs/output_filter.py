@@ -23,6 +23,16 @@ _PROSE_START = re.compile(
     re.IGNORECASE,
 )
 _WORD_BOUNDARY = re.compile(r"[\s,.:;!?']")
+# First words of those preambles: a first token that cannot begin one of them is code at once.
+_PROSE_WORDS = (
+    "here", "here's", "sure", "certainly", "below", "okay", "ok", "of", "absolutely", "great",
+    "i'll", "i", "i've", "this", "the", "to", "let's", "let",
+)  # fmt: skip
+
+
+def _may_start_prose(partial: str) -> bool:
+    word = partial.lower()
+    return any(candidate.startswith(word) for candidate in _PROSE_WORDS)
 
 
 def _partial_suffix(text: str, token: str) -> int:
@@ -200,7 +210,7 @@ class LineShaper:
             return ""
         if self._state == "start":
             if self.mode == "code":
-                if not _WORD_BOUNDARY.search(stripped) and len(stripped) < 12:
+                if not _WORD_BOUNDARY.search(stripped) and _may_start_prose(stripped):
                     return ""  # the first word decides prose or code
                 if _PROSE_START.match(stripped):
                     return ""
