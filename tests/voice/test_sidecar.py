@@ -7,8 +7,11 @@ monitor is the default input device that sounddevice (PortAudio -> ALSA -> pulse
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -202,9 +205,6 @@ async def test_sidecar_exits_when_its_server_goes_away(tmp_path: Path) -> None:
 
 
 def test_bad_requests_get_errors_and_the_sidecar_goes_on(tmp_path: Path) -> None:
-    import json
-    import subprocess
-
     lines = [
         "not json",
         "[1, 2]",
@@ -237,8 +237,6 @@ def test_bad_requests_get_errors_and_the_sidecar_goes_on(tmp_path: Path) -> None
 
 
 def _portaudio_file() -> Path | None:
-    import subprocess
-
     listing = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
     for line in listing.splitlines():
         if "libportaudio.so" in line and "=>" in line:
@@ -248,8 +246,6 @@ def _portaudio_file() -> Path | None:
 
 async def test_missing_portaudio_names_the_package(tmp_path: Path) -> None:
     """PortAudio made unloadable for the sidecar alone (a private mount over the library)."""
-    import shutil
-    import subprocess
 
     library = _portaudio_file()
     if library is None:
