@@ -5,7 +5,7 @@
  * Screenshots go to test-output/vscode/.
  */
 
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -54,7 +54,17 @@ before(async () => {
   await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
 });
 
+let testIndex = 0;
+afterEach(async () => {
+  testIndex += 1;
+  // the screen as each test left it (names the failure when one fails)
+  await page?.screenshot({ path: path.join(OUTPUT, `after-test-${testIndex}.png`) }).catch(() => undefined);
+});
+
 after(async () => {
+  if (page !== undefined) {
+    await page.screenshot({ path: path.join(OUTPUT, 'last.png') }).catch(() => undefined);
+  }
   await browser?.close();
   await server?.stop();
   await replay?.stop();
@@ -110,6 +120,15 @@ async function openDemoFile(): Promise<void> {
   await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 20000 });
   await page.keyboard.type('demo.py');
   await waitFor('demo.py in quick open', async () => ((await page.$('.quick-input-list .monaco-list-row')) !== null ? true : undefined), 20000);
+  // the workspace file, not an untitled editor whose name ends in demo.py
+  for (let i = 0; i < 10; i++) {
+    const focused = await page.$eval('.quick-input-list .monaco-list-row.focused .label-name', (n) => n.textContent ?? '').catch(() => '');
+    if (focused.trim() === 'demo.py') {
+      break;
+    }
+    await page.keyboard.press('ArrowDown');
+    await sleep(100);
+  }
   await page.keyboard.press('Enter');
   await waitFor('the editor to show demo.py', async () => {
     const lines = await visibleLines(page);
@@ -193,4 +212,123 @@ test('gen: from the keyboard streams the whole reply in place of the prefix line
 
   const requests = await replay!.events('request');
   assert.ok(requests.some((r) => JSON.stringify(r).includes(INSTRUCTION)), 'the prompt went to the (local) replay server');
+});
+
+/** F1, a command title, Enter. */
+async function runCommand(title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10000 });
+  await page.keyboard.type(title);
+  await waitFor(`"${title}" in the command palette`, async () => {
+    const rows = await page.$$eval('.quick-input-list .monaco-list-row', (nodes) => nodes.map((n) => n.textContent ?? ''));
+    return rows.some((r) => r.includes(title)) ? true : undefined;
+  }, 10000);
+  await page.keyboard.press('Enter');
+}
+
+async function quickPickRows(): Promise<string[]> {
+  return page.$$eval('.quick-input-widget:not([style*="display: none"]) .quick-input-list .monaco-list-row', (nodes) =>
+    nodes.map((n) => n.textContent ?? ''),
+  );
+}
+
+test('Typilot: Show History lists the run; choosing it opens the response in an editor', async () => {
+  const rows = await waitFor('the run in the history quick pick', async () => {
+    await runCommand('Typilot: Show History');
+    const found = await waitFor('the history quick pick', async () => {
+      const title = await page.$eval('.quick-input-widget:not([style*="display: none"]) .quick-input-title', (n) => n.textContent ?? '').catch(() => '');
+      const r = await quickPickRows();
+      return title.includes('Typilot history') && r.length > 0 ? r : undefined;
+    }, 10000).catch(() => undefined);
+    if (found === undefined || !found[0].includes(INSTRUCTION)) {
+      await page.keyboard.press('Escape'); // empty history message, or not recorded yet
+      await sleep(500);
+      return undefined;
+    }
+    return found;
+  }, 30000);
+  assert.ok(rows[0].includes(`gen: ${INSTRUCTION}`), rows[0]);
+  assert.ok(rows[0].includes('demo.py'), 'the row names the file');
+  await page.keyboard.press('Enter');
+  await waitFor('the response editor', async () => {
+    const lines = await visibleLines(page);
+    return lines.includes('def add(a: int, b: int) -> int:') && !lines.some((l) => l.includes('import math')) ? true : undefined;
+  }, 15000);
+  const tab = await page.$eval('.tabs-container .tab.active', (n) => n.textContent ?? '');
+  assert.match(tab, /typilot-\d+-demo\.py/, 'an untitled editor named after the run, in the file\'s language');
+  await shot('4-history-response.png');
+  await runCommand('View: Revert and Close Editor');
+});
+
+test('a settings change reaches the running server: the status bar and the next run use the new model', async () => {
+  // Through the Settings editor, as a user would.
+  await runCommand('Preferences: Open User Settings');
+  await page.waitForSelector('.settings-editor .suggest-input-container textarea, .settings-editor .search-container textarea', { timeout: 20000 });
+  await page.keyboard.type('typilot.ollama.model');
+  const input = page.locator('.settings-editor input[aria-label="typilot.ollama.model"]');
+  await input.waitFor({ timeout: 20000 });
+  await input.fill('qwen3:1.7b');
+  await input.press('Tab');
+  await waitFor('the status bar to show the new model', async () => {
+    const text = await statusText(page);
+    return text?.includes('qwen3:1.7b') ? text : undefined;
+  }, 20000);
+  await shot('5-settings.png');
+  await waitFor('the settings editor to close', async () => {
+    if ((await page.$('.settings-editor')) === null || !(await page.isVisible('.settings-editor'))) {
+      return true;
+    }
+    await page.keyboard.press('Escape');
+    await sleep(300);
+    return undefined;
+  }, 10000);
+
+  await replay!.addRule({ match: 'say hello', reply: 'print("hello")\n' });
+  const before = (await replay!.events('request')).length;
+  await openDemoFile();
+  await goToLine(2);
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('# gen: say hello');
+  await chooseQuickFix('Typilot: gen — say hello');
+  const request = await waitFor('the run request with the new model', async () => {
+    const events = (await replay!.events('request')).slice(before);
+    return events.find((e) => JSON.stringify(e).includes('say hello'));
+  }, 20000);
+  assert.match(JSON.stringify(request), /"model":\s*"qwen3:1\.7b"/, 'no restart needed: the next run used the new model');
+  await waitFor('the run to end (no spinner)', async () => {
+    const text = await statusText(page);
+    return text !== undefined && !text.includes('$(loading') ? true : undefined;
+  }, 30000);
+  const saved = await saveAndRead(ORIGINAL);
+  assert.equal(saved, `import math\n${PREFIX_LINE}\nprint("hello")\nprint(math.pi)\n`, saved);
+});
+
+test('Escape cancels a streaming run: the connection to Ollama closes and the streamed part stays', async () => {
+  const slow = Array.from({ length: 40 }, (_, i) => `value_${i} = ${i} * 2`).join('\n') + '\n';
+  await replay!.addRule({ match: 'slow table', reply: slow, tokens_per_second: 8 });
+  const before = fs.readFileSync(file, 'utf8');
+  await page.keyboard.press('Escape');
+  await openDemoFile();
+  await goToLine(1);
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('# gen: slow table');
+  await chooseQuickFix('Typilot: gen — slow table');
+  await waitFor('some streamed text', async () => {
+    const lines = await visibleLines(page);
+    return lines.some((l) => l.startsWith('value_1 = 1 * 2')) ? true : undefined;
+  }, 30000);
+  assert.match((await statusText(page)) ?? '', /\$\(loading/, 'still streaming');
+  await page.keyboard.press('Escape');
+  await waitFor('Ollama to see the client hang up', async () => ((await replay!.events('disconnect')).length > 0 ? true : undefined), 15000);
+  await waitFor('the spinner to stop', async () => {
+    const text = await statusText(page);
+    return text !== undefined && !text.includes('$(loading') ? true : undefined;
+  }, 15000);
+  await shot('6-cancelled.png');
+  const saved = await saveAndRead(before);
+  assert.ok(saved.startsWith('import math\nvalue_0 = 0 * 2\nvalue_1 = 1 * 2'), saved);
+  assert.ok(!saved.includes('value_39'), 'the run stopped before the end of the reply');
+  assert.ok(saved.endsWith(`${PREFIX_LINE}\nprint("hello")\nprint(math.pi)\n`), `the rest of the file is intact:\n${saved}`);
 });
