@@ -137,6 +137,8 @@ class Sidecar:
                 language=self.settings.language,
             )
             self._loaded_key = key
+            # Warm while the user is still speaking (configure comes with the first listen).
+            self._transcriber.warm_up()
         self._transcriber.language = self.settings.language or None
         return self._transcriber
 

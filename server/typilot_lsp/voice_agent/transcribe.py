@@ -139,6 +139,10 @@ class Transcriber:
         self.load_seconds = time.monotonic() - started
         self._english_only = bool(getattr(self._model.model, "is_multilingual", True) is False)
 
+    def warm_up(self) -> None:
+        """Run the model once on a second of silence, so the first command is not the slow one."""
+        self.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
+
     def transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
         """Text of 16 kHz mono float32 audio (greedy decoding at temperature 0)."""
         started = time.monotonic()
