@@ -241,7 +241,7 @@ class TypilotExtension implements vscode.Disposable {
       host: effectiveHost(inspect, trusted) ?? process.env.OLLAMA_HOST,
       server: this.serverState,
       runs: this.progress.titles,
-      recording: this.isRecording(),
+      voice: this.progress.listening ? 'listening' : this.voiceStarting ? 'starting' : 'off',
     });
     this.status.text = view.text;
     this.status.tooltip = view.tooltip;
@@ -375,10 +375,8 @@ class TypilotExtension implements vscode.Disposable {
       child.on('close', (exitCode) => resolve(exitCode));
     });
     fs.rmSync(path.dirname(settingsFile), { recursive: true, force: true });
-    if (code === 0) {
-      channel.appendLine('\nTypilot doctor: everything a run needs works.');
-    } else {
-      channel.appendLine(`\nTypilot doctor found problems (exit status ${code ?? 'unknown'}): each line above says how to fix it.`);
+    if (code !== 0) {
+      channel.appendLine(`\n(typilot-lsp doctor exited with status ${code ?? 'unknown'})`);
       void vscode.window.showWarningMessage('Typilot doctor found problems: see the "Typilot Doctor" output.');
     }
   }

@@ -50,7 +50,8 @@ export interface StatusInput {
   readonly server: ServerState;
   /** Titles of the runs streaming now. */
   readonly runs: readonly string[];
-  readonly recording: boolean;
+  /** Voice: `starting` while the start request is on its way, `listening` while the server's session is open. */
+  readonly voice: 'off' | 'starting' | 'listening';
 }
 
 export interface StatusView {
@@ -80,7 +81,15 @@ export function statusView(input: StatusInput): StatusView {
       warning: true,
     };
   }
-  if (input.recording) {
+  if (input.voice === 'starting') {
+    return {
+      text: `$(sync~spin) starting voice… ${input.model}`,
+      tooltip: 'Typilot: opening the microphone and loading the speech model.',
+      command: 'typilot.voice',
+      warning: false,
+    };
+  }
+  if (input.voice === 'listening') {
     return {
       text: `$(record) listening… ${input.model}`,
       tooltip: 'Typilot: recording a voice command. Press the voice key again (Ctrl+Alt+V) to stop.',

@@ -332,3 +332,81 @@ test('Escape cancels a streaming run: the connection to Ollama closes and the st
   assert.ok(!saved.includes('value_39'), 'the run stopped before the end of the reply');
   assert.ok(saved.endsWith(`${PREFIX_LINE}\nprint("hello")\nprint(math.pi)\n`), `the rest of the file is intact:\n${saved}`);
 });
+
+/** The texts of the notification toasts on screen. */
+async function notifications(): Promise<string[]> {
+  return page.$$eval('.notifications-toasts .notification-list-item-message', (nodes) => nodes.map((n) => n.textContent ?? ''));
+}
+
+test('Typilot: Doctor runs typilot-lsp doctor with the editor settings and shows the report', async () => {
+  await runCommand('Typilot: Doctor');
+  const report = await waitFor('the doctor report in the output panel', async () => {
+    const lines = await page.$$eval('.part.panel .view-lines .view-line', (nodes) =>
+      nodes.map((n) => (n.textContent ?? '').replace(/\u00a0/g, ' ')),
+    );
+    const text = lines.join('\n');
+    return /Typilot is ready|Runs cannot work/.test(text) ? text : undefined;
+  }, 60000);
+  await shot('7-doctor.png');
+  assert.match(report, /doctor --settings /, 'the command line it ran, with the settings file');
+  // the settings reached doctor: it checked the replay server and the model chosen in the Settings editor
+  assert.ok(report.includes(replay!.url.replace('http://', '')) || report.includes(replay!.url), report);
+  assert.match(report, /qwen3:1\.7b/);
+  assert.match(report, /Typilot is ready/);
+});
+
+test('Typilot: Purge History asks first, then the history is empty', async () => {
+  await runCommand('Typilot: Purge History');
+  const dialog = await page.waitForSelector('.monaco-dialog-box', { timeout: 10000 });
+  assert.match((await dialog.textContent()) ?? '', /Delete the whole Typilot history/);
+  await shot('8-purge-confirm.png');
+  // Escape: nothing is deleted
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('.monaco-dialog-box', { state: 'detached', timeout: 10000 });
+  await runCommand('Typilot: Show History');
+  await waitFor('the history quick pick, still full', async () => {
+    const r = await quickPickRows();
+    return r.some((row) => row.includes(INSTRUCTION)) ? true : undefined;
+  }, 10000);
+  await page.keyboard.press('Escape');
+  // now confirm
+  await runCommand('Typilot: Purge History');
+  await page.waitForSelector('.monaco-dialog-box', { timeout: 10000 });
+  await page.click('.monaco-dialog-box .dialog-buttons a.monaco-button:has-text("Purge History")');
+  await waitFor('the server to report the purge', async () => {
+    const toasts = await notifications();
+    return toasts.find((t) => /deleted \d+ history entr/.test(t));
+  }, 15000);
+  await runCommand('Typilot: Show History');
+  await waitFor('"the history is empty"', async () => {
+    const toasts = await notifications();
+    return toasts.some((t) => t.includes('the history is empty')) ? true : undefined;
+  }, 15000);
+});
+
+test('the voice key (Ctrl+Alt+V) reaches the server: it listens, or says why it cannot', async () => {
+  await page.keyboard.press('Escape');
+  await openDemoFile();
+  await goToLine(1);
+  await page.keyboard.press('Control+Alt+V');
+  // While the request is on its way the status bar says "starting voice…". With a microphone the
+  // server's voice session opens and the status bar says "listening…" (a second press stops);
+  // without one the server answers with an actionable message.
+  const outcome = await waitFor('listening, or a voice message', async () => {
+    const status = (await statusText(page)) ?? '';
+    if (status.includes('listening')) {
+      return `status: ${status}`;
+    }
+    const toasts = await notifications();
+    const message = toasts.find((t) => /voice/i.test(t));
+    return message === undefined ? undefined : `message: ${message}`;
+  }, 90000);
+  await shot('9-voice.png');
+  if (outcome.startsWith('status:')) {
+    await page.keyboard.press('Control+Alt+V');
+    await waitFor('listening to end', async () => (!((await statusText(page)) ?? '').includes('listening') ? true : undefined), 60000);
+  } else {
+    assert.match(outcome, /Typilot voice/, outcome);
+    await waitFor('the status bar to settle', async () => (!((await statusText(page)) ?? '').includes('voice') ? true : undefined), 30000);
+  }
+});

@@ -29,7 +29,7 @@ test('badge: local, cloud or remote', () => {
   assert.equal(badgeFor('qwen2.5-coder:1.5b', 'http://10.0.0.5:11434'), 'remote');
 });
 
-const base: StatusInput = { model: 'qwen2.5-coder:1.5b', host: undefined, server: 'running', runs: [], recording: false };
+const base: StatusInput = { model: 'qwen2.5-coder:1.5b', host: undefined, server: 'running', runs: [], voice: 'off' };
 
 test('status bar: model and badge when idle, spinner while a run streams, click cancels', () => {
   const idle = statusView(base);
@@ -45,9 +45,12 @@ test('status bar: model and badge when idle, spinner while a run streams, click 
 test('status bar: missing server, stopped server, listening', () => {
   assert.equal(statusView({ ...base, server: 'missing' }).warning, true);
   assert.equal(statusView({ ...base, server: 'stopped' }).command, 'typilot.restart');
-  const listening = statusView({ ...base, recording: true });
+  const listening = statusView({ ...base, voice: 'listening' });
   assert.match(listening.text, /listening/);
   assert.equal(listening.command, 'typilot.voice');
+  const starting = statusView({ ...base, voice: 'starting' });
+  assert.match(starting.text, /starting voice/);
+  assert.doesNotMatch(starting.text, /listening/);
 });
 
 test('progress: runs begin and end; voice sessions are listening, not runs', () => {
