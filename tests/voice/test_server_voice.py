@@ -121,7 +121,8 @@ async def test_spoken_gen_becomes_a_run_at_the_cursor(
     phrases: dict[str, Path],
     typilot_home: dict[str, str],
 ) -> None:
-    replay_ollama.add_rule(match="adds two numbers", reply=ADD, tokens_per_second=200)
+    # tiny.en hears "adds two numbers" or "adds to numbers": match what it always gets right.
+    replay_ollama.add_rule(match="function that adds", reply=ADD, tokens_per_second=200)
     doc = voice_editor.open("calc.py", "import math\n\nprint(1)\n")
     started = await start_voice(voice_editor, doc.uri, 1)
     assert started["listening"] is True
@@ -133,12 +134,14 @@ async def test_spoken_gen_becomes_a_run_at_the_cursor(
     assert doc.text == "import math\n" + ADD + "print(1)\n"
     # The first edit put the spoken command on the (empty) cursor line, as a Python comment.
     first = voice_editor.applied_edits[0].edit.document_changes[0]
-    assert [e.new_text for e in first.edits] == ["# gen: a function that adds two numbers"]
+    [line] = [e.new_text for e in first.edits]
+    assert line.startswith("# gen: a function that adds "), line
+    assert line.endswith(" numbers"), line
     # The prompt that reached Ollama carries the spoken instruction.
     request = replay_ollama.wait_for(
         "request", lambda e: e["path"] in ("/api/chat", "/api/generate"), timeout=10
     )
-    assert "adds two numbers" in json.dumps(request["body"])
+    assert "a function that adds" in json.dumps(request["body"])
     messages = voice_progress_messages(voice_editor)
     assert any(m.startswith("Listening") for m in messages), messages
     assert "Transcribing…" in messages
