@@ -310,3 +310,20 @@ async def test_silence_tells_the_user_nothing_was_heard(
 async def test_start_needs_an_open_document(voice_editor: Editor) -> None:
     with pytest.raises(Exception, match="not open in the editor"):
         await start_voice(voice_editor, "file:///tmp/typilot-e2e/never-opened.py", 0)
+
+
+async def test_shutdown_stops_the_sidecar(
+    replay_ollama: Any, typilot_home: dict[str, str], pulse: PulseNullSink, tiny_en: str
+) -> None:
+    env = server_env(typilot_home, replay_ollama.url, {**pulse.env, "HF_HUB_OFFLINE": "1"})
+    editor = await start_editor(env, {"voice": {"model": tiny_en}})
+    try:
+        doc = editor.open("bye.py", "x = 1\n")
+        await start_voice(editor, doc.uri, 0)
+        [sidecar] = sidecar_pids(server_pid(editor))
+        await editor.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="typilot.voice.stop", arguments=[])
+        )
+    finally:
+        await stop_editor(editor)
+    await editor.wait_until(lambda: not Path(f"/proc/{sidecar}").exists(), timeout=15)
