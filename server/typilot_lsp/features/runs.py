@@ -75,7 +75,7 @@ def setup(server: TypilotServer) -> None:
         try:
             run_id = await ls.runs.start(parsed.uri, parsed.line, parsed.range)
         except TypilotError as exc:
-            ls.show_message(str(exc), types.MessageType.Error)
+            # Clients show a failed executeCommand themselves; a popup too would say it twice.
             raise RequestFailed(str(exc)) from exc
         return {"runId": run_id}
 
