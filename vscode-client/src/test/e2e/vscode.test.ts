@@ -150,8 +150,8 @@ async function openDemoFile(): Promise<void> {
   }
   await page.keyboard.press('Enter');
   await waitFor('the editor to show demo.py', async () => {
-    const lines = await visibleLines(page);
-    return lines.some((l) => l.includes('gen: add two numbers')) ? true : undefined;
+    const tab = await page.$eval('.tabs-container .tab.active', (n) => n.textContent ?? '').catch(() => '');
+    return tab.trim().startsWith('demo.py') && (await visibleLines(page)).length > 0 ? true : undefined;
   });
 }
 
@@ -352,6 +352,35 @@ test('Escape cancels a streaming run: the connection to Ollama closes and the st
   assert.ok(saved.endsWith(`${PREFIX_LINE}\nprint("hello")\nprint(math.pi)\n`), `the rest of the file is intact:\n${saved}`);
 });
 
+test('typing elsewhere while a run streams: both the typing and the complete reply land', async () => {
+  const reply = Array.from({ length: 24 }, (_, i) => `row_${i} = "${'é'.repeat(i % 5)}"`).join('\n') + '\n';
+  await replay!.addRule({ match: 'typing race', reply, tokens_per_second: 25 });
+  await page.keyboard.press('Escape');
+  await openDemoFile();
+  const before = fs.readFileSync(file, 'utf8');
+  await goToLine(1);
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('# gen: typing race');
+  await chooseQuickFix('Typilot: gen — typing race');
+  await waitFor('the stream to start', async () => {
+    const lines = await visibleLines(page);
+    return lines.some((l) => l.startsWith('row_2 = ')) ? true : undefined;
+  }, 30000);
+  // The user types at the end of the file while the reply streams in above: every keystroke
+  // bumps the document version under the server's next edit.
+  await page.keyboard.press('Control+End');
+  const typed = '# typed while it streams';
+  await page.keyboard.type(typed, { delay: 40 });
+  assert.match((await statusText(page)) ?? '', /\$\(loading/, 'the typing happened while the run streamed');
+  await waitFor('the run to end (no spinner)', async () => {
+    const text = await statusText(page);
+    return text !== undefined && !text.includes('$(loading') ? true : undefined;
+  }, 60000);
+  const saved = await saveAndRead(before);
+  assert.equal(saved, `import math\n${reply}${before.slice('import math\n'.length)}${typed}`);
+});
+
 /** The texts of the notification toasts on screen. */
 async function notifications(): Promise<string[]> {
   return page.$$eval('.notifications-toasts .notification-list-item-message', (nodes) => nodes.map((n) => n.textContent ?? ''));
@@ -372,6 +401,7 @@ test('Typilot: Doctor runs typilot-lsp doctor with the editor settings and shows
   assert.ok(report.includes(replay!.url.replace('http://', '')) || report.includes(replay!.url), report);
   assert.match(report, /qwen3:1\.7b/);
   assert.match(report, /Typilot is ready/);
+  await runCommand('Hide Panel');
 });
 
 test('Typilot: Purge History asks first, then the history is empty', async () => {
