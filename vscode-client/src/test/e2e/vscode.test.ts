@@ -125,12 +125,17 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(OUTPUT, name) });
 }
 
-/** Ctrl+S, then the file's text once it differs from `previous`. */
+/** Ctrl+S, then the file's text once it differs from `previous` and the write is complete. */
 async function saveAndRead(previous: string): Promise<string> {
   await page.keyboard.press('Control+S');
-  return waitFor('the saved file to change', () => {
+  let last: string | undefined;
+  return waitFor('the saved file to change', async () => {
+    const dirty = await page.$('.tabs-container .tab.active.dirty');
     const text = fs.readFileSync(file, 'utf8');
-    return text !== previous ? text : undefined;
+    // the same text on two reads in a row: not a file caught in the middle of its write
+    const stable = text === last;
+    last = text;
+    return dirty === null && text !== previous && stable ? text : undefined;
   }, 15000);
 }
 
