@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from typilot_lsp.comments import comment_syntax, known_languages, line_comment_for
 from typilot_lsp.documents import DocumentState, col_to_units, split_lines, units_to_col
 from typilot_lsp.prefixes import PrefixMatcher
@@ -90,7 +91,9 @@ def test_unterminated_think_is_dropped() -> None:
         ("unknown-lang", "% GEN: loud", "gen", "loud", ""),
     ],
 )
-def test_prefix_lines(language: str, line: str, command: str, instruction: str, indent: str) -> None:
+def test_prefix_lines(
+    language: str, line: str, command: str, instruction: str, indent: str
+) -> None:
     found = PrefixMatcher.build(language, PREFIXES).match(line + "\n")
     assert found is not None
     assert (found.command, found.instruction, found.indent) == (command, instruction, indent)
@@ -147,7 +150,9 @@ edits = st.lists(
 @given(st.text(alphabet="xy\n# fix:é😀", max_size=80), edits)
 @settings(max_examples=300)
 def test_incremental_changes_match_a_string_oracle(initial: str, changes: list) -> None:
-    doc = DocumentState("file:///t.py", "python", 1, initial, PrefixMatcher.build("python", PREFIXES))
+    doc = DocumentState(
+        "file:///t.py", "python", 1, initial, PrefixMatcher.build("python", PREFIXES)
+    )
     oracle = initial
     for a, b, new in changes:
         lines = split_lines(oracle)
