@@ -38,6 +38,7 @@ import {
   contributedKeys,
   effectiveHost,
   effectiveModel,
+  needsRestart,
   SECTION,
   serverSettings,
   subSection,
@@ -409,7 +410,8 @@ class TypilotExtension implements vscode.Disposable {
           return;
         }
         this.refreshStatus();
-        if (e.affectsConfiguration(`${SECTION}.serverPath`) || this.serverState === 'missing') {
+        const changed = this.keys.filter((key) => e.affectsConfiguration(`${SECTION}.${key}`));
+        if (needsRestart(changed) || this.serverState === 'missing') {
           void this.restart();
         } else {
           void this.pushSettings();
