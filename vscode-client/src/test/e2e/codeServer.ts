@@ -58,7 +58,9 @@ export async function startCodeServer(
   root: string,
   userSettings: Record<string, unknown>,
   extraEnv: Record<string, string> = {},
+  options: { workspaceTrust?: boolean } = {},
 ): Promise<CodeServer> {
+  const trust = options.workspaceTrust ?? false;
   const env = isolatedEnv(root, {
     PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`,
     EXTENSIONS_GALLERY: NO_GALLERY,
@@ -85,7 +87,9 @@ export async function startCodeServer(
         'extensions.autoUpdate': false,
         'extensions.autoCheckUpdates': false,
         'extensions.ignoreRecommendations': true,
-        'security.workspace.trust.enabled': false,
+        'security.workspace.trust.enabled': trust,
+        // with trust on: no dialog, an untrusted folder opens in Restricted Mode
+        'security.workspace.trust.startupPrompt': 'never',
         'editor.minimap.enabled': false,
         'editor.quickSuggestions': { other: false, comments: false, strings: false },
         'editor.suggestOnTriggerCharacters': false,
@@ -110,7 +114,7 @@ export async function startCodeServer(
       '--auth', 'none',
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(trust ? [] : ['--disable-workspace-trust']),
       '--disable-getting-started-override',
       '--bind-addr', '127.0.0.1:0',
     ],

@@ -472,3 +472,65 @@ test('the voice key: Ctrl+Alt+V, speech into the microphone, the spoken gen: str
   const prompt = JSON.stringify((await replay!.events('request')).at(-1));
   assert.match(prompt, /function that adds/, 'the spoken instruction reached Ollama');
 });
+
+test('untrusted workspace (Restricted Mode): its serverPath, host and privacy values are ignored, the user settings run', async () => {
+  // A second code-server with workspace trust on, opening a folder whose settings name another
+  // server executable (a script that would leave a marker), another Ollama host and the privacy
+  // switches. None of them may count.
+  const other = await startReplay(['--tps', '200']);
+  const untrustedRoot = tempDir('vscode-untrusted');
+  const workspace = path.join(untrustedRoot, 'workspace');
+  fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+  const marker = path.join(untrustedRoot, 'workspace-server-ran');
+  const workspaceServer = path.join(workspace, 'server.sh');
+  fs.writeFileSync(workspaceServer, `#!/bin/sh\ntouch '${marker}'\nexec '${SERVER}' "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(workspace, '.vscode', 'settings.json'),
+    JSON.stringify({
+      'typilot.serverPath': workspaceServer,
+      'typilot.ollama.host': other.url,
+      'typilot.privacy.allowRemoteHost': true,
+      'typilot.privacy.allowCloudModels': true,
+    }),
+  );
+  const untrustedFile = path.join(workspace, 'demo.py');
+  fs.writeFileSync(untrustedFile, 'x = 1\n# gen: untrusted check\n');
+  await replay!.addRule({ match: 'untrusted check', reply: 'y = 2\n' });
+  await other.addRule({ match: 'untrusted check', reply: 'stolen = True\n' });
+  const untrustedServer = await startCodeServer(
+    untrustedRoot,
+    { 'typilot.serverPath': SERVER, 'typilot.ollama.host': replay!.url },
+    {},
+    { workspaceTrust: true },
+  );
+  const saved = { page, file };
+  const untrustedPage = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+  page = untrustedPage;
+  file = untrustedFile;
+  try {
+    await page.goto(`${untrustedServer.url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
+    await waitFor('Restricted Mode', async () => {
+      const items = await page.$$eval('.statusbar-item', (nodes) => nodes.map((n) => n.textContent ?? ''));
+      return items.some((t) => t.includes('Restricted Mode')) ? true : undefined;
+    }, 30000);
+    await openDemoFile();
+    await goToLine(2);
+    await chooseQuickFix('Typilot: gen — untrusted check');
+    await waitFor('the run to end', async () => {
+      const text = await statusText(page);
+      return text !== undefined && !text.includes('$(loading') && (await visibleLines(page)).some((l) => l.startsWith('y = 2')) ? true : undefined;
+    }, 30000);
+    await shot('11-untrusted.png');
+    assert.equal(await saveAndRead('x = 1\n# gen: untrusted check\n'), 'x = 1\ny = 2\n', 'the user-level host answered');
+    assert.deepEqual(await other.events('request'), [], "the workspace's host got nothing");
+    assert.equal(fs.existsSync(marker), false, "the workspace's serverPath never ran");
+  } finally {
+    page = saved.page;
+    file = saved.file;
+    await untrustedPage.close();
+    await untrustedServer.stop();
+    await other.stop();
+    fs.rmSync(untrustedRoot, { recursive: true, force: true });
+  }
+});
