@@ -91,6 +91,18 @@ wants them."
     (lsp-request "workspace/executeCommand"
                  (list :command command :arguments (or arguments [])))))
 
+(defun typilot-lsp--execute-async (command arguments)
+  "Send workspace/executeCommand COMMAND with ARGUMENTS without waiting for the answer.
+Cancelling this way lets lsp-mode handle the run's last progress notification, which
+can arrive right behind the answer, as usual."
+  (with-lsp-workspace (typilot-lsp--workspace)
+    (lsp-request-async "workspace/executeCommand"
+                       (list :command command :arguments (or arguments []))
+                       (lambda (result)
+                         (message "Typilot: %s run(s) cancelled"
+                                  (or (and result (lsp-get result :cancelled)) 0)))
+                       :mode 'detached)))
+
 (defun typilot-lsp--typilot-action-p (action)
   "Non-nil when ACTION (a CodeAction or Command) is one of Typilot's."
   (string-prefix-p "Typilot:" (or (lsp:code-action-title action) "")))
@@ -120,12 +132,12 @@ Only the Typilot server is asked, so other servers' actions stay out of the way.
 (defun typilot-lsp-cancel ()
   "Stop the Typilot run streaming into this buffer."
   (interactive)
-  (typilot-lsp--execute "typilot.cancel" (vector (list :uri (lsp--buffer-uri)))))
+  (typilot-lsp--execute-async "typilot.cancel" (vector (list :uri (lsp--buffer-uri)))))
 
 (defun typilot-lsp-cancel-all ()
   "Stop every Typilot run of this project's server."
   (interactive)
-  (typilot-lsp--execute "typilot.cancel" []))
+  (typilot-lsp--execute-async "typilot.cancel" []))
 
 (defun typilot-lsp-send-settings ()
   "Send `typilot-settings' to the running server.

@@ -120,8 +120,8 @@
         ("cancel"
          (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
            (error "No streamed edit arrived within %ss" deadline))
-         (let ((reply (typilot-lsp-cancel)))
-           (td-note "cancelled" :reply (format "%S" reply)))
+         (typilot-lsp-cancel)
+         (td-note "cancelled")
          (setq result (list :applyAtCancel td-apply-ok
                             :ended (if (td-wait (lambda () (> td-progress-ends 0)) deadline)
                                        t :json-false)))))
