@@ -92,9 +92,9 @@ wants them."
                  (list :command command :arguments (or arguments [])))))
 
 (defun typilot-lsp--execute-async (command arguments)
-  "Send workspace/executeCommand COMMAND with ARGUMENTS without waiting for the answer.
-Cancelling this way lets lsp-mode handle the run's last progress notification, which
-can arrive right behind the answer, as usual."
+  "Send workspace/executeCommand COMMAND with ARGUMENTS; do not wait.
+Cancelling this way lets lsp-mode handle the run's last progress
+notification, which can arrive right behind the answer."
   (with-lsp-workspace (typilot-lsp--workspace)
     (lsp-request-async "workspace/executeCommand"
                        (list :command command :arguments (or arguments []))
