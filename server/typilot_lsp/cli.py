@@ -32,7 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     serve.add_argument("--log-level", default="WARNING", help="server log level (stderr)")
 
-    sub.add_parser("voice", help="run the voice sidecar (started by the server; JSON lines)")
+    voice = sub.add_parser(
+        "voice", help="run the voice sidecar (started by the server; JSON lines)"
+    )
+    voice.add_argument(
+        "--download-model",
+        metavar="NAME",
+        default=None,
+        help="download a faster-whisper model (e.g. tiny.en) once, then exit; "
+        "Typilot never downloads by itself",
+    )
 
     transcribe = sub.add_parser("transcribe", help="transcribe a WAV file into a command")
     transcribe.add_argument("file", help="16-bit PCM WAV file")

@@ -93,8 +93,39 @@ def test_transcribe_cli_model_not_downloadable_offline(
     )
     assert done.returncode == 1
     assert "not downloaded yet" in done.stderr
-    assert "connect to the internet once" in done.stderr
+    assert "typilot-lsp voice --download-model base.en" in done.stderr
     assert "local CTranslate2 Whisper model folder" in done.stderr
+
+
+def test_named_model_is_never_downloaded_by_itself(tmp_path: Path) -> None:
+    """Downloads are off even without HF_HUB_OFFLINE: only --download-model fetches a model."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "HF_HOME": str(tmp_path / "hf"),
+        # Were a download attempted, it would go here (a closed loopback port) and say so.
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "server"),
+    }
+    silence = tmp_path / "silence.wav"
+    with wave.open(str(silence), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\0\0" * 16000)
+    done = subprocess.run(
+        [*CLI, "transcribe", str(silence), "--model", "base.en"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1
+    assert "never downloads anything by itself" in done.stderr
+    fetch = subprocess.run(
+        [*CLI, "voice", "--download-model", "base.en"], capture_output=True, text=True, env=env
+    )
+    assert fetch.returncode == 1
+    assert "could not be downloaded" in fetch.stderr
 
 
 def test_model_errors(tmp_path: Path) -> None:

@@ -319,7 +319,23 @@ class Sidecar:
         return 0
 
 
+def download(model: str) -> int:
+    """`typilot-lsp voice --download-model NAME`: the one explicit way to fetch a model."""
+    from typilot_lsp.voice_agent.errors import VoiceError
+    from typilot_lsp.voice_agent.transcribe import resolve_model
+
+    try:
+        path = resolve_model(model, allow_download=True)
+    except VoiceError as exc:
+        print(f"typilot-lsp voice: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
 def main(args: argparse.Namespace | None = None) -> int:
+    if args is not None and getattr(args, "download_model", None):
+        return download(args.download_model)
     # stdout is the protocol channel: keep it for JSON lines and send anything else that writes
     # to fd 1 (libraries, C code) to stderr instead.
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)

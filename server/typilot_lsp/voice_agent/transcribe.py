@@ -60,8 +60,13 @@ def _looks_like_path(model: str) -> bool:
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
 
 
-def resolve_model(model: str) -> str:
-    """A local folder for `model` (a name or a path), downloading a named model once if needed."""
+def resolve_model(model: str, *, allow_download: bool = False) -> str:
+    """A local folder for `model` (a name or a path).
+
+    A named model comes from the Hugging Face cache. Typilot never downloads by itself
+    (nothing leaves the machine unless you ask): `allow_download` is set only by the explicit
+    `typilot-lsp voice --download-model NAME`.
+    """
     if not model.strip():
         raise ModelError(
             "`typilot.voice.model` is empty: set it to a model name such as tiny.en, or to a "
@@ -93,14 +98,21 @@ def resolve_model(model: str) -> str:
         return str(download_model(model, local_files_only=True))
     except Exception:
         pass  # not in the cache yet
+    if not allow_download:
+        raise ModelError(
+            f"voice model {model} is not downloaded yet, and Typilot never downloads anything "
+            f"by itself: run `typilot-lsp voice --download-model {model}` once (it fetches the "
+            "model weights from huggingface.co, nothing else), or set `typilot.voice.model` to "
+            "a local CTranslate2 Whisper model folder"
+        )
     try:
         return str(download_model(model))
     except Exception as exc:
         raise ModelError(
-            f"voice model {model} is not downloaded yet and could not be downloaded "
+            f"voice model {model} could not be downloaded "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}): "
-            "connect to the internet once so faster-whisper can fetch it (unset HF_HUB_OFFLINE), "
-            "or set `typilot.voice.model` to a local CTranslate2 Whisper model folder"
+            "connect to the internet for the download (unset HF_HUB_OFFLINE), or set "
+            "`typilot.voice.model` to a local CTranslate2 Whisper model folder"
         ) from exc
 
 
