@@ -272,7 +272,46 @@ def _check_history(config: Config) -> list[Check]:
     return checks
 
 
-def _check_voice() -> list[Check]:
+def _voice_model_repo(model: str) -> str:
+    """The Hugging Face repo faster-whisper fetches a model name from (without importing it)."""
+    if "/" in model:
+        return model
+    if model in ("turbo", "large-v3-turbo"):
+        return "mobiuslabsgmbh/faster-whisper-large-v3-turbo"
+    if model.startswith("distil-"):
+        return f"Systran/faster-distil-whisper-{model.removeprefix('distil-')}"
+    return f"Systran/faster-whisper-{model}"
+
+
+def _check_voice_model(model: str) -> Check:
+    """Is the voice model on this machine? Typilot never downloads it by itself."""
+    path = pathlib.Path(model).expanduser()
+    if path.exists() or model.startswith((".", "/", "~")):
+        if (path / "model.bin").is_file():
+            return Check("voice model", OK, f"voice model folder {path}")
+        return Check(
+            "voice model",
+            WARN,
+            f"voice model folder {path} has no model.bin: point `typilot.voice.model` at a "
+            "CTranslate2 Whisper model folder, or use a name such as tiny.en",
+        )
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return Check("voice model", WARN, f"voice model {model} not checked (voice not installed)")
+    found = try_to_load_from_cache(_voice_model_repo(model), "model.bin")
+    if isinstance(found, str):
+        return Check("voice model", OK, f"voice model {model} is on this machine")
+    return Check(
+        "voice model",
+        WARN,
+        f"voice model {model} is not downloaded, and Typilot never downloads by itself: run "
+        f"`typilot-lsp voice --download-model {model}` once, or set `typilot.voice.model` to a "
+        "local model folder",
+    )
+
+
+def _check_voice(config: Config) -> list[Check]:
     checks: list[Check] = []
     missing = [
         pkg for pkg in ("faster_whisper", "sounddevice") if importlib.util.find_spec(pkg) is None
@@ -288,6 +327,7 @@ def _check_voice() -> list[Check]:
         )
     else:
         checks.append(Check("voice", OK, "voice packages faster-whisper and sounddevice installed"))
+        checks.append(_check_voice_model(config.voice.model))
     if ctypes.util.find_library("portaudio") is None and not _sounddevice_bundles_portaudio():
         checks.append(
             Check(
@@ -358,7 +398,7 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
             Check("privacy", WARN, f"`{setting}` is on: prompts and code may leave this machine")
         )
     checks.extend(_check_history(config))
-    checks.extend(_check_voice())
+    checks.extend(_check_voice(config))
     return checks
 
 

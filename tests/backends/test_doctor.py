@@ -255,3 +255,22 @@ def test_missing_voice_packages_are_warnings_only(
     assert voice and all(line.startswith("warn") for line in voice)
     assert "pip install 'typilot-lsp[voice]'" in voice[0]
     assert any("libportaudio2" in line for line in voice)
+
+
+def test_voice_model_presence_is_reported(
+    replay_ollama: ReplayOllama, typilot_home: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(typilot_home, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    missing = run_doctor(env, "--host", replay_ollama.url)
+    assert missing.returncode == 0, missing.stdout + missing.stderr  # voice is optional
+    (line,) = lines_of(missing.stdout, "voice model")
+    assert "typilot-lsp voice --download-model tiny.en" in line
+
+    folder = tmp_path / "whisper"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(b"weights")
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"typilot": {"voice": {"model": str(folder)}}}))
+    present = run_doctor(env, "--host", replay_ollama.url, "--settings", str(settings))
+    (line,) = lines_of(present.stdout, "voice model")
+    assert str(folder) in line and "ok" in line[:6].lower()
