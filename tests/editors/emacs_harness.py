@@ -27,6 +27,21 @@ EMACS = shutil.which("emacs")
 INSTALL_HINT = "scripts/install-test-deps.sh installs emacs-nox, elpa-eglot and elpa-lsp-mode"
 
 
+# A model only the settings name: the replay server knows it, nothing else points at it.
+MODEL = "typilot-editors-test:7b"
+GENERATE_PATHS = ("/api/generate", "/api/chat")
+
+
+def editor_settings(replay: Any, tmp_path: Path) -> dict[str, Any]:
+    """The `typilot` section the editor config passes; Ollama is reached only through it."""
+    replay.set_models([*(m["name"] for m in replay.models), MODEL])
+    return {
+        "ollama": {"host": replay.url, "model": MODEL, "keepAlive": "7m"},
+        "history": {"path": str(tmp_path / "history.sqlite3")},
+        "trace": False,
+    }
+
+
 def emacs_missing_reason(*features: str) -> str | None:
     """Why the Emacs tests cannot run here (None when they can)."""
     if EMACS is None:

@@ -9,30 +9,16 @@ progress) says when it is over.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from emacs_harness import describe, emacs_missing_reason, run_lsp_mode
+from emacs_harness import GENERATE_PATHS as _GENERATE
+from emacs_harness import MODEL, describe, emacs_missing_reason, run_lsp_mode
+from emacs_harness import editor_settings as _settings
 
 from replay_ollama import ReplayOllama
 
 _MISSING = emacs_missing_reason("lsp-mode")
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
-_GENERATE = ("/api/generate", "/api/chat")
-
-
-# A model only the settings name: the replay server knows it, nothing else points at it.
-MODEL = "typilot-editors-test:7b"
-
-
-def _settings(replay: ReplayOllama, tmp_path: Path) -> dict[str, Any]:
-    """The `typilot` section the editor config passes; Ollama is reached only through it."""
-    replay.set_models([*(m["name"] for m in replay.models), MODEL])
-    return {
-        "ollama": {"host": replay.url, "model": MODEL, "keepAlive": "7m"},
-        "history": {"path": str(tmp_path / "history.sqlite3")},
-        "trace": False,
-    }
 
 
 def _file(tmp_path: Path, text: str) -> Path:
