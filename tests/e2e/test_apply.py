@@ -250,6 +250,6 @@ def test_a_fix_of_the_whole_file_takes_the_prefixes_above_it(
     done = run_apply(typilot_home, replay_ollama.url, str(path))
     assert done.returncode == 0, done.stderr
     assert "line 2 was part of what a fix: below it rewrote; skipped" in done.stderr
-    # The blank line that stood between the old code and the fix: line stays above the new code.
-    assert path.read_text().lstrip("\n") == "x = 1\ny = x + 1\n"
+    # The old code and the blank line between it and the fix: line make way for the new code.
+    assert path.read_text() == "x = 1\ny = x + 1\n"
     assert len(replay_ollama.events_of("complete")) == 1

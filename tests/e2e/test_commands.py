@@ -280,3 +280,12 @@ async def test_run_on_line_without_prefix_is_refused(editor: Editor) -> None:
         )
     assert doc.text == "x = 1\n"
     await asyncio.sleep(0)
+
+
+async def test_fix_on_last_line_replaces_the_code_above(editor: Editor, replay_ollama) -> None:
+    # On the last line, the target is the whole file above it.
+    fixed = "import os\n\ndef f():\n    return 2\n"
+    replay_ollama.add_rule(match="Code to fix", reply=fixed)
+    doc = editor.open("last.py", "import os\n\ndef f():\n    return 1\n\n# fix: return two")
+    await run_and_wait(editor, doc, 5)
+    assert doc.text == fixed.rstrip("\n")

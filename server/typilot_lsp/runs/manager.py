@@ -321,7 +321,7 @@ class RunManager:
                     writer.feed(output.finish())
                 await writer.close()
                 if outcome == "done" and target_region is not None and writer.written:
-                    await self._remove_old_target(editor, target_region, run)
+                    await self._remove_old_target(editor, target_region, region, run)
             if writer.error is not None:
                 outcome, error = "error", str(writer.error)
                 if run.cancel_reason == "edited":
@@ -372,7 +372,9 @@ class RunManager:
                     last_report = now
                     progress.report(run, f"{run.stats.token_count} tokens")
 
-    async def _remove_old_target(self, editor: Any, target: TrackedRegion, run: Run) -> None:
+    async def _remove_old_target(
+        self, editor: Any, target: TrackedRegion, written: TrackedRegion, run: Run
+    ) -> None:
         """fix: the new code is in; now remove the code it replaces (if untouched)."""
         doc = editor.doc
         found = target.find(target.text)
@@ -386,7 +388,14 @@ class RunManager:
         target.settle((tl, tc), target.text)
         el, ec = target.end()
         # Take the line break that separates it from its neighbour, so no blank line is left.
-        if tc == 0 and tl > 0:
+        new_code_line = written.start[0]
+        if tl < new_code_line and el + 1 <= new_code_line:
+            # The old code is above the new (fix: on the last line): take it and the blank
+            # lines between them, so the new code takes its place.
+            start, end = (tl, tc), (el + 1, 0)
+            while end[0] < new_code_line and not doc.lines[end[0]].strip():
+                end = (end[0] + 1, 0)
+        elif tc == 0 and tl > 0:
             start = (tl - 1, content_length(doc.lines[tl - 1]))
             end = (el, ec)
         elif el + 1 < len(doc.lines):
