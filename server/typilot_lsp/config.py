@@ -64,6 +64,8 @@ class VoiceConfig:
 class StreamingConfig:
     edit_interval_ms: int = 50
     """Tokens arriving within this window are sent to the editor as one edit."""
+    max_edit_interval_ms: int = 250
+    """The window doubles after every edit up to this, so a long reply is a few dozen edits."""
     echo_timeout_ms: int = 3000
     """How long to wait for the editor to report a streamed edit back before giving up."""
 
@@ -236,7 +238,13 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
             raise ValueError(f"expected an object of Ollama options, got {raw!r}")
         return dict(raw)
     value = converter.structure(raw, field.type)  # type: ignore[arg-type]
-    non_negative = {"retention_days", "edit_interval_ms", "max_chars", "echo_timeout_ms"}
+    non_negative = {
+        "retention_days",
+        "edit_interval_ms",
+        "max_edit_interval_ms",
+        "max_chars",
+        "echo_timeout_ms",
+    }
     if field.name in non_negative and value < 0:
         raise ValueError(f"must not be negative, got {raw!r}")
     if (field.name.endswith("timeout") or field.name.endswith("_seconds")) and value <= 0:

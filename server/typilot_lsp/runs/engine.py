@@ -2,8 +2,11 @@
 
 One `StreamWriter` writes one run's text into one document:
 
-* Tokens are coalesced in time windows (`streaming.editIntervalMs`) with at
-  most one applyEdit in flight per document; the first text goes out at once.
+* Tokens are coalesced in time windows with at most one applyEdit in flight per
+  document; the first text goes out at once, the window starts at
+  `streaming.editIntervalMs` and doubles after every edit up to
+  `streaming.maxEditIntervalMs`, so short replies stream smoothly and long ones
+  are a few dozen edits. The end of the reply is written at once.
 * Every edit is a versioned `TextDocumentEdit` computed on the newest text the
   editor reported. A rejected edit (the user typed first) is recomputed and
   retried, never forced.
@@ -287,6 +290,7 @@ class StreamWriter:
         *,
         label: str,
         interval: float,
+        max_interval: float | None = None,
         echo_timeout: float,
         on_first_edit: Callable[[], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
@@ -295,6 +299,7 @@ class StreamWriter:
         self.region = region
         self.label = label
         self.interval = interval
+        self.max_interval = max(interval, max_interval if max_interval is not None else interval)
         self.echo_timeout = echo_timeout
         self.pending = ""
         self.written = ""
@@ -353,6 +358,7 @@ class StreamWriter:
                 text, self.pending = self.pending, ""
                 last_flush = time.monotonic()
                 await self._write(text)
+                self.interval = min(self.max_interval, self.interval * 2)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

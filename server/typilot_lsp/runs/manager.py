@@ -299,6 +299,7 @@ class RunManager:
                 region,
                 label=f"typilot:{run.id}",
                 interval=config.streaming.edit_interval_ms / 1000,
+                max_interval=config.streaming.max_edit_interval_ms / 1000,
                 echo_timeout=config.streaming.echo_timeout_ms / 1000,
                 on_error=stop_reader,
             )
