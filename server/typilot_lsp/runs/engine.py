@@ -6,7 +6,8 @@ One `StreamWriter` writes one run's text into one document:
   document; the first text goes out at once, the window starts at
   `streaming.editIntervalMs` and doubles after every edit up to
   `streaming.maxEditIntervalMs`, so short replies stream smoothly and long ones
-  are a few dozen edits. The end of the reply is written at once.
+  are a few dozen edits. A window closes early when no token came for half the
+  first window (a slow model), and the end of the reply is written at once.
 * Every edit is a versioned `TextDocumentEdit` computed on the newest text the
   editor reported. A rejected edit (the user typed first) is recomputed and
   retried, never forced.
@@ -300,6 +301,8 @@ class StreamWriter:
         self.label = label
         self.interval = interval
         self.max_interval = max(interval, max_interval if max_interval is not None else interval)
+        self.quiet_interval = interval / 2
+        self._last_feed = time.monotonic()
         self.echo_timeout = echo_timeout
         self.pending = ""
         self.written = ""
@@ -321,6 +324,7 @@ class StreamWriter:
     def feed(self, text: str) -> None:
         if text and self._error is None:
             self.pending += text
+            self._last_feed = time.monotonic()
             self._wake.set()
 
     async def close(self) -> None:
@@ -347,14 +351,17 @@ class StreamWriter:
                     await self._wake.wait()
                     continue
                 if not self._closing:
-                    wait = last_flush + self.interval - time.monotonic()
-                    if wait > 0:
+                    now = time.monotonic()
+                    wait = last_flush + self.interval - now
+                    # A window also closes early once the stream goes quiet, so a slow model's
+                    # last token is not held back for the rest of a long window.
+                    quiet = self._last_feed + self.quiet_interval - now
+                    if wait > 0 and quiet > 0:
                         # Gather the tokens of this window; closing cuts the wait short.
                         self._wake.clear()
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), wait)
-                        if not self._closing and time.monotonic() < last_flush + self.interval:
-                            continue
+                            await asyncio.wait_for(self._wake.wait(), min(wait, quiet))
+                        continue
                 text, self.pending = self.pending, ""
                 last_flush = time.monotonic()
                 await self._write(text)
