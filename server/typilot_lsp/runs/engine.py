@@ -132,7 +132,9 @@ class DocumentEditor:
             region.on_change(l1, c1, l2, c2, text)
 
     def on_changes_applied(self, version: int) -> None:
-        asyncio.get_running_loop().create_task(self._notify())
+        # Only a running stream waits for changes; plain typing costs nothing here.
+        if self.regions:
+            asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         async with self.changed:
