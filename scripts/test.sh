@@ -38,6 +38,9 @@ else
   failed+=("vscode (npm could not be installed)")
 fi
 
+log "the fast suites under every other declared Python (scripts/test-pythons.sh)"
+bash scripts/test-pythons.sh || failed+=("other Python versions")
+
 log "pytest"
 mkdir -p test-output
 python -m pytest -p no:cacheprovider -q "$@"

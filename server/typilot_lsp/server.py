@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -20,6 +20,7 @@ from pygls.lsp.server import LanguageServer
 from typilot_lsp import __version__
 from typilot_lsp.config import Config
 from typilot_lsp.documents import DocumentState
+from typilot_lsp.feature import Feature
 from typilot_lsp.prefixes import PrefixMatcher
 from typilot_lsp.privacy import PrivacyPolicy
 from typilot_lsp.runs.engine import DocumentEditor
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from typilot_lsp.history import AsyncHistory
 
 log = logging.getLogger("typilot_lsp")
+FeatureT = TypeVar("FeatureT", bound=Feature)
 
 FEATURES = (
     "typilot_lsp.features.settings",
@@ -98,10 +100,34 @@ class TypilotServer(LanguageServer):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._matchers: dict[str, PrefixMatcher] = {}
         self._privacy_warned = False
+        self._features: dict[type[Feature], Feature] = {}
         self.config_listeners: list[Callable[[Config, Config], None]] = []
         """Called with (old, new) after every settings change."""
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         """Awaited on `shutdown` (e.g. stopping the voice sidecar)."""
+
+    # -- features ----------------------------------------------------------------
+    def add_feature(self, feature: Feature) -> None:
+        """Add `feature` (one per type) and let it register its handlers."""
+        kind = type(feature)
+        if kind in self._features:
+            raise ValueError(f"{kind.__name__} is already added")
+        self._features[kind] = feature
+        feature.register()
+
+    def get_feature(self, kind: type[FeatureT]) -> FeatureT:
+        """The feature of type `kind` (or a subclass of it); KeyError if none was added."""
+        found = self._features.get(kind)
+        if found is None:
+            found = next((f for f in self._features.values() if isinstance(f, kind)), None)
+        if found is None:
+            raise KeyError(f"no {kind.__name__} feature in this server")
+        return found  # type: ignore[return-value]
+
+    @property
+    def features(self) -> list[Feature]:
+        """Every feature, in the order added (the order their hooks are called)."""
+        return list(self._features.values())
 
     # -- shared services ---------------------------------------------------------
     @property

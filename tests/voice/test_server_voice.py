@@ -87,7 +87,7 @@ async def wait_inserted(editor: Editor, fragment: str, timeout: float = 90) -> s
         await editor.wait_until(
             lambda: any(fragment in t for t in inserted_lines(editor)), timeout=timeout
         )
-    except TimeoutError:
+    except asyncio.TimeoutError:
         raise AssertionError(
             f"no edit with {fragment!r}: edits={inserted_lines(editor)!r} "
             f"messages={[m.message for m in editor.client.messages]!r}"

@@ -150,7 +150,7 @@ class DocumentEditor:
                     self.changed.wait_for(lambda: self.doc.version > after_version), timeout
                 )
             return True
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin on 3.10
             return False
 
     def track(self, start: Position, text: str) -> TrackedRegion:
@@ -361,7 +361,7 @@ class StreamWriter:
                     if wait > 0 and quiet > 0:
                         # Gather the tokens of this window; closing cuts the wait short.
                         self._wake.clear()
-                        with contextlib.suppress(TimeoutError):
+                        with contextlib.suppress(asyncio.TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), min(wait, quiet))
                         continue
                 text, self.pending = self.pending, ""

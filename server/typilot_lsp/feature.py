@@ -1,0 +1,46 @@
+"""The shape of every server feature: an object that owns its state and its lifecycle.
+
+A feature is one concern of the server (runs, documents, history, voice, settings plumbing). It
+is created once per server (`server.add_feature`), registers its own LSP handlers
+in `register`, and is told about the server's lifecycle through the hooks below, which do
+nothing unless overridden. Another feature is reached by type — `server.get_feature(Runs)` —
+never through an attribute of the server.
+
+Hooks are called in the order the features were added; a hook that raises is logged and does
+not stop the others (one broken feature must not take the server down).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lsprotocol import types
+
+    from typilot_lsp.config import Config
+    from typilot_lsp.server import TypilotServer
+
+
+class Feature:
+    """Base class of the server's features."""
+
+    def __init__(self, server: TypilotServer) -> None:
+        self.server = server
+
+    def register(self) -> None:
+        """Register this feature's LSP handlers (`server.feature`, `server.command`)."""
+
+    async def initialize(self, params: types.InitializeParams) -> None:
+        """`initialize`: the client's capabilities and initializationOptions are known."""
+
+    async def initialized(self, params: types.InitializedParams) -> None:
+        """`initialized`: the client can take requests (progress, configuration, messages)."""
+
+    def settings_changed(self, old: Config, new: Config) -> None:
+        """The `typilot` settings changed (both are complete, validated configs)."""
+
+    async def shutdown(self) -> None:
+        """`shutdown`: stop background work and release what this feature holds."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
