@@ -10,6 +10,8 @@ The messages never contain prompt, code or response text, so they are also safe 
 
 from __future__ import annotations
 
+from pygls.exceptions import JsonRpcException
+
 __all__ = [
     "BackendError",
     "CapabilityError",
@@ -26,8 +28,19 @@ __all__ = [
     "OllamaUnreachable",
     "PrivacyError",
     "RemoteHostRefused",
+    "RequestFailed",
     "TypilotError",
 ]
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed (-32803): a valid request that could not be carried out.
+
+    The one class every LSP handler raises for that; its message is the user-facing text.
+    """
+
+    CODE = -32803
+    MESSAGE = "Request failed"
 
 
 class TypilotError(Exception):

@@ -12,9 +12,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
-from typilot_lsp.errors import TypilotError
+from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.server import TypilotServer
 
 if TYPE_CHECKING:
@@ -39,13 +39,6 @@ ENTRY_FIELDS = (
     "error",
     "response",
 )
-
-
-class RequestFailed(JsonRpcException):
-    """LSP's RequestFailed: the request was valid but could not be carried out."""
-
-    CODE = -32803
-    MESSAGE = "Request failed"
 
 
 async def _history(ls: TypilotServer) -> AsyncHistory:

@@ -6,22 +6,15 @@ from typing import Any
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
-from typilot_lsp.errors import TypilotError
+from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.runs.manager import RunArguments
 from typilot_lsp.server import TypilotServer
 
 RUN_COMMAND = "typilot.run"
 CANCEL_COMMAND = "typilot.cancel"
 ACTION_KIND = types.CodeActionKind.QuickFix
-
-
-class RequestFailed(JsonRpcException):
-    """LSP's RequestFailed: the request was valid but could not be carried out."""
-
-    CODE = -32803
-    MESSAGE = "Request failed"
 
 
 def _arguments(ls: TypilotServer, args: tuple[Any, ...]) -> RunArguments:

@@ -20,11 +20,11 @@ from typing import Any
 
 import attrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from typilot_lsp.comments import line_comment_for
 from typilot_lsp.config import Config, VoiceConfig
-from typilot_lsp.errors import TypilotError
+from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.server import TypilotServer
 from typilot_lsp.voice.client import SidecarError, VoiceClient, VoiceRequest
 
@@ -36,11 +36,6 @@ PREFIX_INDEX_TIMEOUT = 5.0
 LISTEN_TIMEOUT = 15.0
 
 _ids = itertools.count(1)
-
-
-class RequestFailed(JsonRpcException):
-    CODE = -32803
-    MESSAGE = "Request failed"
 
 
 @attrs.define(eq=False)
