@@ -117,12 +117,11 @@ def load_config(args: argparse.Namespace, err: TextIO) -> Config:
     config, errors = Config.from_dict(data)
     for error in errors:
         print(f"typilot-lsp apply: settings: {error} (in {settings_file})", file=err)
-    ollama = config.ollama
-    if getattr(args, "host", None):
-        ollama = attrs.evolve(ollama, host=args.host)
-    if getattr(args, "model", None):
-        ollama = attrs.evolve(ollama, model=args.model)
-    return attrs.evolve(config, ollama=ollama)
+    return config.with_overrides(
+        backend=getattr(args, "backend", None),
+        host=getattr(args, "host", None),
+        model=getattr(args, "model", None),
+    )
 
 
 class LineProgress:
@@ -187,9 +186,9 @@ class HeadlessHost:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            from typilot_lsp.backends.ollama import OllamaBackend
+            from typilot_lsp.backends import create_backend
 
-            self._backend = OllamaBackend.from_config(self.config)
+            self._backend = create_backend(self.config)
         return self._backend
 
     def open(self, uri: str, language_id: str, text: str) -> DocumentState:
@@ -298,8 +297,8 @@ async def apply_file(
     _start_history(host)
     ok = failed = 0
     try:
-        # One check before touching anything: Ollama reachable, model present and allowed.
-        await host.backend.prepare(config.ollama.model)
+        # One check before touching anything: the server reachable, model present and allowed.
+        await host.backend.prepare(config.model)
         total = len(lines)
         for index, line in enumerate(lines, 1):
             match = doc.prefixed.get(line)

@@ -50,8 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     apply = sub.add_parser("apply", help="run every prefixed line of a file without an editor")
     apply.add_argument("file", help="file to process")
     apply.add_argument("--dry-run", action="store_true", help="print the result instead")
-    apply.add_argument("--host", default=None, help="Ollama host (default: settings/$OLLAMA_HOST)")
-    apply.add_argument("--model", default=None, help="Ollama model")
+    apply.add_argument(
+        "--backend", default=None, choices=("ollama", "openai"), help="backend (default: settings)"
+    )
+    apply.add_argument(
+        "--host",
+        default=None,
+        help="Ollama host, or the OpenAI-compatible base URL (default: settings/$OLLAMA_HOST)",
+    )
+    apply.add_argument("--model", default=None, help="model (default: settings)")
     apply.add_argument("--language", default=None, help="languageId (default: from extension)")
     apply.add_argument(
         "--settings", default=None, help="JSON file with a `typilot` settings object"
@@ -71,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     hsub.add_parser("export", help="every run as JSON lines on stdout")
 
     doctor = sub.add_parser("doctor", help="check that runs can work on this machine")
-    doctor.add_argument("--host", default=None, help="Ollama host to check")
+    doctor.add_argument(
+        "--backend", default=None, choices=("ollama", "openai"), help="backend (default: settings)"
+    )
+    doctor.add_argument(
+        "--host", default=None, help="Ollama host, or the OpenAI-compatible base URL, to check"
+    )
     doctor.add_argument("--model", default=None, help="model to check")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument(

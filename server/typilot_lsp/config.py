@@ -15,6 +15,10 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 COMMAND_MODES = ("insert", "replace", "comment")
+BACKENDS = ("ollama", "openai")
+FIM_MODES = ("auto", "off")
+DEFAULT_OPENAI_BASE_URL = "http://127.0.0.1:8080/v1"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @attrs.define
@@ -27,6 +31,39 @@ class OllamaConfig:
     connect_timeout: float = 2.0
     first_token_timeout: float = 120.0
     idle_timeout: float = 30.0
+
+
+@attrs.define
+class OpenAIConfig:
+    """An OpenAI-compatible server: llama.cpp's llama-server, LM Studio, vLLM, ..."""
+
+    base_url: str = DEFAULT_OPENAI_BASE_URL
+    model: str = ""
+    """The model id; "" means the one model the server lists (llama-server serves one)."""
+    api_key_env: str | None = None
+    """The NAME of an environment variable that holds the API key (never the key itself)."""
+    options: dict[str, Any] = attrs.Factory(dict)
+    """Extra request fields: temperature, top_p, seed, stop, ..."""
+    connect_timeout: float = 2.0
+    first_token_timeout: float = 120.0
+    idle_timeout: float = 30.0
+
+
+@attrs.define
+class GenConfig:
+    fim: str = "auto"
+    """Fill-in-the-middle when the model supports it (`auto`), or always chat (`off`)."""
+    max_tokens: int = 1024
+
+
+@attrs.define
+class FixConfig:
+    max_tokens: int = 2048
+
+
+@attrs.define
+class SumConfig:
+    max_tokens: int = 256
 
 
 @attrs.define
@@ -82,7 +119,9 @@ def _default_prefixes() -> dict[str, str]:
 
 @attrs.define
 class Config:
+    backend: str = "ollama"
     ollama: OllamaConfig = attrs.Factory(OllamaConfig)
+    openai: OpenAIConfig = attrs.Factory(OpenAIConfig)
     privacy: PrivacyConfig = attrs.Factory(PrivacyConfig)
     prefixes: dict[str, str] = attrs.Factory(_default_prefixes)
     commands: dict[str, UserCommand] = attrs.Factory(dict)
@@ -90,7 +129,51 @@ class Config:
     voice: VoiceConfig = attrs.Factory(VoiceConfig)
     streaming: StreamingConfig = attrs.Factory(StreamingConfig)
     context: ContextConfig = attrs.Factory(ContextConfig)
+    gen: GenConfig = attrs.Factory(GenConfig)
+    fix: FixConfig = attrs.Factory(FixConfig)
+    sum: SumConfig = attrs.Factory(SumConfig)
     trace: bool = False
+
+    @property
+    def model(self) -> str:
+        """The model of the selected backend ("" for `openai`: the one the server serves)."""
+        return self.openai.model if self.backend == "openai" else self.ollama.model
+
+    @property
+    def generation_options(self) -> dict[str, Any]:
+        """The selected backend's pass-through options."""
+        return dict(self.openai.options if self.backend == "openai" else self.ollama.options)
+
+    def with_overrides(
+        self, *, backend: str | None = None, host: str | None = None, model: str | None = None
+    ) -> Config:
+        """Command-line overrides (``--backend``, ``--host``, ``--model``) applied to the
+        selected backend: ``--host`` is Ollama's host or the OpenAI-compatible base URL."""
+        config = attrs.evolve(self, backend=backend) if backend in BACKENDS else self
+        if config.backend == "openai":
+            openai = config.openai
+            if host:
+                openai = attrs.evolve(openai, base_url=host)
+            if model:
+                openai = attrs.evolve(openai, model=model)
+            return attrs.evolve(config, openai=openai)
+        ollama = config.ollama
+        if host:
+            ollama = attrs.evolve(ollama, host=host)
+        if model:
+            ollama = attrs.evolve(ollama, model=model)
+        return attrs.evolve(config, ollama=ollama)
+
+    def max_tokens_for(self, command: str, mode: str) -> tuple[int, str]:
+        """The reply-length bound of a command (0: none) and the setting that holds it.
+
+        A user command takes the bound of the built-in command with its mode."""
+        if command not in ("gen", "fix", "sum"):
+            command = {"replace": "fix", "comment": "sum"}.get(mode, "gen")
+        bound = {"gen": self.gen.max_tokens, "fix": self.fix.max_tokens}.get(
+            command, self.sum.max_tokens
+        )
+        return bound, f"typilot.{command}.maxTokens"
 
     @classmethod
     def from_dict(cls, data: Any) -> tuple[Config, list[str]]:
@@ -112,6 +195,10 @@ def _snake(name: str) -> str:
 
 SECTIONS: tuple[type, ...] = (
     OllamaConfig,
+    OpenAIConfig,
+    GenConfig,
+    FixConfig,
+    SumConfig,
     PrivacyConfig,
     UserCommand,
     HistoryConfig,
@@ -235,8 +322,23 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
         return prefixes
     if field.name == "options":
         if not isinstance(raw, dict):
-            raise ValueError(f"expected an object of Ollama options, got {raw!r}")
+            raise ValueError(f"expected an object of options, got {raw!r}")
         return dict(raw)
+    if field.name == "api_key_env":
+        if raw is None or raw == "":
+            return None
+        if not isinstance(raw, str) or not _ENV_NAME.match(raw):
+            # Never echo the value: it may be the key itself, pasted in the wrong place.
+            raise ValueError(
+                "expected the NAME of an environment variable that holds the key (letters, "
+                "digits and _, e.g. OPENAI_API_KEY), never the key itself; the value is not shown"
+            )
+        return raw
+    choices = _CHOICES.get(field.name)
+    if choices is not None:
+        if raw not in choices:
+            raise ValueError(f"expected one of {', '.join(map(repr, choices))}, got {raw!r}")
+        return raw
     value = converter.structure(raw, field.type)  # type: ignore[arg-type]
     non_negative = {
         "retention_days",
@@ -244,12 +346,18 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
         "max_edit_interval_ms",
         "max_chars",
         "echo_timeout_ms",
+        "max_tokens",
     }
     if field.name in non_negative and value < 0:
         raise ValueError(f"must not be negative, got {raw!r}")
     if (field.name.endswith("timeout") or field.name.endswith("_seconds")) and value <= 0:
         raise ValueError(f"must be greater than 0, got {raw!r}")
+    if field.name == "base_url" and not re.match(r"(?i)^https?://[^/\s]+", value):
+        raise ValueError(f"expected an http:// or https:// URL, got {raw!r}")
     return value
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {"backend": BACKENDS, "fim": FIM_MODES}
 
 
 def _describe(exc: BaseException) -> str:
@@ -263,6 +371,10 @@ def _describe(exc: BaseException) -> str:
 
 _NESTED: dict[str, type] = {
     "ollama": OllamaConfig,
+    "openai": OpenAIConfig,
+    "gen": GenConfig,
+    "fix": FixConfig,
+    "sum": SumConfig,
     "privacy": PrivacyConfig,
     "history": HistoryConfig,
     "voice": VoiceConfig,

@@ -13,10 +13,14 @@ from __future__ import annotations
 from pygls.exceptions import JsonRpcException
 
 __all__ = [
+    "ApiKeyMissing",
+    "AuthRejected",
     "BackendError",
     "CapabilityError",
     "CloudModelRefused",
+    "ContextTooLong",
     "InvalidHost",
+    "ModelLoading",
     "ModelNotFound",
     "NotOllama",
     "OllamaAuthError",
@@ -29,7 +33,12 @@ __all__ = [
     "PrivacyError",
     "RemoteHostRefused",
     "RequestFailed",
+    "ServerRequestError",
+    "ServerStalled",
+    "ServerStreamError",
+    "ServerUnreachable",
     "TypilotError",
+    "UnknownModel",
 ]
 
 
@@ -80,14 +89,20 @@ class PrivacyError(TypilotError):
 class RemoteHostRefused(PrivacyError):
     setting = "typilot.privacy.allowRemoteHost"
 
-    def __init__(self, host: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        host: str,
+        detail: str = "",
+        *,
+        server: str = "Ollama",
+        local_setting: str = "`typilot.ollama.host` = http://127.0.0.1:11434",
+    ) -> None:
         self.host = host
         extra = f" ({detail})" if detail else ""
         super().__init__(
-            f"refused to connect to Ollama at {host}: it is not a loopback address{extra}, so your "
-            "prompts and code would leave this machine. Use a local Ollama "
-            "(`typilot.ollama.host` = http://127.0.0.1:11434), or set "
-            f"`{self.setting}` to true to allow it"
+            f"refused to connect to {server} at {host}: it is not a loopback address{extra}, so "
+            f"your prompts and code would leave this machine. Use a local {server} "
+            f"({local_setting}), or set `{self.setting}` to true to allow it"
         )
 
 
@@ -232,5 +247,133 @@ class OllamaStalled(BackendError):
             message = (
                 f"model {model} stopped sending text for {seconds:g} s, so the run was stopped: "
                 "check the Ollama server log, or raise `typilot.ollama.idleTimeout`"
+            )
+        super().__init__(message)
+
+
+# --- backend-neutral (the OpenAI-compatible backend; names that fit any server) -------------
+
+
+class ServerUnreachable(BackendError):
+    """Nothing answers at the configured URL (refused, timed out, closed at once)."""
+
+    def __init__(self, url: str, detail: str | None, start_hint: str, setting: str) -> None:
+        self.url = url
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"cannot reach the model server at {url}{why}: is it running? {start_hint}, or set "
+            f"`{setting}` to the URL it listens on"
+        )
+
+
+class UnknownModel(BackendError):
+    """The server does not serve the configured model (or serves several and none is set)."""
+
+    def __init__(self, model: str, url: str, served: list[str], setting: str) -> None:
+        self.model = model
+        self.served = served
+        listed = ", ".join(served[:12]) if served else "nothing"
+        if model:
+            head = f"model {model} is not served at {url}"
+        else:
+            head = f"the server at {url} serves several models and none is chosen"
+        super().__init__(f"{head} (its /models lists: {listed}): set `{setting}` to one of them")
+
+
+class ModelLoading(BackendError):
+    """503 while the model loads, for longer than the bound."""
+
+    def __init__(self, url: str, seconds: float, setting: str) -> None:
+        self.url = url
+        super().__init__(
+            f"the model server at {url} was still loading its model after {seconds:g} s: try "
+            f"again in a moment, or raise `{setting}`"
+        )
+
+
+class ContextTooLong(BackendError):
+    """400: the prompt does not fit the server's context window."""
+
+    def __init__(self, server_message: str) -> None:
+        super().__init__(
+            f"the prompt does not fit the model's context ({server_message}): lower "
+            "`typilot.context.maxChars` (how much surrounding code is sent), or give the server "
+            "a larger context (llama-server: `-c 8192`)"
+        )
+
+
+class AuthRejected(BackendError):
+    """401/403: the server wants an API key, or refused the one sent."""
+
+    def __init__(self, url: str, status: int, server_message: str, key_env: str | None) -> None:
+        self.status = status
+        if key_env:
+            fix = (
+                f"check the key in ${key_env} (named by `typilot.openai.apiKeyEnv`) and that the "
+                "variable is set where the editor starts"
+            )
+        else:
+            fix = (
+                "set `typilot.openai.apiKeyEnv` to the NAME of an environment variable that holds "
+                "the key (e.g. OPENAI_API_KEY), and set that variable where the editor starts"
+            )
+        super().__init__(
+            f"the model server at {url} refused access ({status}: {server_message}): {fix}"
+        )
+
+
+class ApiKeyMissing(BackendError):
+    """`openai.apiKeyEnv` names a variable that is not set (checked before any request)."""
+
+    def __init__(self, key_env: str) -> None:
+        self.key_env = key_env
+        super().__init__(
+            f"`typilot.openai.apiKeyEnv` names ${key_env}, but that environment variable is not "
+            "set for the language server: set it where the editor starts (then restart the "
+            "editor), or clear `typilot.openai.apiKeyEnv` if the server needs no key"
+        )
+
+
+class ServerRequestError(BackendError):
+    """Any other refusal or failure status from an OpenAI-compatible server."""
+
+    def __init__(self, url: str, status: int, server_message: str) -> None:
+        self.status = status
+        hint = (
+            "check `typilot.openai.options` and `typilot.openai.model`"
+            if 400 <= status < 500
+            else "check the model server's log and try again"
+        )
+        super().__init__(f"the model server at {url} answered {status} ({server_message}): {hint}")
+
+
+class ServerStreamError(BackendError):
+    """The stream broke after it had started (an `error` event, a dropped connection, garbage)."""
+
+    def __init__(self, model: str, detail: str) -> None:
+        self.model = model
+        self.detail = detail
+        super().__init__(
+            f"the model server stopped in the middle of the answer from {model}: {detail}. The "
+            "text streamed so far is kept; check the server's log and run it again"
+        )
+
+
+class ServerStalled(BackendError):
+    """No token within the idle timeout (or the first-token timeout)."""
+
+    def __init__(self, model: str, seconds: float, first: bool, section: str) -> None:
+        self.model = model
+        self.seconds = seconds
+        self.first = first
+        if first:
+            message = (
+                f"model {model} did not start answering within {seconds:g} s: try again, use a "
+                f"smaller model, or raise `typilot.{section}.firstTokenTimeout`"
+            )
+        else:
+            message = (
+                f"model {model} stopped sending text for {seconds:g} s, so the run was stopped: "
+                f"check the model server's log, or raise `typilot.{section}.idleTimeout`"
             )
         super().__init__(message)

@@ -1,15 +1,15 @@
 """The privacy guards: nothing leaves the machine unless a setting says so.
 
-- Host guard: the Ollama host must be loopback (127.0.0.0/8, ::1, ``localhost``) unless
+- Host guard: the Ollama host (or the OpenAI-compatible base URL) must be loopback (127.0.0.0/8, ::1, ``localhost``) unless
   ``privacy.allowRemoteHost``. Decided on the configured text alone, before any connection
   and without resolving a name, so a refused host sees neither a DNS query nor a SYN.
 - Cloud guard: a model named ``...:cloud`` / ``...:<tag>-cloud``, or one whose ``/api/show``
   reports ``remote_host`` / ``remote_model``, is refused before any prompt is sent unless
   ``privacy.allowCloudModels``.
 
-:class:`typilot_lsp.backends.ollama.OllamaClient` runs the host guard on every request and
-:class:`typilot_lsp.backends.ollama.OllamaBackend` runs the cloud guard before every
-generation, so no code path can skip them.
+:class:`typilot_lsp.backends.ollama.OllamaClient` and
+:class:`typilot_lsp.backends.openai.OpenAIClient` run the host guard on every request, and
+both backends run the cloud guard before every generation, so no code path can skip them.
 """
 
 from __future__ import annotations
@@ -97,8 +97,16 @@ def is_loopback_host(host: str) -> bool:
     return address.is_loopback
 
 
-def check_host(base_url: str, allow_remote_host: bool) -> None:
-    """Raise :class:`RemoteHostRefused` unless ``base_url`` is loopback or remote is allowed."""
+def check_host(
+    base_url: str,
+    allow_remote_host: bool,
+    *,
+    server: str = "Ollama",
+    local_setting: str = "`typilot.ollama.host` = http://127.0.0.1:11434",
+) -> None:
+    """Raise :class:`RemoteHostRefused` unless ``base_url`` is loopback or remote is allowed.
+
+    The same guard for every backend; ``server`` and ``local_setting`` only word the message."""
     if allow_remote_host:
         return
     name = host_name(base_url)
@@ -110,7 +118,7 @@ def check_host(base_url: str, allow_remote_host: bool) -> None:
             detail = f"{name} is an address to listen on, not to connect to; use 127.0.0.1"
     except ValueError:
         pass
-    raise RemoteHostRefused(base_url, detail)
+    raise RemoteHostRefused(base_url, detail, server=server, local_setting=local_setting)
 
 
 def cloud_name_marker(model: str) -> str | None:

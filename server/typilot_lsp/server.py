@@ -140,9 +140,9 @@ class TypilotServer(LanguageServer):
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            from typilot_lsp.backends.ollama import OllamaBackend
+            from typilot_lsp.backends import create_backend
 
-            self._backend = OllamaBackend.from_config(self.config)
+            self._backend = create_backend(self.config)
         return self._backend
 
     def reset_backend(self) -> None:

@@ -11,12 +11,23 @@ the generator closes the HTTP connection at once, which is how Ollama cancels a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Backend", "GenerationRequest", "ModelInfo", "StreamStats"]
+__all__ = ["Backend", "FimPrompt", "GenerationRequest", "ModelInfo", "Notify", "StreamStats"]
+
+Notify = Callable[[str], None]
+"""Receives short status lines while a backend waits (e.g. ``model loading``)."""
+
+
+@attrs.frozen
+class FimPrompt:
+    """Fill-in-the-middle: the code before the gap and the code after it."""
+
+    prefix: str
+    suffix: str
 
 
 @attrs.frozen
@@ -24,9 +35,14 @@ class GenerationRequest:
     model: str
     system: str
     prompt: str  # the user message
-    options: dict[str, Any] = attrs.field(factory=dict)  # passed through to Ollama `options`
+    options: dict[str, Any] = attrs.field(factory=dict)  # the backend's pass-through options
     keep_alive: str | int = "5m"
     think: bool | None = None  # None: the field is not sent
+    max_tokens: int | None = None
+    """Bound on the reply's length (Ollama `num_predict`, OpenAI `max_tokens`); None: none."""
+    fim: FimPrompt | None = None
+    """Set when the run may use fill-in-the-middle: the backend uses it where the model
+    supports it, else the chat messages (``system`` / ``prompt``)."""
 
 
 @attrs.define
@@ -42,6 +58,7 @@ class StreamStats:
     load_duration_ns: int | None = None
     total_duration_ns: int | None = None
     thinking_chars: int = 0  # thinking text seen (never yielded)
+    endpoint: str | None = None  # "chat" or "fim": the path the reply came by
 
 
 @attrs.frozen
@@ -55,12 +72,17 @@ class ModelInfo:
 
 @runtime_checkable
 class Backend(Protocol):
-    async def prepare(self, model: str) -> ModelInfo:
-        """Check the host and model (privacy guards included) and describe the model."""
+    async def prepare(self, model: str, notify: Notify | None = None) -> ModelInfo:
+        """Check the host and model (privacy guards included) and describe the model.
+
+        ``info.name`` is the model to request (a backend may resolve an empty name)."""
         ...
 
     def stream(
-        self, request: GenerationRequest, stats: StreamStats | None = None
+        self,
+        request: GenerationRequest,
+        stats: StreamStats | None = None,
+        notify: Notify | None = None,
     ) -> AsyncIterator[str]:
         """Yield the response text as it arrives (thinking text is not yielded)."""
         ...

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from typilot_lsp import __version__
-from typilot_lsp.backends.base import GenerationRequest, ModelInfo, StreamStats
+from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
 from typilot_lsp.backends.host import host_name, resolve_host
 from typilot_lsp.errors import (
     BackendError,
@@ -454,7 +454,8 @@ class OllamaBackend:
     def host(self) -> str:
         return self.client.host
 
-    async def prepare(self, model: str) -> ModelInfo:
+    async def prepare(self, model: str, notify: Notify | None = None) -> ModelInfo:
+        # Ollama loads a model while the request waits: there is nothing to report here.
         check_model_name(model, self.policy.allow_cloud_models)  # no request at all
         info = await self.client.model_info(model)  # host guard runs inside
         check_model_info(info, self.policy.allow_cloud_models)
@@ -465,29 +466,58 @@ class OllamaBackend:
         return info
 
     async def stream(
-        self, request: GenerationRequest, stats: StreamStats | None = None
+        self,
+        request: GenerationRequest,
+        stats: StreamStats | None = None,
+        notify: Notify | None = None,
     ) -> AsyncIterator[str]:
-        await self.prepare(request.model)
-        log.debug(
-            "chat %s at %s: system %s, prompt %s",
-            request.model,
-            self.host,
-            redact(request.system, self.trace),
-            redact(request.prompt, self.trace),
-        )
-        messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
-        gen = self.client.chat(
-            request.model,
-            messages,
-            options=request.options,
-            keep_alive=request.keep_alive,
-            think=request.think,
-            stats=stats,
-            allow_cloud_models=self.policy.allow_cloud_models,
-        )
+        info = await self.prepare(request.model, notify)
+        stats = stats if stats is not None else StreamStats()
+        options = dict(request.options)
+        if request.max_tokens:
+            options["num_predict"] = request.max_tokens
+        if request.fim is not None and "insert" in info.capabilities:
+            # Fill-in-the-middle: the model's template puts prompt and suffix around the gap.
+            log.debug(
+                "generate %s at %s with suffix: prefix %s, suffix %s",
+                request.model,
+                self.host,
+                redact(request.fim.prefix, self.trace),
+                redact(request.fim.suffix, self.trace),
+            )
+            stats.endpoint = "fim"
+            gen = self.client.generate(
+                request.model,
+                request.fim.prefix,
+                suffix=request.fim.suffix,
+                options=options,
+                keep_alive=request.keep_alive,
+                think=request.think,
+                stats=stats,
+                allow_cloud_models=self.policy.allow_cloud_models,
+            )
+        else:
+            log.debug(
+                "chat %s at %s: system %s, prompt %s",
+                request.model,
+                self.host,
+                redact(request.system, self.trace),
+                redact(request.prompt, self.trace),
+            )
+            messages = []
+            if request.system:
+                messages.append({"role": "system", "content": request.system})
+            messages.append({"role": "user", "content": request.prompt})
+            stats.endpoint = "chat"
+            gen = self.client.chat(
+                request.model,
+                messages,
+                options=options,
+                keep_alive=request.keep_alive,
+                think=request.think,
+                stats=stats,
+                allow_cloud_models=self.policy.allow_cloud_models,
+            )
         try:
             async for piece in gen:
                 yield piece

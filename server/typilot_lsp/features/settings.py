@@ -31,7 +31,12 @@ def apply_settings(server: TypilotServer, data: Any, source: str) -> None:
         )
         server.show_message(f"Typilot settings ({source}): {shown}", types.MessageType.Warning)
     old, server.config = server.config, config
-    if old.ollama != config.ollama or old.privacy != config.privacy:
+    if (old.backend, old.ollama, old.openai, old.privacy) != (
+        config.backend,
+        config.ollama,
+        config.openai,
+        config.privacy,
+    ):
         server.reset_backend()
     if old.prefixes != config.prefixes or old.commands.keys() != config.commands.keys():
         server.reset_matchers()

@@ -28,7 +28,7 @@ from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
 from typilot_lsp.runs.output_filter import LineShaper, OutputFilter
-from typilot_lsp.runs.prompt import PromptInput, build_prompt, context_budget
+from typilot_lsp.runs.prompt import PromptInput, build_fim, build_prompt, context_budget
 from typilot_lsp.runs.targets import Target, find_target
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ class RunManager:
         outcome, error = "done", None
         prompt_text = ""
         response_parts: list[str] = []
-        model = config.ollama.model
+        model = config.model
         host = ""
         writer: StreamWriter | None = None
         regions = [plan.region] + ([plan.target_region] if plan.target_region else [])
@@ -246,8 +246,14 @@ class RunManager:
             await progress.begin(run)
             backend = server.backend
             host = getattr(backend, "host", "")
+            max_tokens, max_tokens_setting = 0, ""
             target, target_text = plan.target, plan.target_text
-            info = await backend.prepare(model)
+
+            def notify(message: str) -> None:
+                progress.report(run, message)
+
+            info = await backend.prepare(model, notify)
+            model = info.name or model
             if run.cancel_reason:
                 raise asyncio.CancelledError
             spec = (
@@ -267,17 +273,24 @@ class RunManager:
                 target_text=target_text,
                 user_template=spec.prompt if spec is not None else None,
             )
+            options = config.generation_options
             budget = context_budget(
-                config.context.max_chars, info.context_length, config.ollama.options.get("num_ctx")
+                config.context.max_chars, info.context_length, options.get("num_ctx")
             )
             system, prompt_text = build_prompt(prompt_input, budget)
+            max_tokens, max_tokens_setting = config.max_tokens_for(run.command, run.mode)
+            fim = None
+            if run.command == "gen" and config.gen.fim == "auto":
+                fim = build_fim(prompt_input, budget)
             request = GenerationRequest(
                 model=model,
                 system=system,
                 prompt=prompt_text,
-                options=dict(config.ollama.options),
+                options=options,
                 keep_alive=config.ollama.keep_alive,
                 think=False if "thinking" in info.capabilities else None,
+                max_tokens=max_tokens or None,
+                fim=fim,
             )
             syntax = comment_syntax(doc.language_id)
             output = OutputFilter(
@@ -329,6 +342,15 @@ class RunManager:
                     outcome = "cancelled"
             elif outcome == "done" and not writer.written:
                 outcome, error = "error", f"{model} returned no code; the line was left as it was."
+            if outcome == "done" and run.stats.done_reason == "length":
+                # Never half a function without a word: what streamed stays, and the user
+                # learns that it was cut and which setting lets it run longer.
+                server.show_message(
+                    f"Typilot: the reply from {model} stopped at the length limit "
+                    f"({max_tokens} tokens), so its end may be missing: check the code, or "
+                    f"raise `{max_tokens_setting}` and run it again.",
+                    types.MessageType.Warning,
+                )
         except asyncio.CancelledError:
             outcome = "cancelled"
             if run.cancel_reason is None:
@@ -364,7 +386,11 @@ class RunManager:
         progress: Any,
     ) -> None:
         last_report = 0.0
-        async with contextlib.aclosing(backend.stream(request, run.stats)) as stream:
+
+        def notify(message: str) -> None:
+            progress.report(run, message)
+
+        async with contextlib.aclosing(backend.stream(request, run.stats, notify)) as stream:
             async for piece in stream:
                 response_parts.append(piece)
                 writer.feed(output.feed(piece))

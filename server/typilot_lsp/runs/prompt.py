@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from typilot_lsp.backends.base import FimPrompt
+
 CURSOR = "<<<CURSOR>>>"
 CHARS_PER_TOKEN = 3
 DEFAULT_CONTEXT_TOKENS = 4096  # Ollama's default num_ctx on small machines
@@ -132,6 +134,21 @@ def build_prompt(inp: PromptInput, budget: int) -> tuple[str, str]:
         f"Reply with only that code."
     )
     return system, user
+
+
+def build_fim(inp: PromptInput, budget: int) -> FimPrompt:
+    """Fill-in-the-middle for `gen:`: the code before the prefix line and the prefix line
+    itself (its instruction is a comment the model reads) make the prefix, the code after it
+    the suffix, nearest lines first, within the same budget as the chat prompt.
+
+    The prefix ends with a line break, so the model writes whole lines at their own
+    indentation (the output filter re-indents them to the prefix line's)."""
+    line = inp.lines[inp.prefix_line] if inp.prefix_line < len(inp.lines) else ""
+    line = line.rstrip("\r\n") + "\n"
+    before, after = _surrounding(attrs.evolve(inp, target=None), max(0, budget - len(line)))
+    if before and not before.endswith(("\n", "\r")):
+        before += "\n"
+    return FimPrompt(prefix=before + line, suffix=after)
 
 
 class _Defaulting(dict[str, str]):
