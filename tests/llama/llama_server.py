@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -206,6 +207,8 @@ def main() -> int:
         print(install.missing, file=sys.stderr)
         return 1
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"llama-server-{os.getpid()}.log"
+    # A plain `kill` stops llama-server too (SystemExit runs the `with` block's stop()).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with LlamaServer(install, log) as server:
         print(f"LISTENING {server.base_url} (log: {log})", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
