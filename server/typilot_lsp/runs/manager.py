@@ -27,7 +27,7 @@ from typilot_lsp.documents import DocumentState, content_length
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter
+from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage
 from typilot_lsp.runs.prompt import PromptInput, build_fim, build_prompt, context_budget
 from typilot_lsp.runs.targets import Target, find_target
 
@@ -300,6 +300,7 @@ class RunManager:
                     eol=doc.eol,
                     line_comment=(syntax.line if syntax else "#"),
                     block_comment=(syntax.block if syntax and not syntax.line else None),
+                    keep_usage=wants_usage(run.instruction),
                 )
             )
             region, target_region = plan.region, plan.target_region
