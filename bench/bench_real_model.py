@@ -33,17 +33,34 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "llama")]
 
-from bench_core import TYPILOT_CMD, isolated_env, machine, start, stop  # noqa: E402
 from llama_server import LlamaServer, find_llama  # noqa: E402
+
+from bench_core import TYPILOT_CMD, isolated_env, machine, start, stop  # noqa: E402
 
 CONTENT = b'"delta":{"content":"'
 
 RUNS = [
-    ("gen", "fib.py", "import math\n\n# gen: a function fibonacci(n) returning the n-th Fibonacci number\n"),
-    ("gen", "primes.py", "# gen: is_prime(n) that says whether n is a prime number\n\nPRIMES = [2, 3]\n"),
+    (
+        "gen",
+        "fib.py",
+        "import math\n\n# gen: a function fibonacci(n) returning the n-th Fibonacci number\n",
+    ),
+    (
+        "gen",
+        "primes.py",
+        "# gen: is_prime(n) that says whether n is a prime number\n\nPRIMES = [2, 3]\n",
+    ),
     ("gen", "words.py", "# gen: reverse_words(sentence) that reverses the order of the words\n"),
-    ("fix", "avg.py", "# fix: it crashes on an empty list\ndef average(xs):\n    return sum(xs) / len(xs)\n"),
-    ("sum", "clamp.py", "# sum:\ndef clamp(value, low, high):\n    return max(low, min(value, high))\n"),
+    (
+        "fix",
+        "avg.py",
+        "# fix: it crashes on an empty list\ndef average(xs):\n    return sum(xs) / len(xs)\n",
+    ),
+    (
+        "sum",
+        "clamp.py",
+        "# sum:\ndef clamp(value, low, high):\n    return max(low, min(value, high))\n",
+    ),
 ]
 
 
@@ -133,7 +150,9 @@ async def main() -> int:
     with tempfile.TemporaryDirectory(prefix="typilot-bench-") as tmp:
         home = Path(tmp)
         with LlamaServer(install, home / "llama.log") as llama:
-            print(f"llama-server: SmolLM2-135M-Instruct Q4_1, -t 2, healthy {llama.load_seconds:.1f} s after start")
+            print(
+                f"llama-server: SmolLM2-135M-Instruct Q4_1, -t 2, healthy {llama.load_seconds:.1f} s after start"
+            )
             relay = Relay(llama.port)
             await relay.start()
             try:

@@ -91,7 +91,9 @@ def test_demo_session_runs_gen_fix_sum(tmp_path: Path, typilot_home: dict[str, s
             check=False,
         )
         prompts = [
-            e for e in replay.events_of("request") if e.get("path") in ("/api/chat", "/api/generate")
+            e
+            for e in replay.events_of("request")
+            if e.get("path") in ("/api/chat", "/api/generate")
         ]
         hang_ups = replay.events_of("disconnect")
     assert done.returncode == 0, done.stdout + done.stderr

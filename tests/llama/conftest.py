@@ -35,7 +35,9 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     install = find_llama()
     if install.missing:
         if _under_ci():
-            pytest.fail(f"the real-model tests need llama.cpp and SmolLM2 under CI: {install.missing}")
+            pytest.fail(
+                f"the real-model tests need llama.cpp and SmolLM2 under CI: {install.missing}"
+            )
         pytest.skip(install.missing)
     log = tmp_path_factory.mktemp("llama") / "llama-server.log"
     server = LlamaServer(install, log).start()

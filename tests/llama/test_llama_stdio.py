@@ -36,7 +36,9 @@ def fim(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def editor(llama: LlamaServer, typilot_home: dict[str, str], fim: str) -> AsyncIterator[Editor]:
+async def editor(
+    llama: LlamaServer, typilot_home: dict[str, str], fim: str
+) -> AsyncIterator[Editor]:
     session = await start_editor(server_env(typilot_home, None), llama_settings(llama, fim))
     try:
         yield session

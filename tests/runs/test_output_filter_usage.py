@@ -36,7 +36,10 @@ CASES = {
     "program output after a fix": (f"{FIB}\n\nprint(fib(6))\n8\n", FIB),
     "bare output": (f"{FIB}\n\n55\n", FIB),
     "repl session": (f"{FIB}\n\n>>> fib(10)\n55\n", FIB),
-    "fenced, usage in a second block": (f"```python\n{FIB}\n```\n\n```python\nprint(fib(7))\n```\n", FIB),
+    "fenced, usage in a second block": (
+        f"```python\n{FIB}\n```\n\n```python\nprint(fib(7))\n```\n",
+        FIB,
+    ),
     "fenced, prose, same function again": (
         f"```python\n{FIB}\n```\nOr, shorter:\n```python\ndef fib(n):\n    return n\n```\n",
         FIB,
@@ -72,7 +75,7 @@ CASES = {
         "function add(a, b) {\n  return a + b;\n}\n\nmodule.exports = { add };",
     ),
     "rust main goes": (
-        "fn square(x: i32) -> i32 {\n    x * x\n}\n\nfn main() {\n    println!(\"{}\", square(3));\n}\n",
+        'fn square(x: i32) -> i32 {\n    x * x\n}\n\nfn main() {\n    println!("{}", square(3));\n}\n',
         "fn square(x: i32) -> i32 {\n    x * x\n}",
     ),
     "go main goes": (

@@ -127,6 +127,8 @@ def is_usage(line: str, defined: set[str]) -> bool:
         text,
     )
     return bool(call and any(part in defined for part in re.split(r"\.|::", call.group(1))))
+
+
 # First words of those preambles: a first token that cannot begin one of them is code at once.
 _PROSE_WORDS = (
     "here", "here's", "sure", "certainly", "below", "okay", "ok", "of", "absolutely", "great",

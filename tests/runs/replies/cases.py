@@ -229,9 +229,11 @@ def main() -> int:
     if install.missing:
         print(install.missing, file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory() as tmp:
-        with LlamaServer(install, Path(tmp) / "llama.log") as server:
-            capture(server.base_url)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LlamaServer(install, Path(tmp) / "llama.log") as server,
+    ):
+        capture(server.base_url)
     return 0
 
 
