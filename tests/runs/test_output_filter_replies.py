@@ -33,6 +33,28 @@ from properties import looks_like_prose  # noqa: E402
 
 _BARE_VALUE = re.compile(r"^-?\d+(?:\.\d+)?$")
 
+# Measured on the captured replies: the top-level definitions that land from each. The replies
+# had 19 later blocks between them: 17 repeated the first block's definition (fix-py-max 15
+# times, fix-js-is-even once, ...) or showed output ("Sum of numbers: 10"), none was an import
+# block or a helper the code called; 5 replies followed the code with usage (a `# Test` block,
+# `print(...)`, "# Output: True" lines). fix-py-average is a traceback in a fence and nothing
+# else: nothing lands, and the run says the model returned no code.
+LANDS: dict[str, tuple[str, ...]] = {
+    "gen-py-fibonacci": ("fibonacci",),
+    "gen-py-is-prime": ("is_prime",),
+    "gen-py-read-lines": ("read_lines",),
+    "gen-py-method": ("Stack",),
+    "gen-py-reverse-words": ("reverse_words",),
+    "fix-py-average": (),
+    "fix-py-factorial": ("factorial",),
+    "fix-py-max": ("largest",),
+    "gen-js-sum-array": ("sumArray",),
+    "gen-js-capitalize": ("capitalize",),
+    "fix-js-is-even": ("isEven",),
+    "gen-rust-square": ("square",),
+    "gen-go-max": ("max",),
+}
+
 
 def landed(case: Case, reply: str, size: int = 0) -> str:
     syntax = comment_syntax(case.language_id)
@@ -60,6 +82,9 @@ def test_what_lands_from_a_real_reply(case: Case) -> None:
     for size in (1, 4, 9):
         assert landed(case, reply, size) == text, f"depends on the chunking ({size})"
     lines = [line for line in text.splitlines() if line.strip()]
+    if LANDS.get(case.name) == ():
+        assert not lines, f"a reply without code landed:\n{text}"
+        return
     assert lines, f"nothing landed from:\n{reply}"
     assert "```" not in text
     syntax = comment_syntax(case.language_id)
@@ -77,7 +102,7 @@ def test_what_lands_from_a_real_reply(case: Case) -> None:
     base = min(len(line) - len(line.lstrip()) for line in lines)
     top = [line.strip() for line in lines if len(line) - len(line.lstrip()) == base]
     names = [name for name in map(defined_name, top) if name]
-    assert len(names) == len(set(names)), f"a definition landed twice: {names}\n{text}"
+    assert tuple(names) == LANDS[case.name], text
     if names and not wants_usage(case.instruction):
         after_first = top[[defined_name(t) for t in top].index(names[0]) + 1 :]
         usage = [t for t in after_first if is_usage(t, set(names))]

@@ -121,3 +121,31 @@ def test_the_first_block_streams_at_once() -> None:
     assert out.feed("():\n") == "\n\nLIMIT = 3\ndef g():"
     assert out.feed("    pass\nprint(g())\n") == "\n    pass"
     assert out.finish() == ""
+
+
+PREAMBLES = {
+    "a sentence with a colon before the fence": (
+        f"The code to fix is:\n\n```python\n{FIB}\n```\n\nThe task is done.\n",
+        FIB,
+    ),
+    "a preamble, then code without a fence": (f"The corrected version is below:\n{FIB}\n", FIB),
+    "a traceback block, then the code": (
+        f"The error is:\n```\nTraceback (most recent call last):\n  File 'x.py'\nZeroDivisionError: "
+        f"division by zero\n```\nFixed:\n```python\n{FIB}\n```\n",
+        FIB,
+    ),
+    "only a traceback": ("The error is:\n```\nTraceback:\n    File 'stats.py', line 1\n```\n", ""),
+    "a constant in capitals streams": ("PRIMES = [2, 3, 5]\n", "PRIMES = [2, 3, 5]"),
+}
+
+
+@pytest.mark.parametrize(("reply", "expected"), PREAMBLES.values(), ids=PREAMBLES.keys())
+def test_prose_and_program_output_around_the_code(reply: str, expected: str) -> None:
+    assert same_for_every_split(reply) == expected
+
+
+def test_a_summary_ends_at_its_example() -> None:
+    out = OutputFilter(LineShaper(indent="", mode="comment", line_comment="#"))
+    reply = "Clamps a value.\n\nExample usage:\nclamp(10, 0, 5)  # 5\n"
+    text = "".join(out.feed(reply[i : i + 3]) for i in range(0, len(reply), 3)) + out.finish()
+    assert text == "# Clamps a value."

@@ -84,6 +84,14 @@ _WORDS_FOR_USAGE = re.compile(
 )
 
 
+_USAGE_WORDS = ("example", "usage", "test", "output", "result", "demo", "sample", "expected")
+
+
+def _may_start_usage_label(partial: str) -> bool:
+    word = partial.lstrip("#/-* ").lower()
+    return bool(word) and " " not in word and any(w.startswith(word) for w in _USAGE_WORDS)
+
+
 def wants_usage(instruction: str) -> bool:
     """Whether the user asked for usage themselves (`gen: fib(n) and print fib(10)`)."""
     return bool(_WORDS_FOR_USAGE.search(instruction))
@@ -134,6 +142,21 @@ _PROSE_WORDS = (
     "here", "here's", "sure", "certainly", "below", "okay", "ok", "of", "absolutely", "great",
     "i'll", "i", "i've", "this", "the", "to", "let's", "let",
 )  # fmt: skip
+
+
+# A line of prose that opens a reply: "The code to fix is:", "Output:", "This is a simple ...".
+_SENTENCE = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.\-]+)*[.:!?]?$")
+# ...and while it is still coming: a capitalised word and plain words, nothing code-like yet.
+_SENTENCE_SO_FAR = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.\-]*)*:?$")
+# A fenced block that shows the program's output or an error, not code.
+_OUTPUT_BLOCK = re.compile(r"^(?:Traceback\b|Output\b|Result\b|Exception\b|\w*Error\b[:(])")
+
+
+def is_sentence(line: str) -> bool:
+    text = line.strip()
+    if not _SENTENCE.match(text):
+        return False
+    return text.endswith(":") or len(text.split()) >= 3
 
 
 def _may_start_prose(partial: str) -> bool:
@@ -221,7 +244,7 @@ class LineShaper:
         self.line_comment = line_comment
         self.block_comment = block_comment
         self.keep_usage = keep_usage
-        self._state = "start"  # start | prose | code | fence | after | extra
+        self._state = "start"  # start | prose | code | fence | skip | after | extra
         self._line = ""  # the current line's text not yet decided or emitted
         self._line_open = False  # whether the current line's head has been emitted
         self._open_head = ""  # the emitted head of an open line
@@ -234,6 +257,8 @@ class LineShaper:
         self._defined: set[str] = set()  # names the landed code defines
         self._code_lines: list[str] = []  # the landed code, to see what it calls
         self._extra: list[str] = []  # a later fenced block, judged when it closes
+        self._fenced = False  # whether the reply had a fence
+        self._block_landed = False  # whether the open fenced block has landed a line
 
     # -- public -------------------------------------------------------------
     def feed(self, chunk: str) -> str:
@@ -254,7 +279,7 @@ class LineShaper:
         out: list[str] = []
         if self._line:
             out.append(self._complete_line(final=True))
-        if self._state == "prose" and self._held_lines:
+        if self._state == "prose" and self._held_lines and not self._fenced:
             # No fence ever came: the "prose" was the answer.
             held, self._held_lines = self._held_lines, []
             self._state = "code"
@@ -285,13 +310,32 @@ class LineShaper:
         if self._state == "start":
             if not line.strip():
                 return ""
-            if self.mode == "code" and _PROSE_START.match(line.strip()):
+            if self.mode == "code" and (_PROSE_START.match(line.strip()) or is_sentence(line)):
                 self._state = "prose"
                 self._held_lines.append(line)
                 return ""
+            if self.mode == "comment" and _USAGE_LABEL.match(line.strip()):
+                self._state = "after"  # "Example usage:" ends a summary
+                return ""
             self._state = "code"
         elif self._state == "prose":
+            text = line.strip()
+            if self.mode == "code" and (defined_name(text) or is_import(text)):
+                # Code after a preamble, without a fence: the preamble goes, the code streams.
+                self._held_lines = []
+                self._state = "code"
+                return self._gate(line, final)
             self._held_lines.append(line)
+            return ""
+        elif self._state == "skip":
+            return ""
+        elif self._state == "fence" and not self._block_landed and line.strip():
+            if self.mode == "code" and _OUTPUT_BLOCK.match(line.strip()):
+                self._state = "skip"  # a block of program output or a traceback: not the answer
+                return ""
+            self._block_landed = True
+        elif self.mode == "comment" and _USAGE_LABEL.match(line.strip()):
+            self._state = "after"
             return ""
         elif self._state == "after":
             return ""
@@ -301,9 +345,13 @@ class LineShaper:
         return self._gate(line, final)
 
     def _on_fence(self) -> str:
+        self._fenced = True
         if self._state in ("start", "prose"):
             self._held_lines = []
             self._state = "fence"
+            self._block_landed = False
+        elif self._state == "skip":
+            self._state = "prose"  # the answer may still come in a later block
         elif self._state == "fence":
             self._state = "after"
             return self._resolve_held()
@@ -420,15 +468,25 @@ class LineShaper:
             return ""
         if FENCE.startswith(stripped[:3]) and stripped[:1] == "`":
             return ""  # may become a fence
-        if self._state in ("prose", "after", "extra"):
+        if self._state in ("prose", "after", "extra", "skip"):
             return ""
         if self._state == "start":
             if self.mode == "code":
                 if not _WORD_BOUNDARY.search(stripped) and _may_start_prose(stripped):
                     return ""  # the first word decides prose or code
-                if _PROSE_START.match(stripped):
-                    return ""
+                if _PROSE_START.match(stripped) or _SENTENCE_SO_FAR.match(stripped):
+                    return ""  # a sentence so far: its end decides
+            elif _USAGE_LABEL.match(stripped) or _may_start_usage_label(stripped):
+                return ""
             self._state = "code"
+        elif self._state == "fence" and not self._block_landed and self.mode == "code":
+            if stripped[:1].isupper():
+                return ""  # program output ("Traceback", "Output: ...") or code: its end decides
+            self._block_landed = True
+        elif self.mode == "comment" and (
+            _USAGE_LABEL.match(stripped) or _may_start_usage_label(stripped)
+        ):
+            return ""
         if self._gating() and (self._held_code or (self._defined and self._top_level(line))):
             return ""  # a top-level line after a definition: usage or not, decided at its end
         self._line = ""
