@@ -19,7 +19,7 @@ for folder in (HERE, HERE.parent / "e2e", HERE.parent / "neovim"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from llama_server import LlamaServer, find_llama  # noqa: E402
+from llama_server import LlamaServer, RecordingRelay, find_llama  # noqa: E402
 from nvim_harness import nvim_factory  # noqa: E402
 
 __all__ = ["llama", "nvim_factory"]
@@ -31,7 +31,8 @@ def _under_ci() -> bool:
 
 @pytest.fixture(scope="session")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    """A started llama-server (SmolLM2-135M-Instruct Q4_1, one slot) on a free loopback port."""
+    """A started llama-server (SmolLM2-135M-Instruct Q4_1, one slot) on a free loopback port,
+    with a `relay` in front of it that records the requests (`llama.relay.base_url`)."""
     install = find_llama()
     if install.missing:
         if _under_ci():
@@ -41,7 +42,9 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
         pytest.skip(install.missing)
     log = tmp_path_factory.mktemp("llama") / "llama-server.log"
     server = LlamaServer(install, log).start()
+    server.relay = RecordingRelay(server.port)
     try:
         yield server
     finally:
+        server.relay.close()
         server.stop()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -100,6 +102,7 @@ class LlamaServer:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.load_seconds = 0.0
+        self.relay: RecordingRelay | None = None
 
     @property
     def url(self) -> str:
@@ -203,6 +206,70 @@ class LlamaServer:
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+class RecordingRelay:
+    """A loopback TCP relay to llama-server that records the requests passing through it.
+
+    llama-server does not log the routes it serves; tests see through this which path a run
+    took (`POST /infill` before the chat fallback, or chat only). Closing either side closes the
+    other, so a client's hang-up reaches llama-server (cancel) as it would directly.
+    """
+
+    _REQUEST = re.compile(rb"(GET|POST|PUT|DELETE|HEAD|OPTIONS) (/\S*) HTTP/1\.[01]\r\n")
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.requests: list[str] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = int(self._listener.getsockname()[1])
+        self._closed = False
+        threading.Thread(target=self._accept, name="relay", daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def count(self, method: str, path: str) -> int:
+        return self.requests.count(f"{method} {path}")
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            for args in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=args, daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if record:
+                    for method, path in self._REQUEST.findall(data):
+                        self.requests.append(f"{method.decode()} {path.decode()}")
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    sock.close()
 
 
 def main() -> int:

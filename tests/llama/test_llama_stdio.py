@@ -23,9 +23,11 @@ RUN_TIMEOUT = 120  # a 135M model on 2 busy cores: a few seconds a run, with roo
 
 
 def llama_settings(llama: LlamaServer, fim: str = "off") -> dict[str, Any]:
+    """The OpenAI-compatible backend on the fixture's llama-server, through its recording relay."""
+    assert llama.relay is not None
     return {
         "backend": "openai",
-        "openai": {"baseUrl": llama.base_url, "options": {"temperature": 0}},
+        "openai": {"baseUrl": llama.relay.base_url, "options": {"temperature": 0}},
         "gen": {"fim": fim},
     }
 
@@ -56,7 +58,8 @@ async def run_to_end(editor: Editor, name: str, text: str, line: int, language: 
 
 
 def infill_requests(llama: LlamaServer) -> int:
-    return llama.log_text().count("POST /infill")
+    assert llama.relay is not None
+    return llama.relay.count("POST", "/infill")
 
 
 PY_GEN = (
@@ -88,12 +91,14 @@ async def test_gen_writes_code_in_place_of_the_prefix_line(
     language: str,
     comment: str,
 ) -> None:
-    infills = infill_requests(llama)
+    assert llama.relay is not None
+    infills, chats = infill_requests(llama), llama.relay.count("POST", "/v1/chat/completions")
     after = await run_to_end(editor, name, text, line, language)
     check_run(text, after, command="gen", prefix_line=line, comment=comment)
     assert len(editor.applied_edits) >= 2, "the reply did not stream (one edit only)"
     # fim: auto asks /infill first (501 for SmolLM2) and falls back to chat; off never asks.
     assert (infill_requests(llama) > infills) == (fim == "auto")
+    assert llama.relay.count("POST", "/v1/chat/completions") == chats + 1
 
 
 PY_FIX = (

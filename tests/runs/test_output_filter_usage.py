@@ -136,6 +136,10 @@ PREAMBLES = {
     ),
     "only a traceback": ("The error is:\n```\nTraceback:\n    File 'stats.py', line 1\n```\n", ""),
     "a constant in capitals streams": ("PRIMES = [2, 3, 5]\n", "PRIMES = [2, 3, 5]"),
+    "prose after unfenced code ends it": (
+        f"{FIB}\n\nHere's the corrected code:\n```python\n{FIB}\n```\nThis works.\n",
+        FIB,
+    ),
 }
 
 

@@ -342,6 +342,15 @@ class LineShaper:
         elif self._state == "extra":
             self._extra.append(line)
             return ""
+        elif (
+            self._state == "code"
+            and self.mode == "code"
+            and self._top_level(line)
+            and (_PROSE_START.match(line.strip()) or is_sentence(line))
+        ):
+            # Prose after unfenced code: the code has ended; later blocks are judged.
+            self._state = "after"
+            return self._resolve_held()
         return self._gate(line, final)
 
     def _on_fence(self) -> str:
@@ -479,6 +488,17 @@ class LineShaper:
             elif _USAGE_LABEL.match(stripped) or _may_start_usage_label(stripped):
                 return ""
             self._state = "code"
+        elif (
+            self._state == "code"
+            and self.mode == "code"
+            and self._top_level(line)
+            and (
+                _SENTENCE_SO_FAR.match(stripped)
+                or (not _WORD_BOUNDARY.search(stripped) and _may_start_prose(stripped))
+                or _PROSE_START.match(stripped)
+            )
+        ):
+            return ""  # prose after the code, or code: the line's end decides
         elif self._state == "fence" and not self._block_landed and self.mode == "code":
             if stripped[:1].isupper():
                 return ""  # program output ("Traceback", "Output: ...") or code: its end decides
