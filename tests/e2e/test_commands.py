@@ -207,7 +207,8 @@ async def test_thinking_model_gets_think_false(editor: Editor, replay_ollama, ty
 
 
 async def test_fast_stream_is_coalesced_into_few_edits(editor: Editor, replay_ollama) -> None:
-    body = "".join(f"    total += {i}\n" for i in range(300))
+    # 240 lines: about 970 tokens, within the default `gen.maxTokens` (1024)
+    body = "".join(f"    total += {i}\n" for i in range(240))
     reply = "def big():\n    total = 0\n" + body + "    return total\n"
     replay_ollama.add_rule(match="big", reply=reply, tokens_per_second=1000)
     doc = editor.open("big.py", "# gen: big\n")

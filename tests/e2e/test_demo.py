@@ -89,10 +89,16 @@ def test_demo_session_runs_gen_fix_sum(tmp_path: Path, typilot_home: dict[str, s
             timeout=180,
             check=False,
         )
-        prompts = [e for e in replay.events_of("request") if e.get("path") == "/api/chat"]
+        prompts = [
+            e
+            for e in replay.events_of("request")
+            if e.get("path") in ("/api/chat", "/api/generate")
+        ]
     assert done.returncode == 0, done.stdout + done.stderr
     assert demo.read_text() == EXPECTED
     assert len(prompts) == 3
+    # gen: by fill-in-the-middle (qwen2.5-coder has `insert`), fix: and sum: by chat
+    assert [e["path"] for e in prompts].count("/api/generate") == 1
     for line in ("line 4  # gen:", "line 13  # fix:", "line 19  # sum:"):
         assert line in done.stdout
     assert done.stdout.count("-> done in") == 3
