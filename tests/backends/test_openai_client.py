@@ -545,11 +545,18 @@ async def test_cancel_closes_the_socket_of_a_real_server() -> None:
     server.tokens = [f"line{i}\n" for i in range(2000)]
     server.interval = 0.01
     backend = create_backend(config_for(server.base_url))
+    streaming = asyncio.Event()
+
+    async def read() -> None:
+        # as a run reads: the stream under aclosing, in a task that cancel stops
+        async with contextlib.aclosing(backend.stream(req())) as stream:
+            async for piece in stream:
+                if piece.startswith("line3"):
+                    streaming.set()
+
     try:
-        stream = backend.stream(req())
-        assert (await stream.__anext__()).startswith("line")
-        task = asyncio.ensure_future(collect(stream))
-        await asyncio.sleep(0.05)
+        task = asyncio.ensure_future(read())
+        await asyncio.wait_for(streaming.wait(), 30)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
