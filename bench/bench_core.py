@@ -277,7 +277,9 @@ async def stream_figures(
             "POST",
             "/_replay/rules",
             {
-                "match": f"CURSOR>>>: {instruction}",
+                # the only prefixed line: its instruction is in the chat prompt and in the
+                # fill-in-the-middle prefix alike
+                "match": instruction,
                 "reply": reply,
                 "tokens_per_second": tps,
                 "first_token_delay": first_delay,
@@ -288,7 +290,11 @@ async def stream_figures(
         await session.editor.run_line(doc, 2)
         await session.editor.wait_runs_done(timeout=tokens / tps * 3 + 30)
         events = (await replay.call("GET", f"/_replay/events?since={since}"))["events"]
-        request = next(e for e in events if e["kind"] == "request" and e.get("path") == "/api/chat")
+        request = next(
+            e
+            for e in events
+            if e["kind"] == "request" and e.get("path") in ("/api/chat", "/api/generate")
+        )
         complete = next(e for e in events if e["kind"] == "complete")
         # The replay server sends the first token `first_delay` after the request and the
         # `done` line one token interval after the last token.

@@ -15,6 +15,7 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from replay_ollama import ReplayOllama  # noqa: E402
+from replay_openai import ReplayOpenAI  # noqa: E402
 
 
 @pytest.fixture
@@ -22,6 +23,16 @@ def replay_ollama() -> Iterator[ReplayOllama]:
     """A started Ollama replay server on a free loopback port; stopped after the test."""
     server = ReplayOllama()
     server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def replay_openai() -> Iterator[ReplayOpenAI]:
+    """A started OpenAI-compatible (llama-server-like) replay server on loopback."""
+    server = ReplayOpenAI().start()
     try:
         yield server
     finally:

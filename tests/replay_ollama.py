@@ -525,7 +525,9 @@ class Rule:
     """A scripted reply. Rules are checked newest first; the first one that matches is used.
 
     ``match``: substring of the prompt (generate) / last user message (chat), or a callable
-    ``(body: dict) -> bool``; ``None`` matches everything. ``model`` / ``path`` narrow it further
+    ``(body: dict) -> bool``; ``None`` matches everything. ``gap``: matches only a
+    fill-in-the-middle request (``/api/generate`` with a ``suffix``) whose prompt's last line
+    (the line at the gap, where a ``gen:`` line sits) contains this text. ``model`` / ``path`` narrow it further
     (``path`` is ``"generate"``, ``"chat"`` or the full ``/api/...`` path). ``once=True`` (or
     ``times=N``) makes the rule one-shot; otherwise it is sticky.
 
@@ -545,6 +547,7 @@ class Rule:
     """
 
     match: str | Callable[[dict[str, Any]], bool] | None = None
+    gap: str | None = None
     reply: str | None = None
     model: str | None = None
     path: str | None = None
@@ -612,6 +615,13 @@ class Rule:
             return False
         if self.model is not None and self.model != model:
             return False
+        if self.gap is not None:
+            suffix = body.get("suffix")
+            if path != "/api/generate" or not isinstance(suffix, str) or not suffix:
+                return False
+            lines = str(body.get("prompt") or "").rstrip("\r\n").splitlines()
+            if not lines or self.gap not in lines[-1]:
+                return False
         if self.match is None:
             return True
         if callable(self.match):

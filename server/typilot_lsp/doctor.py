@@ -1,11 +1,11 @@
 """``typilot-lsp doctor``: can a run work on this machine, and if not, what to do.
 
 One line per check, each problem with its fix. Exit status 1 when a run could not work
-(Ollama unreachable, the model missing or not local, the history store unusable); voice
+(the model server unreachable, the model missing or not local, the history store unusable); voice
 problems are warnings, since voice is optional.
 
 Settings come from ``--settings FILE`` (a ``typilot`` settings object, as in the editor),
-then ``--host`` / ``--model``, with ``$OLLAMA_HOST`` and ``$TYPILOT_HISTORY_PATH`` as the
+then ``--backend`` / ``--host`` / ``--model``, with ``$OLLAMA_HOST`` and ``$TYPILOT_HISTORY_PATH`` as the
 editor would see them. The privacy guards apply: a remote host is not contacted and a cloud
 model is not queried unless the settings allow it.
 """
@@ -29,7 +29,7 @@ import attrs
 
 from typilot_lsp.backends.host import host_name, resolve_host
 from typilot_lsp.config import Config
-from typilot_lsp.errors import InvalidHost, ModelNotFound, TypilotError
+from typilot_lsp.errors import ApiKeyMissing, InvalidHost, ModelNotFound, TypilotError
 from typilot_lsp.privacy import (
     PrivacyPolicy,
     check_host,
@@ -87,12 +87,12 @@ def _load_settings(args: argparse.Namespace) -> tuple[Config, list[Check]]:
     config, errors = Config.from_dict(data)
     for error in errors:
         checks.append(Check("settings", WARN, f"{error} (in {settings_file})"))
-    ollama = config.ollama
-    if getattr(args, "host", None):
-        ollama = attrs.evolve(ollama, host=args.host)
-    if getattr(args, "model", None):
-        ollama = attrs.evolve(ollama, model=args.model)
-    return attrs.evolve(config, ollama=ollama), checks
+    config = config.with_overrides(
+        backend=getattr(args, "backend", None),
+        host=getattr(args, "host", None),
+        model=getattr(args, "model", None),
+    )
+    return config, checks
 
 
 async def _check_ollama(config: Config, host: str, policy: PrivacyPolicy) -> list[Check]:
@@ -179,8 +179,92 @@ async def _check_ollama(config: Config, host: str, policy: PrivacyPolicy) -> lis
         else:
             context = f", context {info.context_length} tokens" if info.context_length else ""
             checks.append(Check("model", OK, f"model {model} is installed and local{context}"))
+        if config.gen.fim == "off":
+            checks.append(Check("fim", OK, "fill-in-the-middle is off (`typilot.gen.fim`)"))
+        elif "insert" in info.capabilities:
+            checks.append(
+                Check(
+                    "fim", OK, f"fill-in-the-middle available: {model} has `insert`; gen: uses it"
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "fim",
+                    OK,
+                    f"fill-in-the-middle not available ({model} lacks `insert`): gen: uses chat",
+                )
+            )
     finally:
         await client.aclose()
+    return checks
+
+
+async def _check_openai(config: Config, policy: PrivacyPolicy) -> list[Check]:
+    """The OpenAI-compatible server: reachable, the model listed, FIM or not, the key variable."""
+    from typilot_lsp.backends.openai import OpenAIBackend
+
+    url = config.openai.base_url
+    model = config.openai.model
+    shown = model or "(the one it serves)"
+    checks: list[Check] = []
+    key_env = config.openai.api_key_env
+    if key_env:
+        if os.environ.get(key_env):
+            checks.append(Check("api key", OK, f"API key from ${key_env} (set; not shown)"))
+        else:
+            checks.append(Check("api key", FAIL, str(ApiKeyMissing(key_env))))
+            return checks
+    backend = OpenAIBackend.from_config(config)
+    client = backend.client
+    client.request_timeout = max(config.openai.connect_timeout, 10.0)
+    client.first_token_timeout = min(client.first_token_timeout, 30.0)
+    try:
+        try:
+            client.guard()
+            models = await backend.served_models()
+        except TypilotError as exc:
+            return [
+                *checks,
+                Check("server", FAIL, str(exc)),
+                Check("model", FAIL, f"model {shown} not checked: the server was not reached"),
+            ]
+        where = ""
+        if not is_loopback_host(host_name(url)):
+            where = " (a remote host, allowed by `typilot.privacy.allowRemoteHost`)"
+        listed = f", serving {len(models)} model(s)" if models is not None else ""
+        checks.append(Check("server", OK, f"OpenAI-compatible server at {url}{where}{listed}"))
+        try:
+            info = await backend.prepare(model)
+        except TypilotError as exc:
+            checks.append(Check("model", FAIL, str(exc)))
+            return checks
+        context = f", context {info.context_length} tokens" if info.context_length else ""
+        served = "is served" if models is not None else "is configured (the server lists none)"
+        checks.append(Check("model", OK, f"model {info.name} {served}{context}"))
+        if config.gen.fim == "off":
+            checks.append(Check("fim", OK, "fill-in-the-middle is off (`typilot.gen.fim`)"))
+        else:
+            try:
+                fim = await client.fim_supported()
+            except TypilotError as exc:
+                fim = None
+                checks.append(Check("fim", WARN, f"fill-in-the-middle not checked: {exc}"))
+            if fim is True:
+                checks.append(
+                    Check("fim", OK, "fill-in-the-middle available (/infill): gen: uses it")
+                )
+            elif fim is False:
+                checks.append(
+                    Check(
+                        "fim",
+                        OK,
+                        "fill-in-the-middle not available for this model (no /infill, or no FIM "
+                        "tokens): gen: uses chat",
+                    )
+                )
+    finally:
+        await backend.aclose()
     return checks
 
 
@@ -386,13 +470,16 @@ def _check_microphone() -> Check:
 def run_checks(args: argparse.Namespace) -> list[Check]:
     config, checks = _load_settings(args)
     policy = PrivacyPolicy.from_config(config)
-    try:
-        host = resolve_host(config.ollama.host)
-    except InvalidHost as exc:
-        checks.append(Check("ollama", FAIL, str(exc)))
-        checks.append(Check("model", FAIL, f"model {config.ollama.model} not checked"))
+    if config.backend == "openai":
+        checks.extend(asyncio.run(_check_openai(config, policy)))
     else:
-        checks.extend(asyncio.run(_check_ollama(config, host, policy)))
+        try:
+            host = resolve_host(config.ollama.host)
+        except InvalidHost as exc:
+            checks.append(Check("ollama", FAIL, str(exc)))
+            checks.append(Check("model", FAIL, f"model {config.ollama.model} not checked"))
+        else:
+            checks.extend(asyncio.run(_check_ollama(config, host, policy)))
     for setting in policy.relaxed_settings():
         checks.append(
             Check("privacy", WARN, f"`{setting}` is on: prompts and code may leave this machine")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from replay_ollama import ReplayOllama
+from replay_openai import ReplayOpenAI
 from typilot_lsp import doctor
 
 TYPILOT = str(Path(sys.executable).with_name("typilot-lsp"))
@@ -274,3 +275,83 @@ def test_voice_model_presence_is_reported(
     present = run_doctor(env, "--host", replay_ollama.url, "--settings", str(settings))
     (line,) = lines_of(present.stdout, "voice model")
     assert str(folder) in line and "ok" in line[:6].lower()
+
+
+# --- the OpenAI-compatible backend ----------------------------------------------------------------
+
+
+def openai_settings(tmp_path: Path, **openai: object) -> str:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"typilot": {"backend": "openai", "openai": openai}}))
+    return str(path)
+
+
+def test_openai_healthy_setup(
+    replay_openai: ReplayOpenAI, typilot_home: dict[str, str], tmp_path: Path
+) -> None:
+    settings = openai_settings(tmp_path, baseUrl=replay_openai.base_url)
+    result = run_doctor(typilot_home, "--settings", settings)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    (server,) = lines_of(out, "server")
+    assert server.startswith("ok") and replay_openai.base_url in server
+    (model,) = lines_of(out, "model")
+    assert model.startswith("ok") and replay_openai.model in model and "2048 tokens" in model
+    (fim,) = lines_of(out, "fim")
+    assert fim.startswith("ok") and "not available" in fim and "gen: uses chat" in fim
+    assert lines_of(out, "ollama") == []
+    # doctor looks, it does not generate: no chat request
+    assert {e["path"] for e in replay_openai.requests()} == {"/v1/models", "/infill"}
+
+
+def test_openai_fim_available_and_flags(
+    replay_openai: ReplayOpenAI, typilot_home: dict[str, str]
+) -> None:
+    replay_openai.fim = True
+    result = run_doctor(
+        typilot_home, "--backend", "openai", "--host", replay_openai.base_url, "--json"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    by_name = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert by_name["fim"]["status"] == "ok" and "available (/infill)" in by_name["fim"]["message"]
+
+
+def test_openai_closed_port_says_start_llama_server(
+    typilot_home: dict[str, str], tmp_path: Path
+) -> None:
+    port = closed_port()
+    settings = openai_settings(tmp_path, baseUrl=f"http://127.0.0.1:{port}/v1")
+    result = run_doctor(typilot_home, "--settings", settings)
+    assert result.returncode == 1
+    (line,) = lines_of(result.stdout, "server")
+    assert line.startswith("FAIL") and f"llama-server -m MODEL.gguf --port {port}" in line
+
+
+def test_openai_unknown_model_lists_the_served(
+    replay_openai: ReplayOpenAI, typilot_home: dict[str, str], tmp_path: Path
+) -> None:
+    settings = openai_settings(tmp_path, baseUrl=replay_openai.base_url, model="qwen-coder-7b")
+    result = run_doctor(typilot_home, "--settings", settings)
+    assert result.returncode == 1
+    (line,) = lines_of(result.stdout, "model")
+    assert line.startswith("FAIL") and "qwen-coder-7b" in line and replay_openai.model in line
+
+
+def test_openai_key_variable(
+    replay_openai: ReplayOpenAI, typilot_home: dict[str, str], tmp_path: Path
+) -> None:
+    key = "sk-doctor-1a2b3c4d"
+    replay_openai.required_key = key
+    settings = openai_settings(tmp_path, baseUrl=replay_openai.base_url, apiKeyEnv="TEAM_KEY")
+    unset = run_doctor(
+        {k: v for k, v in typilot_home.items() if k != "TEAM_KEY"}, "--settings", settings
+    )
+    assert unset.returncode == 1
+    (line,) = lines_of(unset.stdout, "api key")
+    assert line.startswith("FAIL") and "$TEAM_KEY" in line
+    assert replay_openai.requests() == []  # not contacted without the key
+    result = run_doctor({**typilot_home, "TEAM_KEY": key}, "--settings", settings)
+    assert result.returncode == 0, result.stdout
+    (line,) = lines_of(result.stdout, "api key")
+    assert line.startswith("ok") and "$TEAM_KEY" in line
+    assert key not in result.stdout + result.stderr

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from replay_ollama import BUSY_ERROR, RUNNER_CRASHED_ERROR, ReplayOllama
-from typilot_lsp.backends.base import Backend, GenerationRequest, StreamStats
+from typilot_lsp.backends.base import Backend, FimPrompt, GenerationRequest, StreamStats
 from typilot_lsp.backends.ollama import OllamaBackend, OllamaClient
 from typilot_lsp.config import Config
 from typilot_lsp.errors import (
@@ -442,3 +442,73 @@ async def test_host_path_is_kept_and_api_key_only_goes_to_an_allowed_remote(
     assert "authorization" not in seen[0].headers
     assert seen[0].headers["user-agent"].startswith("typilot-lsp/")
     assert seen[1].headers["authorization"] == "Bearer key-123"
+
+
+# --- fill-in-the-middle and the length bound ---------------------------------------------------
+
+
+async def test_fim_goes_to_generate_with_suffix_when_the_model_has_insert(
+    replay_ollama: ReplayOllama,
+) -> None:
+    replay_ollama.add_rule(gap="gen: add two numbers", reply="def add(a, b):\n    return a + b\n")
+    backend = make_backend(replay_ollama.url)
+    fim = FimPrompt(prefix="import math\n# gen: add two numbers\n", suffix="print(1)\n")
+    stats = StreamStats()
+    try:
+        text = await collect(backend.stream(request("chat prompt", fim=fim, max_tokens=256), stats))
+    finally:
+        await backend.aclose()
+    assert text == "def add(a, b):\n    return a + b\n" and stats.endpoint == "fim"
+    (sent,) = requests_to(replay_ollama, "/api/generate")
+    body = sent["body"]
+    assert isinstance(body, dict)
+    # what the FIM path sends: the code before (with the gen: line) and after the gap
+    assert body["prompt"] == fim.prefix and body["suffix"] == fim.suffix
+    assert body["options"] == {"num_predict": 256} and "system" not in body
+    assert requests_to(replay_ollama, "/api/chat") == []
+
+
+async def test_fim_falls_back_to_chat_without_insert(replay_ollama: ReplayOllama) -> None:
+    replay_ollama.add_rule(match="chat prompt", reply="x = 1\n")
+    backend = make_backend(replay_ollama.url)
+    fim = FimPrompt(prefix="# gen: x\n", suffix="")
+    stats = StreamStats()
+    try:
+        text = await collect(
+            backend.stream(request("chat prompt", model="qwen3:1.7b", fim=fim), stats)
+        )
+    finally:
+        await backend.aclose()
+    assert text == "x = 1\n" and stats.endpoint == "chat"
+    assert requests_to(replay_ollama, "/api/generate") == []
+    (sent,) = requests_to(replay_ollama, "/api/chat")
+    assert sent["body"]["messages"][-1] == {"role": "user", "content": "chat prompt"}  # type: ignore[index]
+
+
+async def test_an_empty_suffix_is_sent_as_a_line_break(replay_ollama: ReplayOllama) -> None:
+    """Ollama's FIM templates test `if .Suffix`: an empty one would turn FIM off."""
+    backend = make_backend(replay_ollama.url)
+    try:
+        await collect(backend.stream(request("x", fim=FimPrompt(prefix="# gen: y\n", suffix=""))))
+    finally:
+        await backend.aclose()
+    (sent,) = requests_to(replay_ollama, "/api/generate")
+    assert sent["body"]["suffix"] == "\n"  # type: ignore[index]
+
+
+async def test_max_tokens_is_num_predict_and_length_is_reported(
+    replay_ollama: ReplayOllama,
+) -> None:
+    replay_ollama.add_rule(match="long", reply="".join(f"v{i} = {i}\n" for i in range(50)))
+    backend = make_backend(replay_ollama.url)
+    stats = StreamStats()
+    try:
+        opts = {"temperature": 0, "num_predict": 9999}  # as the run passes `ollama.options`
+        text = await collect(backend.stream(request("long", options=opts, max_tokens=10), stats))
+    finally:
+        await backend.aclose()
+    assert stats.done_reason == "length" and stats.token_count == 10
+    assert text.startswith("v0 = 0\n") and "v49" not in text
+    (sent,) = requests_to(replay_ollama, "/api/chat")
+    # the per-command bound wins over a num_predict in `ollama.options`
+    assert sent["body"]["options"] == {"temperature": 0, "num_predict": 10}  # type: ignore[index]

@@ -56,8 +56,9 @@ def run_apply(
 
 
 def script(replay: ReplayOllama, tps: float = 400) -> None:
-    # Each prompt holds the whole file as context: match what only its own prompt says.
-    replay.add_rule(match="CURSOR>>>: add two numbers", reply=ADD, tokens_per_second=tps)
+    # Each prompt holds the whole file as context: match what only its own prompt says (gen:
+    # goes by fill-in-the-middle, the default with a model that can: match the line at the gap).
+    replay.add_rule(gap="gen: add two numbers", reply=ADD, tokens_per_second=tps)
     replay.add_rule(match="Task: handle an empty list", reply=f"```python\n{MEAN}```\n")
     replay.add_rule(match="Code to summarize:\ndef median", reply=SUMMARY + "\n")
 
@@ -181,9 +182,9 @@ def test_missing_model_says_how_to_pull_it(
 def test_mid_stream_error_keeps_the_line_and_the_other_runs(
     tmp_path: Path, replay_ollama: ReplayOllama, typilot_home: dict[str, str]
 ) -> None:
-    replay_ollama.add_rule(match="CURSOR>>>: first thing", reply="FIRST = 1\n")
+    replay_ollama.add_rule(gap="gen: first thing", reply="FIRST = 1\n")
     replay_ollama.add_rule(
-        match="CURSOR>>>: second thing",
+        gap="gen: second thing",
         reply="def second():\n    return 'a long reply that breaks'\n",
         error_after_tokens=5,
         error="an error was encountered while running the model: unexpected EOF",

@@ -207,7 +207,8 @@ async def test_thinking_model_gets_think_false(editor: Editor, replay_ollama, ty
 
 
 async def test_fast_stream_is_coalesced_into_few_edits(editor: Editor, replay_ollama) -> None:
-    body = "".join(f"    total += {i}\n" for i in range(300))
+    # 240 lines: about 970 tokens, within the default `gen.maxTokens` (1024)
+    body = "".join(f"    total += {i}\n" for i in range(240))
     reply = "def big():\n    total = 0\n" + body + "    return total\n"
     replay_ollama.add_rule(match="big", reply=reply, tokens_per_second=1000)
     doc = editor.open("big.py", "# gen: big\n")
@@ -251,17 +252,19 @@ async def test_huge_file(editor: Editor, replay_ollama) -> None:
     doc = editor.open("huge.py", filler + "# gen: end\n" + filler)
     await run_and_wait(editor, doc, 50_000)
     assert doc.text == filler + "done = True\n" + filler
-    prompt = replay_ollama.events_of("request")[-1]["body"]["messages"][-1]["content"]
-    assert len(prompt) < 12_000  # the context budget, not the whole file
+    body = replay_ollama.events_of("request")[-1]["body"]
+    # gen: by fill-in-the-middle: the code before and after, within the same budget
+    assert body["prompt"].endswith("# gen: end\n") and body["suffix"].startswith("value_0 = 0\n")
+    assert len(body["prompt"]) + len(body["suffix"]) < 12_000  # the budget, not the whole file
 
 
 # -- several runs at once ---------------------------------------------------------------------------
 
 
 async def test_concurrent_runs_in_one_file_and_across_files(editor: Editor, replay_ollama) -> None:
-    replay_ollama.add_rule(match=": alpha.", reply="a = 1\na2 = 11\n", tokens_per_second=50)
-    replay_ollama.add_rule(match=": beta.", reply="b = 2\nb2 = 22\n", tokens_per_second=70)
-    replay_ollama.add_rule(match=": gamma.", reply="c = 3\n", tokens_per_second=60)
+    replay_ollama.add_rule(gap="gen: alpha", reply="a = 1\na2 = 11\n", tokens_per_second=50)
+    replay_ollama.add_rule(gap="gen: beta", reply="b = 2\nb2 = 22\n", tokens_per_second=70)
+    replay_ollama.add_rule(gap="gen: gamma", reply="c = 3\n", tokens_per_second=60)
     one = editor.open("one.py", "# gen: alpha\nmid = 0\n# gen: beta\n")
     two = editor.open("two.py", "# gen: gamma\n")
     await editor.run_line(one, 0)

@@ -100,6 +100,9 @@ def test_demo_session_runs_gen_fix_sum(tmp_path: Path, typilot_home: dict[str, s
     # The undo and the cancelled run left nothing behind: the file is what the three runs made.
     assert demo.read_text() == EXPECTED
     assert len(prompts) == 4
+    # gen: (and the long gen: that is cancelled) by fill-in-the-middle (qwen2.5-coder has
+    # `insert`), fix: and sum: by chat
+    assert [e["path"] for e in prompts].count("/api/generate") == 2
     for line in ("line 4  # gen:", "line 13  # fix:", "line 19  # sum:"):
         assert line in done.stdout
     assert done.stdout.count("-> done in") == 3

@@ -4,15 +4,18 @@ before any prompt is sent (cloud models), and lifted by their allow-settings."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from replay_ollama import ReplayOllama
-from typilot_lsp.backends.base import GenerationRequest
+from typilot_lsp.backends import create_backend
+from typilot_lsp.backends.base import FimPrompt, GenerationRequest
 from typilot_lsp.backends.ollama import OllamaBackend, OllamaClient
 from typilot_lsp.config import Config
 from typilot_lsp.errors import CloudModelRefused, RemoteHostRefused
+from typilot_lsp.privacy import PrivacyPolicy
 
 CLOUD_BY_NAME = ["gpt-oss:120b-cloud", "deepseek-v4-pro:cloud"]
 
@@ -158,3 +161,84 @@ async def test_stream_refuses_chunks_from_a_remote_model(replay_ollama: ReplayOl
     finally:
         await client.aclose()
     replay_ollama.wait_for("disconnect")
+
+
+# --- the OpenAI-compatible backend: the same guard, the same place ---------------------------
+
+
+def openai_backend_for(
+    url: str, *, transport: httpx.AsyncBaseTransport | None = None, **privacy: bool
+) -> Any:
+    config, errors = Config.from_dict(
+        {"backend": "openai", "openai": {"baseUrl": url}, "privacy": privacy}
+    )
+    assert not errors, errors
+    return create_backend(config, transport=transport)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://192.0.2.10:8080/v1",
+        "https://llm.example.com/v1",
+        "http://0.0.0.0:8080/v1",
+        "http://[2001:db8::1]:8000/v1",
+        "http://gpu-box.internal:8000/v1",
+    ],
+)
+async def test_openai_remote_url_refused_before_any_connection(url: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(500)
+
+    backend = openai_backend_for(url, transport=httpx.MockTransport(record))
+    fim = FimPrompt(prefix="secret = 1\n# gen: x\n", suffix="")
+    try:
+        with pytest.raises(RemoteHostRefused) as info:
+            await collect(backend.stream(GenerationRequest("m", "", "the secret code", fim=fim)))
+        with pytest.raises(RemoteHostRefused):
+            await backend.prepare("")
+        with pytest.raises(RemoteHostRefused):
+            await backend.client.fim_supported()
+    finally:
+        await backend.aclose()
+    assert seen == []  # not one request reached the transport: no socket, no DNS
+    message = str(info.value)
+    assert url in message and "typilot.privacy.allowRemoteHost" in message
+    assert "typilot.openai.baseUrl" in message
+
+
+async def test_openai_remote_url_allowed_by_setting() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"object": "list", "data": [{"id": "team-coder"}]})
+
+    backend = openai_backend_for(
+        "https://gpu-box.internal:8000/v1",
+        transport=httpx.MockTransport(answer),
+        allowRemoteHost=True,
+    )
+    try:
+        assert (await backend.prepare("")).name == "team-coder"
+    finally:
+        await backend.aclose()
+    assert seen == ["https://gpu-box.internal:8000/v1/models"]
+    assert PrivacyPolicy(allow_remote_host=True).progress_label() == "remote host allowed"
+
+
+async def test_openai_cloud_names_refused_like_ollama() -> None:
+    """Ollama's own /v1 serves cloud models too: the name guard applies to this backend."""
+    seen: list[httpx.Request] = []
+    backend = openai_backend_for(
+        "http://127.0.0.1:11434/v1", transport=httpx.MockTransport(lambda r: seen.append(r))
+    )
+    try:
+        with pytest.raises(CloudModelRefused):
+            await backend.prepare("gpt-oss:120b-cloud")
+    finally:
+        await backend.aclose()
+    assert seen == []

@@ -32,6 +32,7 @@ import pytest
 from lsprotocol import types
 
 from replay_ollama import ReplayOllama
+from replay_openai import ReplayOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
@@ -61,9 +62,10 @@ class NetNamespace:
     def enter_cmd(self) -> list[str]:
         return ["nsenter", f"--net={self.net}", f"--mount={self.mnt}", "--"]
 
-    def start_replay(self) -> ReplayOllama:
-        """A replay server whose listening socket lives in this namespace: it is started
-        from a thread that joined the namespace (threads it starts inherit it)."""
+    def start_replay(self, factory: Any = ReplayOllama) -> Any:
+        """A replay server (Ollama's, or another ``factory``) whose listening socket lives in
+        this namespace: it is started from a thread that joined the namespace (threads it
+        starts inherit it)."""
         libc = ctypes.CDLL(None, use_errno=True)
         outcome: dict[str, Any] = {}
 
@@ -76,7 +78,7 @@ class NetNamespace:
                         raise OSError(err, f"setns: {os.strerror(err)}")
                 finally:
                     os.close(fd)
-                outcome["replay"] = ReplayOllama().start()
+                outcome["replay"] = factory().start()
             except BaseException as exc:
                 outcome["error"] = exc
 
@@ -85,8 +87,7 @@ class NetNamespace:
         thread.join()
         if "error" in outcome:
             raise outcome["error"]
-        replay: ReplayOllama = outcome["replay"]
-        return replay
+        return outcome["replay"]
 
 
 def _skip_unless_tools() -> None:
@@ -147,6 +148,18 @@ def replay_in_netns(netns: NetNamespace) -> Iterator[ReplayOllama]:
         yield replay
     finally:
         replay.stop()
+
+
+@pytest.fixture
+def openai_in_netns(netns: NetNamespace) -> Iterator[ReplayOpenAI]:
+    try:
+        server: ReplayOpenAI = netns.start_replay(ReplayOpenAI)
+    except PermissionError as exc:
+        pytest.skip(f"cannot join the network namespace here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -308,6 +321,60 @@ async def test_allow_remote_host_works(
     assert ("127.0.0.1", replay_in_netns.port) in {(a, p) for a, p, _ in endpoints}
 
 
+# --- the same proofs for the OpenAI-compatible backend ---------------------------------------
+
+
+async def test_openai_gen_run_connects_to_loopback_only(
+    openai_in_netns: ReplayOpenAI, traced_server: Path, session_factory: Any
+) -> None:
+    openai_in_netns.reply = REPLY
+    settings = {"backend": "openai", "openai": {"baseUrl": openai_in_netns.base_url}}
+    editor = await session_factory(None, settings)
+    doc = await run_gen(editor)
+    assert doc.text == EXPECTED
+    # FIM tried first (501 for this model), then chat: both on loopback
+    assert [e["path"] for e in openai_in_netns.requests() if e["method"] == "POST"] == [
+        "/infill",
+        "/v1/chat/completions",
+    ]
+    await stop_and_wait(editor)
+    endpoints = assert_loopback_only(traced_server)
+    assert ("127.0.0.1", openai_in_netns.port) in {(a, p) for a, p, _ in endpoints}
+
+
+@pytest.mark.parametrize("url", ["http://192.0.2.10:8080/v1", f"http://{REMOTE_NAME}:8080/v1"])
+async def test_openai_remote_url_refused_with_no_connect_attempt(
+    openai_in_netns: ReplayOpenAI, traced_server: Path, session_factory: Any, url: str
+) -> None:
+    editor = await session_factory(None, {"backend": "openai", "openai": {"baseUrl": url}})
+    doc = await run_gen(editor)
+    assert doc.text == SOURCE
+    refusals = [m for m in messages(editor) if "not a loopback address" in m]
+    assert refusals and url in refusals[0], messages(editor)
+    assert "typilot.privacy.allowRemoteHost" in refusals[0]
+    await stop_and_wait(editor)
+    assert inet_endpoints(traced_server) == []
+    assert openai_in_netns.events == []
+
+
+async def test_openai_allow_remote_host_works(
+    openai_in_netns: ReplayOpenAI, traced_server: Path, session_factory: Any
+) -> None:
+    openai_in_netns.reply = REPLY
+    url = f"http://{REMOTE_NAME}:{openai_in_netns.port}/v1"
+    editor = await session_factory(
+        None,
+        {"backend": "openai", "openai": {"baseUrl": url}, "privacy": {"allowRemoteHost": True}},
+    )
+    doc = await run_gen(editor)
+    assert doc.text == EXPECTED
+    titles = progress_titles(editor)
+    assert titles and all("remote host allowed" in t for t in titles), titles
+    await stop_and_wait(editor)
+    endpoints = assert_loopback_only(traced_server)
+    assert ("127.0.0.1", openai_in_netns.port) in {(a, p) for a, p, _ in endpoints}
+
+
 # --- the cloud guard --------------------------------------------------------------------------
 
 TEAM_MODEL = {
@@ -391,3 +458,39 @@ async def test_logs_carry_no_content_unless_trace(
         assert leaked, "with typilot.trace the content should be in the log"
     else:
         assert not leaked, f"content in the log without trace: {leaked}"
+
+
+async def test_openai_logs_carry_no_content_or_key(
+    session_factory: Any,
+    typilot_home: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "sk-test-9f8e7d6c5b4a"
+    server = ReplayOpenAI().start()
+    server.reply = SECRET_REPLY
+    server.required_key = key
+    log_file = tmp_path / "server.log"
+    cmd = " ".join(f"'{part}'" for part in harness.SERVER_CMD)
+    monkeypatch.setattr(
+        harness, "SERVER_CMD", ["sh", "-c", f"exec {cmd} --log-level DEBUG 2>'{log_file}'"]
+    )
+    typilot_home["TYPILOT_E2E_KEY"] = key  # the environment the editor starts the server in
+    try:
+        settings = {
+            "backend": "openai",
+            "openai": {"baseUrl": server.base_url, "apiKeyEnv": "TYPILOT_E2E_KEY"},
+        }
+        editor = await session_factory(None, settings)
+        doc = editor.open("secret.py", f"# gen: {SECRET_INSTRUCTION}\n")
+        await editor.run_line(doc, 0)
+        await editor.wait_runs_done()
+        assert doc.text == SECRET_REPLY
+        await stop_and_wait(editor)
+    finally:
+        server.stop()
+    assert all(e["authorization"] == f"Bearer {key}" for e in server.requests())
+    log = log_file.read_text()
+    assert "DEBUG" in log
+    leaked = [word for word in ("zebracorn", "sum(data)", key) if word in log]
+    assert not leaked, f"content or key in the log: {leaked}"

@@ -626,6 +626,34 @@ def test_rules_newest_first_once_sticky_and_filters(
     assert unmatched.startswith("def reverse_string(text):")
 
 
+def test_gap_rules_match_the_line_at_a_fill_in_the_middle_gap(
+    replay_ollama: ReplayOllama, client: httpx.Client
+) -> None:
+    replay_ollama.add_rule(gap="gen: first", reply="FIRST = 1\n")
+    replay_ollama.add_rule(gap="gen: second", reply="SECOND = 2\n")
+
+    def fim(prompt: str, suffix: str | None) -> str:
+        body: dict[str, object] = {"model": CODER, "prompt": prompt}
+        if suffix is not None:
+            body["suffix"] = suffix
+        return "".join(c["response"] for c in stream_lines(client, "/api/generate", body))
+
+    # the line at the gap decides, not an earlier prefixed line of the context
+    assert fim("# gen: first\n\n# gen: second\n", "end = 1\n") == "SECOND = 2\n"
+    assert fim("# gen: first\n", "\n# gen: second\n") == "FIRST = 1\n"
+    # no suffix (or an empty one, which turns Ollama's FIM template off): not a FIM request
+    assert not fim("# gen: first\n", None).startswith("FIRST")
+    assert not fim("# gen: first\n", "").startswith("FIRST")
+    # chat requests never match a gap rule
+    chat = {"model": CODER, "messages": [{"role": "user", "content": "# gen: first\n"}]}
+    text = "".join(c["message"]["content"] for c in stream_lines(client, "/api/chat", chat))
+    assert not text.startswith("FIRST")
+    # and the rule works from JSON (the demo's rules file)
+    assert Rule.from_dict({"gap": "gen: x", "reply": "y"}).gap == "gen: x"
+    request = replay_ollama.events_of("request")[0]
+    assert request["body"]["suffix"] == "end = 1\n"  # what the client sent is recorded
+
+
 def test_explicit_tokens(client: httpx.Client, replay_ollama: ReplayOllama) -> None:
     replay_ollama.add_rule(tokens=["de", "f f", "()"])
     lines = stream_lines(client, "/api/generate", {"model": CODER, "prompt": "x"})

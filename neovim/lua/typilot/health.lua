@@ -95,7 +95,10 @@ end
 
 --- The heading a doctor check goes under; voice is optional, so its problems are warnings.
 local sections = {
-  { title = 'typilot: Ollama and model', names = { 'settings', 'ollama', 'model', 'privacy' } },
+  {
+    title = 'typilot: model server and model',
+    names = { 'settings', 'ollama', 'server', 'api key', 'model', 'fim', 'privacy' },
+  },
   { title = 'typilot: history', names = { 'history' } },
   { title = 'typilot: voice (optional)', names = { 'voice', 'microphone' }, optional = true },
 }
@@ -155,13 +158,13 @@ function M.check()
   os.remove(file)
   local shown = table.concat(base, ' ') .. ' doctor --json'
   if not res then
-    health.start('typilot: Ollama and model')
+    health.start('typilot: model server and model')
     health.error(('`%s` failed: %s'):format(shown, err or ''))
     return
   end
   local ok, decoded = pcall(vim.json.decode, res.stdout, { luanil = { object = true, array = true } })
   if not ok or type(decoded) ~= 'table' or type(decoded.checks) ~= 'table' then
-    health.start('typilot: Ollama and model')
+    health.start('typilot: model server and model')
     health.error(
       ('`%s` gave no JSON report (exit %d): %s'):format(
         shown,

@@ -489,7 +489,8 @@ class OllamaBackend:
             gen = self.client.generate(
                 request.model,
                 request.fim.prefix,
-                suffix=request.fim.suffix,
+                # An empty suffix would turn Ollama's FIM template off (`if .Suffix`).
+                suffix=request.fim.suffix or "\n",
                 options=options,
                 keep_alive=request.keep_alive,
                 think=request.think,

@@ -20,7 +20,12 @@ log = logging.getLogger(__name__)
 
 # Imported off the event loop after `initialize`, so that start-up stays as fast as a bare
 # pygls server and the first run does not pay for them.
-WARM_IMPORTS = ("httpx", "typilot_lsp.backends.ollama", "typilot_lsp.history")
+WARM_IMPORTS = (
+    "httpx",
+    "typilot_lsp.backends.ollama",
+    "typilot_lsp.backends.openai",
+    "typilot_lsp.history",
+)
 
 
 def apply_settings(server: TypilotServer, data: Any, source: str) -> None:

@@ -21,14 +21,20 @@ from urllib.parse import unquote, urlparse
 import attrs
 from lsprotocol import types
 
-from typilot_lsp.backends.base import GenerationRequest, StreamStats
+from typilot_lsp.backends.base import FimPrompt, GenerationRequest, StreamStats
 from typilot_lsp.comments import comment_syntax
 from typilot_lsp.documents import DocumentState, content_length
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
 from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage
-from typilot_lsp.runs.prompt import PromptInput, build_fim, build_prompt, context_budget
+from typilot_lsp.runs.prompt import (
+    CURSOR,
+    PromptInput,
+    build_fim,
+    build_prompt,
+    context_budget,
+)
 from typilot_lsp.runs.targets import Target, find_target
 
 if TYPE_CHECKING:
@@ -236,6 +242,7 @@ class RunManager:
         progress = server.progress_for(run)
         outcome, error = "done", None
         prompt_text = ""
+        fim: FimPrompt | None = None
         response_parts: list[str] = []
         model = config.model
         host = ""
@@ -279,7 +286,6 @@ class RunManager:
             )
             system, prompt_text = build_prompt(prompt_input, budget)
             max_tokens, max_tokens_setting = config.max_tokens_for(run.command, run.mode)
-            fim = None
             if run.command == "gen" and config.gen.fim == "auto":
                 fim = build_fim(prompt_input, budget)
             request = GenerationRequest(
@@ -372,6 +378,9 @@ class RunManager:
                 )
                 server.show_message(error, kind)
             await progress.end(run, outcome, error)
+            if run.stats.endpoint == "fim" and fim is not None:
+                # The history shows what was sent: the code around the gap.
+                prompt_text = f"{fim.prefix}{CURSOR}{fim.suffix}"
             await self._record(
                 run, model, host, prompt_text, "".join(response_parts), outcome, error, doc
             )
@@ -477,6 +486,7 @@ class RunManager:
             first_token_ms=first_ms,
             total_ms=(time.monotonic() - run.started_at) * 1000,
             token_count=run.stats.token_count,
+            prompt_tokens=run.stats.prompt_eval_count,
         )
         try:
             await history.record(record)

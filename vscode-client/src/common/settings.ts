@@ -22,7 +22,10 @@ export const CLIENT_ONLY_KEYS: readonly string[] = ['serverPath'];
 /** Settings whose workspace values are ignored in untrusted workspaces (package.json lists them too). */
 export const RESTRICTED_KEYS: readonly string[] = [
   'serverPath',
+  'backend',
   'ollama.host',
+  'openai.baseUrl',
+  'openai.apiKeyEnv',
   'privacy.allowRemoteHost',
   'privacy.allowCloudModels',
   'history.path',
