@@ -71,7 +71,7 @@ def test_health_reports_missing_server_executable(nvim_factory: Callable[..., Nv
     assert "pipx install typilot-lsp" in report
     assert "pip install typilot-lsp in a virtual environment" in report
     # loaded from this repository: the server can be installed from the same clone
-    assert f"from the clone your plugin manager made: pipx install {REPO}" in report
+    assert f"from the clone the plugin came from: pipx install {REPO}" in report
     assert "typilot-lsp[voice]" in report
 
 

@@ -164,16 +164,21 @@ function M.check()
   local base = config.base_cmd(cmd)
   local exe = base[1]
   if vim.fn.executable(exe) == 0 then
-    local advice = {
-      'Install the server (Python 3.10 or newer): pipx install typilot-lsp, or pip install typilot-lsp in a virtual environment',
-    }
+    local advice = {}
     local clone = M.repository()
     if clone then
       table.insert(
         advice,
-        ('or from the clone your plugin manager made: pipx install %s'):format(vim.fn.fnameescape(clone))
+        ('Install the server (Python 3.10 or newer) from the clone the plugin came from: pipx install %s'):format(
+          vim.fn.fnameescape(clone)
+        )
       )
     end
+    table.insert(
+      advice,
+      (clone and 'or' or 'Install the server (Python 3.10 or newer):')
+        .. ' pipx install typilot-lsp, or pip install typilot-lsp in a virtual environment'
+    )
     table.insert(advice, "then, if it is not on $PATH: setup({ cmd = { '/path/to/venv/bin/typilot-lsp' } })")
     table.insert(advice, 'voice needs its extra: pipx install "typilot-lsp[voice]" (or pip install "typilot-lsp[voice]")')
     health.error(('`%s` not found on $PATH'):format(exe), advice)
