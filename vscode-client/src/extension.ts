@@ -179,6 +179,7 @@ class TypilotExtension implements vscode.Disposable {
         return;
       }
       this.server = server;
+      this.voiceDependenciesChecked = false; // another interpreter may lack them
       const serverOptions: ServerOptions = {
         command: server.command,
         args: serveArgs(server),
