@@ -9,10 +9,12 @@ by the e2e harness's editor, as in bench_core.py) talks to it through the OpenAI
 backend (`gen.fim: off`, temperature 0) via a loopback relay in this process that timestamps
 every server-sent event carrying a token as it passes. For each run:
 
-* first token -> first edit: from the first token reaching the relay to the first
-  `workspace/applyEdit` applied by the editor;
-* last token -> last edit: from the reply's last token to the run's last applied edit (for
-  `fix:`, the removal of the old code);
+* first token -> first edit: from the first token whose text lands (the product's output filter,
+  replayed over the recorded tokens, says which: a preamble such as "The code to fix is:" does
+  not land) reaching the relay to the first `workspace/applyEdit` applied by the editor;
+* last token -> last edit: from the last token whose text lands (the end of the stream when the
+  filter released held lines only there) to the run's last applied edit (for `fix:`, the
+  removal of the old code); what follows the code (usage, prose) still streams after it;
 * tokens, the decode rate the server kept up (tokens / stream seconds), edits and edits/s.
 
 The replay figures (bench_core.py) are the same measures with a scripted Ollama.
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import logging
 import statistics
 import sys
@@ -31,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "llama")]
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "llama"), str(ROOT / "server")]
 
 from llama_server import LlamaServer, find_llama  # noqa: E402
 
 from bench_core import TYPILOT_CMD, isolated_env, machine, start, stop  # noqa: E402
-
-CONTENT = b'"delta":{"content":"'
+from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage  # noqa: E402
 
 RUNS = [
     (
@@ -70,7 +73,8 @@ class Relay:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = 0
-        self.token_times: list[float] = []
+        self.tokens: list[tuple[float, str]] = []  # (arrival, text) of each token event
+        self._pending = b""
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -89,8 +93,7 @@ class Relay:
             try:
                 while data := await src.read(65536):
                     if record:
-                        now = time.time()
-                        self.token_times.extend(now for _ in range(data.count(CONTENT)))
+                        self._record(time.time(), data)
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, asyncio.CancelledError):
@@ -99,6 +102,41 @@ class Relay:
                 dst.close()
 
         await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
+
+    def _record(self, now: float, data: bytes) -> None:
+        lines = (self._pending + data).split(b"\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if not line.startswith(b"data: {"):
+                continue
+            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+                content = json.loads(line[6:])["choices"][0]["delta"].get("content")
+                if content:
+                    self.tokens.append((now, content))
+
+
+def landing(tokens: list[tuple[float, str]], command: str, instruction: str) -> tuple[float, float]:
+    """When the first and the last token whose text lands arrived: the run's own output filter
+    fed the recorded tokens one by one."""
+    out = OutputFilter(
+        LineShaper(
+            indent="",
+            mode="comment" if command == "sum" else "code",
+            line_comment="#",
+            keep_usage=wants_usage(instruction),
+        )
+    )
+    first = last = None
+    for arrival, text in tokens:
+        if out.feed(text):
+            first = arrival if first is None else first
+            last = arrival
+    if out.finish():
+        last = tokens[-1][0]
+        first = last if first is None else first
+    if first is None or last is None:
+        raise RuntimeError("nothing of the reply lands")
+    return first, last
 
 
 async def one_run(relay: Relay, home: Path, command: str, name: str, text: str) -> dict[str, Any]:
@@ -110,17 +148,19 @@ async def one_run(relay: Relay, home: Path, command: str, name: str, text: str) 
     session = await start(TYPILOT_CMD, isolated_env(home / name), settings)
     try:
         await asyncio.sleep(2)  # a run starts in a settled server, not during its warm-up
-        relay.token_times.clear()
+        relay.tokens.clear()
         doc = session.editor.open(name, text)
         await session.editor.run_line(doc, 0 if text.startswith("#") else 2)
         await session.editor.wait_runs_done(timeout=300)
-        tokens, edits = list(relay.token_times), list(session.edit_times)
+        tokens, edits = list(relay.tokens), list(session.edit_times)
         end = session.editor.progress_ends()[-1].message
     finally:
         await stop(session)
     if not tokens or not edits:
         raise RuntimeError(f"{name}: no tokens ({len(tokens)}) or no edits ({len(edits)}): {end}")
-    stream = max(tokens[-1] - tokens[0], 1e-9)
+    instruction = text.split(f"{command}:", 1)[1].split("\n", 1)[0]
+    first_landing, last_landing = landing(tokens, command, instruction)
+    stream = max(tokens[-1][0] - tokens[0][0], 1e-9)
     streaming = max(edits[-1] - edits[0], 1e-9)
     return {
         "command": command,
@@ -131,14 +171,17 @@ async def one_run(relay: Relay, home: Path, command: str, name: str, text: str) 
         "stream_s": stream,
         "edits": len(edits),
         "edits_per_s": (len(edits) - 1) / streaming if len(edits) > 1 else 0.0,
-        "first_ms": (edits[0] - tokens[0]) * 1000,
-        "lag_ms": (edits[-1] - tokens[-1]) * 1000,
+        "first_ms": (edits[0] - first_landing) * 1000,
+        "lag_ms": (edits[-1] - last_landing) * 1000,
+        "tail_s": tokens[-1][0] - last_landing,
+        "end_ms": (edits[-1] - tokens[-1][0]) * 1000,
     }
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2, help="times each run is repeated")
+    parser.add_argument("--threads", type=int, default=1, help="llama-server threads (-t)")
     args = parser.parse_args()
     logging.getLogger("pygls").setLevel(logging.ERROR)
     install = find_llama()
@@ -149,9 +192,10 @@ async def main() -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="typilot-bench-") as tmp:
         home = Path(tmp)
-        with LlamaServer(install, home / "llama.log") as llama:
+        with LlamaServer(install, home / "llama.log", threads=args.threads) as llama:
             print(
-                f"llama-server: SmolLM2-135M-Instruct Q4_1, -t 2, healthy {llama.load_seconds:.1f} s after start"
+                f"llama-server: SmolLM2-135M-Instruct Q4_1, -t {llama.threads}, "
+                f"healthy {llama.load_seconds:.1f} s after start"
             )
             relay = Relay(llama.port)
             await relay.start()
@@ -160,6 +204,7 @@ async def main() -> int:
                 print(
                     f"{'run':18}{'outcome':>10}{'tokens':>8}{'tok/s':>7}{'stream s':>9}{'edits':>7}"
                     f"{'edits/s':>9}{'1st token->1st edit ms':>24}{'last token->last edit ms':>26}"
+                    f"{'dropped tail s':>16}{'stream end->last edit ms':>26}"
                 )
                 for _ in range(args.rounds):
                     for command, name, text in RUNS:
@@ -169,6 +214,7 @@ async def main() -> int:
                             f"{command + ' ' + name:18}{row['outcome']:>10}{row['tokens']:8d}"
                             f"{row['tok_s']:7.0f}{row['stream_s']:9.2f}{row['edits']:7d}"
                             f"{row['edits_per_s']:9.1f}{row['first_ms']:24.1f}{row['lag_ms']:26.1f}"
+                            f"{row['tail_s']:16.2f}{row['end_ms']:26.1f}"
                         )
             finally:
                 await relay.stop()
