@@ -21,9 +21,11 @@ from typilot_lsp.runs.output_filter import (
     LineShaper,
     OutputFilter,
     defined_name,
+    defined_names,
     is_usage,
     wants_usage,
 )
+from typilot_lsp.runs.targets import find_target
 
 REPLIES = Path(__file__).resolve().parent / "replies"
 sys.path[:0] = [str(REPLIES), str(REPLIES.parents[1] / "llama")]
@@ -38,7 +40,9 @@ _BARE_VALUE = re.compile(r"^-?\d+(?:\.\d+)?$")
 # times, fix-js-is-even once, ...) or showed output ("Sum of numbers: 10"), none was an import
 # block or a helper the code called; 5 replies followed the code with usage (a `# Test` block,
 # `print(...)`, "# Output: True" lines). fix-py-average is a traceback in a fence and nothing
-# else: nothing lands, and the run says the model returned no code.
+# else: nothing lands, and the run says the model returned no code. gen-py-method answers two
+# methods asked for inside `class Stack:` with the whole class: a reply to a line inside a
+# definition may rewrite that definition, so only the rest of the file counts as existing.
 LANDS: dict[str, tuple[str, ...]] = {
     "gen-py-fibonacci": ("fibonacci",),
     "gen-py-is-prime": ("is_prime",),
@@ -56,6 +60,16 @@ LANDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def existing(case: Case) -> frozenset[str]:
+    """What the rest of the file defines, as a run computes it (RunManager._execute)."""
+    first = last = case.prefix_line
+    if case.command == "fix":
+        target = find_target(case.lines, case.prefix_line, None)
+        assert target is not None
+        first, last = min(first, target.first_line), max(last, target.last_line)
+    return defined_names(case.lines, first, last)
+
+
 def landed(case: Case, reply: str, size: int = 0) -> str:
     syntax = comment_syntax(case.language_id)
     shaper = LineShaper(
@@ -64,6 +78,7 @@ def landed(case: Case, reply: str, size: int = 0) -> str:
         line_comment=syntax.line if syntax else "#",
         block_comment=syntax.block if syntax and not syntax.line else None,
         keep_usage=wants_usage(case.instruction),
+        existing=existing(case),
     )
     out = OutputFilter(shaper)
     chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]

@@ -153,3 +153,25 @@ def test_a_summary_ends_at_its_example() -> None:
     reply = "Clamps a value.\n\nExample usage:\nclamp(10, 0, 5)  # 5\n"
     text = "".join(out.feed(reply[i : i + 3]) for i in range(0, len(reply), 3)) + out.finish()
     assert text == "# Clamps a value."
+
+
+def test_a_definition_the_file_already_has_does_not_land_again() -> None:
+    """A reply that rewrites the whole file: only what the run was for lands."""
+    reply = (
+        "def parse(text):\n    return text\n\n\ndef average(numbers):\n    if not numbers:\n"
+        "        return 0.0\n    return sum(numbers) / len(numbers)\n\n\ndef words(text):\n"
+        "    return text.split()\n"
+    )
+    expected = "def average(numbers):\n    if not numbers:\n        return 0.0\n    return sum(numbers) / len(numbers)"
+    for size in (0, 1, 3, 7):
+        out = OutputFilter(LineShaper(indent="", existing=frozenset({"parse", "words"})))
+        chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]
+        assert "".join(out.feed(c) for c in chunks) + out.finish() == expected
+
+
+def test_a_new_name_streams_at_once_beside_existing_ones() -> None:
+    out = OutputFilter(LineShaper(indent="", existing=frozenset({"parse"})))
+    assert out.feed("def fib") == "def fib"  # no existing name starts with "fib"
+    out = OutputFilter(LineShaper(indent="", existing=frozenset({"parse"})))
+    assert out.feed("def par") == ""  # could still be `parse`
+    assert out.feed("tition(x):\n") == "def partition(x):"

@@ -110,6 +110,26 @@ def defined_name(line: str) -> str | None:
     return None
 
 
+def defined_names(lines: list[str], first: int, last: int) -> frozenset[str]:
+    """The names a file's top-level definitions define, except on lines `first..last` (the
+    prefix line and the code a run replaces) and the definition that encloses them (a reply
+    to a line inside a function or class often rewrites all of it)."""
+    skip = set(range(first, last + 1))
+    if 0 <= first < len(lines) and lines[first][:1] in (" ", "\t"):
+        for number in range(first - 1, -1, -1):
+            if lines[number].strip() and lines[number][:1] not in (" ", "\t"):
+                skip.add(number)
+                break
+    names = set()
+    for number, line in enumerate(lines):
+        if number in skip or not line[:1].strip():
+            continue
+        name = defined_name(line)
+        if name:
+            names.add(name)
+    return frozenset(names)
+
+
 def is_import(line: str) -> bool:
     return bool(_IMPORT.match(line.strip()))
 
@@ -225,7 +245,9 @@ class LineShaper:
     `mode` is `code` (gen/fix: re-indent to `indent`) or `comment` (sum: every
     line becomes a comment in the file's syntax). `eol` is the document's line
     break, so CRLF files stay CRLF. `keep_usage`: the user asked for usage
-    (`wants_usage(instruction)`), so examples after a definition stay.
+    (`wants_usage(instruction)`), so examples after a definition stay. `existing`: the
+    names the rest of the file already defines (`defined_names`): a reply that rewrites the
+    whole file does not land a second copy of them.
     """
 
     def __init__(
@@ -237,6 +259,7 @@ class LineShaper:
         line_comment: str | None = None,
         block_comment: tuple[str, str] | None = None,
         keep_usage: bool = False,
+        existing: frozenset[str] = frozenset(),
     ) -> None:
         self.indent = indent
         self.mode = mode
@@ -244,6 +267,7 @@ class LineShaper:
         self.line_comment = line_comment
         self.block_comment = block_comment
         self.keep_usage = keep_usage
+        self.existing = existing
         self._state = "start"  # start | prose | code | fence | skip | after | extra
         self._line = ""  # the current line's text not yet decided or emitted
         self._line_open = False  # whether the current line's head has been emitted
@@ -391,7 +415,14 @@ class LineShaper:
         if not self._gating():
             return self._emit_code(line, final)
         text = line.strip()
+        if self._base_indent is None and text:
+            self._base_indent = line[: len(line) - len(line.lstrip(" \t"))]
         top = bool(text) and self._top_level(line)
+        if top and self._repeats(text):
+            # A second copy of a definition the file already has: it and its body go.
+            out = self._resolve_held()
+            self._held_code, self._held_usage = [line], True
+            return out
         if self._held_code:
             if not top or _CLOSER.match(text):
                 self._held_code.append(line)  # blank, or part of the held statement
@@ -412,6 +443,10 @@ class LineShaper:
                 self._held_code, self._held_usage = [line], False
                 return ""
         return self._emit_code(line, final)
+
+    def _repeats(self, text: str) -> bool:
+        name = defined_name(text)
+        return name is not None and name in self.existing and name not in self._defined
 
     def _resolve_held(self) -> str:
         """The held lines land unless they include usage."""
@@ -465,6 +500,28 @@ class LineShaper:
         out.append(self._resolve_held())
         return "".join(out)
 
+    def _may_repeat(self, partial: str) -> bool:
+        """Whether a partial top-level line may still turn out to define an existing name."""
+        found = re.match(
+            r"^(?:export\s+|default\s+|pub(?:\([^)]*\))?\s+|async\s+|unsafe\s+)*"
+            r"(def|class|function\*?|fn|func|struct|enum|trait|interface|impl|type|const|let|var|"
+            r"local)?(\s+)?([\w$]*)(.?)",
+            partial,
+        )
+        if found is None:
+            return False
+        keyword, space, name, after = found.groups()
+        if not keyword:
+            # A keyword still being typed ("de", "clas") or a C-family line: wait for its end.
+            word = partial.split()[0] if partial.split() else ""
+            keywords = ("def", "class", "function", "fn", "func", "struct", "async", "export")
+            return any(k.startswith(word) for k in keywords) and " " not in partial
+        if not space:
+            return True
+        if after:  # the name is complete
+            return name in self.existing
+        return any(existing.startswith(name) for existing in self.existing)
+
     def _flush_partial(self) -> str:
         """Emit the current partial line where nothing can change its meaning any more."""
         if self._line_open:
@@ -509,6 +566,13 @@ class LineShaper:
             return ""
         if self._gating() and (self._held_code or (self._defined and self._top_level(line))):
             return ""  # a top-level line after a definition: usage or not, decided at its end
+        if (
+            self._gating()
+            and self.existing
+            and self._top_level(line)
+            and self._may_repeat(stripped)
+        ):
+            return ""  # may define a name the file already has: its name decides
         self._line = ""
         self._line_open = True
         self._open_head = line
