@@ -66,6 +66,7 @@ from typilot_lsp.features.voice.client import VoiceClient  # noqa: E402
 from typilot_lsp.voice_agent import protocol as p  # noqa: E402
 from typilot_lsp.voice_agent.grammar import parse  # noqa: E402
 from typilot_lsp.voice_agent.transcribe import Transcriber, read_wav  # noqa: E402
+from typilot_lsp.voice_agent.vad import Endpointer  # noqa: E402
 
 LONG = (
     "generate a function that reads a CSV file, skips the header line, parses the date "
@@ -74,6 +75,16 @@ LONG = (
 PAUSED = ("generate a function that", "adds two numbers")
 """Spoken with a 0.5 s pause in the middle: it must stay one command."""
 PREFIX = {"gen": "gen:", "fix": "fix:", "sum": "sum:"}
+
+
+PLAY_LATENCY_MS = 20
+"""paplay's buffer: its return marks the end of the file in the sink to about this much."""
+
+
+async def timed(awaitable: Any) -> tuple[Any, float]:
+    """The result of `awaitable` and the monotonic time it came."""
+    result = await awaitable
+    return result, time.monotonic()
 
 
 def rss_mib(pid: int) -> float:
@@ -87,6 +98,17 @@ def trailing_seconds(wav: Path) -> float:
     """Silence after the last sound in `wav` (the speech ends this long before the file)."""
     samples = read_pcm(wav)
     return (samples.size - sound_span(samples)[1]) / SAMPLE_RATE
+
+
+def model_speech_end_offset(wav: Path, silence: float) -> float:
+    """How much later the sound in `wav` ends than the end-pointer's end of speech (s)."""
+    samples = read_pcm(wav)
+    vad = Endpointer(silence_seconds=silence)
+    audio = samples.astype("float32") / 32768.0
+    for start in range(0, audio.size, 480):
+        vad.feed(audio[start : start + 480])
+    assert vad.speech_end_sample is not None
+    return (sound_span(samples)[1] - vad.speech_end_sample) / SAMPLE_RATE
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -159,7 +181,13 @@ def bench_transcription(model: str, wavs: dict[str, Path], repeat: int) -> None:
 
 async def bench_sidecar(
     model: str, pulse: PulseNullSink, wavs: dict[str, Path], silence: float, repeat: int
-) -> None:
+) -> float:
+    """Prints the sidecar's figures; returns how late paplay's return marks the end of speech.
+
+    The true end of speech in time is the end-pointer's (the result's `latencySeconds` before
+    its arrival) plus how much later the sound ends in the file than the end-pointer finds
+    (`model_speech_end_offset`, the same model on the same samples).
+    """
     env = {**os.environ, **pulse.env, "HF_HUB_OFFLINE": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "server"), env.get("PYTHONPATH", "")])
     client = VoiceClient(env=env)
@@ -174,33 +202,40 @@ async def bench_sidecar(
             f"(load {configured.load_seconds:.2f} s, RSS {rss_mib(client.pid):.0f} MiB)"
         )
         print(
-            f"{'utterance':<44} {'audio':>7} {'end-pointer':>11} {'transcribe':>10} "
+            f"{'utterance':<44} {'true':>6} {'paplay':>6} {'end-pointer':>11} {'transcribe':>10} "
             f"{'early':>5}  command"
         )
-        audio_l, vad_l = [], []
+        audio_l, vad_l, true_l, late_l = [], [], [], []
+        offsets = {text: model_speech_end_offset(wav, silence) for text, wav in wavs.items()}
         for _ in range(repeat):
             for text, wav in wavs.items():
                 listen = await client.request(p.Listen())
                 first = await listen.next_event()
                 assert isinstance(first, p.Listening), first
-                await asyncio.to_thread(pulse.play, wav)
+                answer = asyncio.ensure_future(timed(listen.final()))
+                await asyncio.to_thread(pulse.play, wav, PLAY_LATENCY_MS)
                 played = time.monotonic()
-                result = await listen.final()
-                received = time.monotonic()
+                result, received = await answer
                 assert isinstance(result, p.Result), result
                 speech_end = played - trailing_seconds(wav)
                 audio_l.append(received - speech_end)
                 vad_l.append(result.latency_seconds or float("nan"))
+                true_end = received - vad_l[-1] + offsets[text]
+                true_l.append(received - true_end)
+                late_l.append(speech_end - true_end)
                 label = text if len(text) <= 42 else text[:41] + "…"
                 print(
-                    f"{label:<44} {received - speech_end:7.3f} {vad_l[-1]:11.3f} "
+                    f"{label:<44} {true_l[-1]:6.3f} {audio_l[-1]:6.3f} {vad_l[-1]:11.3f} "
                     f"{result.transcribe_seconds:10.3f} {'yes' if result.speculative else 'no':>5}"
                     f"  {result.command} ({result.text!r})"
                 )
+        late = statistics.median(late_l)
         print(
-            f"p50 end of speech -> result: {statistics.median(audio_l):.3f} s from the audio, "
-            f"{statistics.median(vad_l):.3f} s from the end-pointer's own end of speech; {load()}"
+            f"p50 end of speech -> result: {statistics.median(true_l):.3f} s (true end of speech), "
+            f"{statistics.median(vad_l):.3f} s from the end-pointer's own end; paplay returns "
+            f"{late:.3f} s after the true end (corrected below); {load()}"
         )
+        return late
     finally:
         await client.aclose()
 
@@ -224,6 +259,7 @@ async def bench_server(
     repeat: int,
     label: str,
     home: Path,
+    paplay_late: float,
 ) -> list[float]:
     """End of speech -> command line in the buffer for every phrase, `repeat` times each."""
     ollama = ReplayOllama()
@@ -263,9 +299,10 @@ async def bench_server(
                     )
                 )
                 assert started["listening"], started
-                await asyncio.to_thread(pulse.play, wav)
-                speech_end = time.monotonic() - trailing_seconds(wav)
-                line, at = await wait_command(editor, edits, seen, tokens, command)
+                waiting = asyncio.ensure_future(wait_command(editor, edits, seen, tokens, command))
+                await asyncio.to_thread(pulse.play, wav, PLAY_LATENCY_MS)
+                speech_end = time.monotonic() - trailing_seconds(wav) - paplay_late
+                line, at = await waiting
                 ok = line is not None
                 latency = at - speech_end
                 if ok:
@@ -351,8 +388,8 @@ def main() -> None:
         commands[" [0.5 s] ".join(PAUSED)] = (paused, "gen")
         pulse = PulseNullSink(root).start()
         try:
-            asyncio.run(
-                bench_sidecar(model, pulse, {t: w for t, (w, _) in commands.items()}, silence, 1)
+            paplay_late = asyncio.run(
+                bench_sidecar(model, pulse, {t: w for t, (w, _) in commands.items()}, silence, 2)
             )
             results = {}
             for hog in (False, True) if not args.no_hog else (False,):
@@ -364,7 +401,14 @@ def main() -> None:
                     )
                     results[label] = asyncio.run(
                         bench_server(
-                            model, pulse, commands, args.silence, args.repeat, label, root / "home"
+                            model,
+                            pulse,
+                            commands,
+                            args.silence,
+                            args.repeat,
+                            label,
+                            root / "home",
+                            paplay_late,
                         )
                     )
         finally:

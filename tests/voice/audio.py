@@ -165,10 +165,17 @@ class PulseNullSink:
             subprocess.run(["pactl", *args], env={**os.environ, **self.env}, check=True)
         return self
 
-    def play(self, wav: Path) -> None:
-        """Play `wav` into the null sink; returns when it has been played."""
+    def play(self, wav: Path, latency_msec: int | None = None) -> None:
+        """Play `wav` into the null sink; returns when it has been played.
+
+        With `latency_msec` the stream's buffer is that small, so the return is within about
+        that much of the last sample reaching the sink (paplay's default buffer is ~2 s).
+        """
+        latency = [] if latency_msec is None else [f"--latency-msec={latency_msec}"]
         subprocess.run(
-            ["paplay", f"--device={SINK}", str(wav)], env={**os.environ, **self.env}, check=True
+            ["paplay", f"--device={SINK}", *latency, str(wav)],
+            env={**os.environ, **self.env},
+            check=True,
         )
 
     def stop(self) -> None:

@@ -259,8 +259,22 @@ _EVENTS: dict[str, type] = {
 # --- encoding ------------------------------------------------------------------------------
 
 
+def _strict(kind: type, accepts: tuple[type, ...]) -> Any:
+    def structure(value: Any, _type: Any) -> Any:
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accepts):
+            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+        return kind(value)
+
+    return structure
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
+    # No coercion: a list is not a path, a string is not a number.
+    conv.register_structure_hook(str, _strict(str, (str,)))
+    conv.register_structure_hook(int, _strict(int, (int,)))
+    conv.register_structure_hook(float, _strict(float, (int, float)))
+    conv.register_structure_hook(bool, _strict(bool, (bool,)))
     for cls in (*_REQUESTS.values(), *_EVENTS.values()):
         if cls is Configure:
             continue
