@@ -6,12 +6,15 @@
   window padded to 10 s rather than 30 s) on espeak-ng speech: the four test commands and a
   longer ~10 s instruction, each `--repeat` times after one warm-up.
 * Sidecar: the real sidecar records from a private PulseAudio null sink while each phrase is
-  played into it; end of speech -> `result` event, measured two ways: from the sidecar's own
-  end-pointer (`latencySeconds`) and from the audio itself (paplay returns when the sink has
-  played the file; the file's trailing silence before that is known), which the next section uses.
+  played into it; end of speech -> `result` event. The true end of speech in time is the
+  end-pointer's own (the result's `latencySeconds` before it arrived) plus how much later the
+  sound ends in the file than the same model finds offline. paplay (with a 20 ms buffer) returns
+  a fairly constant time after that; the median offset is printed and corrects the next section,
+  which cannot see the sidecar's events.
 * End of speech -> command line in the buffer: the real language server (stdio, a test client
   that applies edits like an editor), `typilot.voice.start` at an empty line, the phrase played
-  into the microphone; from the end of the speech in the audio to the moment the client receives
+  into the microphone; from the end of the speech in the audio (paplay's return minus the file's
+  trailing silence minus the offset above) to the moment the client receives
   the workspace/applyEdit that writes the `# gen: ...` line (for "cancel", the progress end that
   reports the cancel). Every run must give the expected command. Measured at the defaults
   (`voice.silenceSeconds` from the config model unless --silence), first as the machine is, then
@@ -278,7 +281,7 @@ async def bench_server(
         edits.append((time.monotonic(), edit_lines(params)))
         return await original_apply(params)
 
-    editor.apply_edit = timed_apply  # type: ignore[method-assign]
+    editor.apply_edit = timed_apply
     latencies: list[float] = []
     misses: list[str] = []
     print()
@@ -311,8 +314,14 @@ async def bench_server(
                     misses.append(text)
                 shown = text if len(text) <= 42 else text[:41] + "…"
                 print(f"{shown:<44} {latency:9.3f}  {line if ok else 'NOT RECOGNISED'}")
-                # Let the replayed run finish before the next command.
-                await editor.wait_until(lambda: not run_active(editor), timeout=60)
+                if not ok:
+                    print(f"    heard instead: {[ln for _, lines in edits[seen:] for ln in lines]}")
+                # Let the voice session and the replayed run end before the next command.
+                expected = 1 if command == "cancel" else 2
+                await editor.wait_until(
+                    lambda before=tokens, n=expected: all_ended(editor, before, n),
+                    timeout=60,
+                )
                 editor.close(doc)
     finally:
         await stop_editor(editor)
@@ -325,11 +334,12 @@ async def bench_server(
     return latencies
 
 
-def run_active(editor: Editor) -> bool:
-    for reports in editor.client.progress_reports.values():
-        if reports and not isinstance(reports[-1], types.WorkDoneProgressEnd):
-            return True
-    return False
+def all_ended(editor: Editor, before: set[Any], count: int) -> bool:
+    """At least `count` progress tokens were created since `before`, and all have ended."""
+    new = [r for t, r in editor.client.progress_reports.items() if t not in before]
+    return len(new) >= count and all(
+        r and isinstance(r[-1], types.WorkDoneProgressEnd) for r in new
+    )
 
 
 async def wait_command(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio import PHRASES, PulseNullSink
+from audio import PHRASES, PulseNullSink, speak_with_pause
 
 from typilot_lsp.config import VoiceConfig
 from typilot_lsp.features.voice.client import SidecarError, VoiceClient
@@ -86,6 +86,25 @@ async def test_capture_from_the_microphone_ends_on_silence(
     assert result.speculative, result
     partials = [e for e in events if isinstance(e, p.Partial)]
     assert partials and partials[-1].text == result.text, events
+
+
+async def test_a_pause_mid_sentence_stays_one_command(
+    client: VoiceClient, pulse: PulseNullSink, tiny_en: str, tmp_path: Path
+) -> None:
+    """At the default silenceSeconds, 0.5 s of silence mid-sentence does not end the command."""
+    wav = speak_with_pause("generate a function that", "adds two numbers", 0.5, tmp_path / "p.wav")
+    await (await client.request(p.Configure(VoiceConfig(model=tiny_en)))).final()
+    events = await listen_to(client, pulse, wav)
+    results = [e for e in events if isinstance(e, p.Result)]
+    assert len(results) == 1, events
+    [result] = results
+    assert result.reason is p.EndReason.SILENCE
+    assert result.command == "gen", result
+    # Both halves are in the one command (tiny.en may hear "adds two" as "add to").
+    assert "function" in result.instruction and "numbers" in result.instruction, result
+    # The first half was transcribed at the pause and shown while the user went on.
+    partials = [e.text for e in events if isinstance(e, p.Partial)]
+    assert partials and "numbers" not in partials[0], events
 
 
 async def test_push_to_talk_stop_ends_capture(

@@ -275,6 +275,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(int, _strict(int, (int,)))
     conv.register_structure_hook(float, _strict(float, (int, float)))
     conv.register_structure_hook(bool, _strict(bool, (bool,)))
+    # EndReason is a str: without its own hook the one for str would take it.
+    conv.register_structure_hook(EndReason, lambda value, _type: EndReason(value))
     for cls in (*_REQUESTS.values(), *_EVENTS.values()):
         if cls is Configure:
             continue
