@@ -8,9 +8,9 @@
 * Sidecar: the real sidecar records from a private PulseAudio null sink while each phrase is
   played into it; end of speech -> `result` event. The true end of speech in time is the
   end-pointer's own (the result's `latencySeconds` before it arrived) plus how much later the
-  sound ends in the file than the same model finds offline. paplay (with a 20 ms buffer) returns
-  a fairly constant time after that; the median offset is printed and corrects the next section,
-  which cannot see the sidecar's events.
+  sound ends in the file than the same model finds offline. paplay (200 ms buffer) returns a
+  steady time after that (stamped by a shell beside it, so a busy bench cannot make it late); the
+  median offset is printed and corrects the next section, which cannot see the sidecar's events.
 * End of speech -> command line in the buffer: the real language server (stdio, a test client
   that applies edits like an editor), `typilot.voice.start` at an empty line, the phrase played
   into the microphone; from the end of the speech in the audio (paplay's return minus the file's
@@ -52,6 +52,7 @@ sys.path[:0] = [
 from audio import (  # noqa: E402
     PHRASES,
     SAMPLE_RATE,
+    SINK,
     PulseNullSink,
     missing_tools,
     model_path,
@@ -80,14 +81,36 @@ PAUSED = ("generate a function that", "adds two numbers")
 PREFIX = {"gen": "gen:", "fix": "fix:", "sum": "sum:"}
 
 
-PLAY_LATENCY_MS = 20
-"""paplay's buffer: its return marks the end of the file in the sink to about this much."""
+PLAY_LATENCY_MS = 200
+"""paplay's buffer: small enough that its return follows the end of the file by a steady time
+(calibrated below), large enough not to underrun on a loaded machine."""
+
+
+def play(pulse: PulseNullSink, wav: Path) -> float:
+    """Play `wav`; the wall-clock time paplay returned, taken by a shell beside it.
+
+    Stamped outside this process, so that a busy event loop here cannot make it late.
+    """
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            f'paplay --device={SINK} --latency-msec={PLAY_LATENCY_MS} "$1" && date +%s.%N',
+            "sh",
+            str(wav),
+        ],
+        env={**os.environ, **pulse.env},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.strip())
 
 
 async def timed(awaitable: Any) -> tuple[Any, float]:
-    """The result of `awaitable` and the monotonic time it came."""
+    """The result of `awaitable` and the wall-clock time it came."""
     result = await awaitable
-    return result, time.monotonic()
+    return result, time.time()
 
 
 def rss_mib(pid: int) -> float:
@@ -216,8 +239,7 @@ async def bench_sidecar(
                 first = await listen.next_event()
                 assert isinstance(first, p.Listening), first
                 answer = asyncio.ensure_future(timed(listen.final()))
-                await asyncio.to_thread(pulse.play, wav, PLAY_LATENCY_MS)
-                played = time.monotonic()
+                played = await asyncio.to_thread(play, pulse, wav)
                 result, received = await answer
                 assert isinstance(result, p.Result), result
                 speech_end = played - trailing_seconds(wav)
@@ -278,7 +300,7 @@ async def bench_server(
     original_apply = editor.apply_edit
 
     async def timed_apply(params: types.ApplyWorkspaceEditParams) -> Any:
-        edits.append((time.monotonic(), edit_lines(params)))
+        edits.append((time.time(), edit_lines(params)))
         return await original_apply(params)
 
     editor.apply_edit = timed_apply
@@ -303,8 +325,8 @@ async def bench_server(
                 )
                 assert started["listening"], started
                 waiting = asyncio.ensure_future(wait_command(editor, edits, seen, tokens, command))
-                await asyncio.to_thread(pulse.play, wav, PLAY_LATENCY_MS)
-                speech_end = time.monotonic() - trailing_seconds(wav) - paplay_late
+                played = await asyncio.to_thread(play, pulse, wav)
+                speech_end = played - trailing_seconds(wav) - paplay_late
                 line, at = await waiting
                 ok = line is not None
                 latency = at - speech_end
@@ -362,9 +384,9 @@ async def wait_command(
         for token, reports in list(editor.client.progress_reports.items()):
             end = reports[-1] if reports and token not in tokens else None
             if isinstance(end, types.WorkDoneProgressEnd) and "cancelled" in (end.message or ""):
-                return (f"({end.message})", time.monotonic()) if command == "cancel" else (None, 0)
+                return (f"({end.message})", time.time()) if command == "cancel" else (None, 0)
         await asyncio.sleep(0.002)
-    return None, time.monotonic()
+    return None, time.time()
 
 
 def main() -> None:
