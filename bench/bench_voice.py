@@ -8,9 +8,10 @@
 * Sidecar: the real sidecar records from a private PulseAudio null sink while each phrase is
   played into it; end of speech -> `result` event. The true end of speech in time is the
   end-pointer's own (the result's `latencySeconds` before it arrived) plus how much later the
-  sound ends in the file than the same model finds offline. paplay (200 ms buffer) returns a
-  steady time after that (stamped by a shell beside it, so a busy bench cannot make it late); the
-  median offset is printed and corrects the next section, which cannot see the sidecar's events.
+  sound ends in the file than the same model finds offline. paplay (500 ms buffer) returns a
+  steady time after that for each file (stamped by a shell beside it, so a busy bench cannot make
+  it late); that offset, per file, corrects the next section, which cannot see the sidecar's
+  events.
 * End of speech -> command line in the buffer: the real language server (stdio, a test client
   that applies edits like an editor), `typilot.voice.start` at an empty line, the phrase played
   into the microphone; from the end of the speech in the audio (paplay's return minus the file's
@@ -81,7 +82,7 @@ PAUSED = ("generate a function that", "adds two numbers")
 PREFIX = {"gen": "gen:", "fix": "fix:", "sum": "sum:"}
 
 
-PLAY_LATENCY_MS = 200
+PLAY_LATENCY_MS = 500
 """paplay's buffer: small enough that its return follows the end of the file by a steady time
 (calibrated below), large enough not to underrun on a loaded machine."""
 
@@ -207,8 +208,9 @@ def bench_transcription(model: str, wavs: dict[str, Path], repeat: int) -> None:
 
 async def bench_sidecar(
     model: str, pulse: PulseNullSink, wavs: dict[str, Path], silence: float, repeat: int
-) -> float:
-    """Prints the sidecar's figures; returns how late paplay's return marks the end of speech.
+) -> dict[str, float]:
+    """Prints the sidecar's figures; returns, per phrase, how late paplay's return marks the end
+    of speech (it differs between files: steady for one, not the same for all).
 
     The true end of speech in time is the end-pointer's (the result's `latencySeconds` before
     its arrival) plus how much later the sound ends in the file than the end-pointer finds
@@ -232,6 +234,7 @@ async def bench_sidecar(
             f"{'early':>5}  command"
         )
         audio_l, vad_l, true_l, late_l = [], [], [], []
+        late_by: dict[str, list[float]] = {}
         offsets = {text: model_speech_end_offset(wav, silence) for text, wav in wavs.items()}
         for _ in range(repeat):
             for text, wav in wavs.items():
@@ -248,17 +251,20 @@ async def bench_sidecar(
                 true_end = received - vad_l[-1] + offsets[text]
                 true_l.append(received - true_end)
                 late_l.append(speech_end - true_end)
+                late_by.setdefault(text, []).append(speech_end - true_end)
                 label = text if len(text) <= 42 else text[:41] + "…"
                 print(
                     f"{label:<44} {true_l[-1]:6.3f} {audio_l[-1]:6.3f} {vad_l[-1]:11.3f} "
                     f"{result.transcribe_seconds:10.3f} {'yes' if result.speculative else 'no':>5}"
                     f"  {result.command} ({result.text!r})"
                 )
-        late = statistics.median(late_l)
+        late = {text: statistics.median(values) for text, values in late_by.items()}
+        spread = max(max(v) - min(v) for v in late_by.values())
         print(
             f"p50 end of speech -> result: {statistics.median(true_l):.3f} s (true end of speech), "
             f"{statistics.median(vad_l):.3f} s from the end-pointer's own end; paplay returns "
-            f"{late:.3f} s after the true end (corrected below); {load()}"
+            f"{min(late.values()):.3f}-{max(late.values()):.3f} s after the true end, depending "
+            f"on the file (within {spread:.3f} s for one file; corrected below); {load()}"
         )
         return late
     finally:
@@ -284,7 +290,7 @@ async def bench_server(
     repeat: int,
     label: str,
     home: Path,
-    paplay_late: float,
+    paplay_late: dict[str, float],
 ) -> list[float]:
     """End of speech -> command line in the buffer for every phrase, `repeat` times each."""
     ollama = ReplayOllama()
@@ -326,7 +332,7 @@ async def bench_server(
                 assert started["listening"], started
                 waiting = asyncio.ensure_future(wait_command(editor, edits, seen, tokens, command))
                 played = await asyncio.to_thread(play, pulse, wav)
-                speech_end = played - trailing_seconds(wav) - paplay_late
+                speech_end = played - trailing_seconds(wav) - paplay_late[text]
                 line, at = await waiting
                 ok = line is not None
                 latency = at - speech_end
