@@ -39,18 +39,20 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import tokenize
-import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "llama")]
+
+from llama_server import LlamaServer, find_llama  # noqa: E402  # the project's one helper
+
 PLACEMENTS = ("body", "instead")
 BUG_KINDS = ("flip-comparison", "wrong-operator", "off-by-one", "wrong-return")
 WAYS = ("typilot", "verbatim", "fences")
@@ -336,6 +338,8 @@ class Backend:
     url: str
     model: str
 
+    max_tokens: int | None = None
+
     def settings(self, budget: int | None) -> dict[str, object]:
         settings: dict[str, object]
         if self.kind == "ollama":
@@ -347,9 +351,19 @@ class Backend:
                 }
             }
         else:
-            settings = {"backend": "openai", "openai": {"baseUrl": self.url, "model": self.model}}
+            settings = {
+                "backend": "openai",
+                "openai": {
+                    "baseUrl": self.url,
+                    "model": self.model,
+                    "options": {"temperature": 0, "seed": 0},
+                },
+            }
         if budget:
             settings["context"] = {"maxChars": budget}
+        if self.max_tokens:
+            settings["gen"] = {"maxTokens": self.max_tokens}
+            settings["fix"] = {"maxTokens": self.max_tokens}
         return settings
 
 
@@ -594,76 +608,6 @@ def markdown(records: Sequence[RunRecord]) -> str:
     return "\n".join(out) + "\n"
 
 
-# -- a llama.cpp server for the default backend --------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def find_llama() -> tuple[str, pathlib.Path] | None:
-    """(llama-server, SmolLM2 GGUF) as scripts/install-llama.sh installs them, if present."""
-    server = shutil.which("llama-server") or shutil.which(
-        "llama-server", path=str(ROOT / ".venv" / "bin")
-    )
-    models = sorted((ROOT / ".cache" / "models").glob("SmolLM2-135M-Instruct*.gguf"))
-    if server and models:
-        return server, models[0]
-    return None
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return bool(reply.status == 200)
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def llama_server(binary: str, gguf: pathlib.Path, log_path: pathlib.Path) -> Iterator[str]:
-    port = free_port()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                "-m",
-                str(gguf),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--ctx-size",
-                "8192",
-                "--parallel",
-                "1",
-                "--no-webui",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"llama-server exited; see {log_path}")
-                if _healthy(f"http://127.0.0.1:{port}/health"):
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"llama-server did not become healthy; see {log_path}")
-                time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
@@ -674,6 +618,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-url", default=None, help="an OpenAI-compatible server's /v1 URL")
     parser.add_argument("--model", default=None, help="the model name on that server")
     parser.add_argument("--timeout", type=float, default=TEST_TIMEOUT_S, help="per test run")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="gen.maxTokens / fix.maxTokens (default: the product's); a bound on runaway replies",
+    )
     parser.add_argument("--out", default=str(ROOT / "test-output" / "quality"))
     args = parser.parse_args(argv)
 
@@ -690,31 +640,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     started = time.monotonic()
+    load_before = os.getloadavg()
     with contextlib.ExitStack() as stack:
         if args.host:
             backend = Backend("ollama", args.host, args.model or "qwen2.5-coder:1.5b")
         elif args.base_url:
             backend = Backend("openai", args.base_url, args.model or "")
         else:
-            found = find_llama()
-            if found is None:
-                print(
-                    "no llama-server + SmolLM2 here: run `bash scripts/install-llama.sh`, or "
-                    "pass --host/--base-url and --model",
-                    file=sys.stderr,
-                )
+            install = find_llama()
+            if install.missing:
+                print(f"{install.missing}; or pass --host/--base-url and --model", file=sys.stderr)
                 return 2
-            url = stack.enter_context(llama_server(found[0], found[1], out / "llama-server.log"))
-            backend = Backend("openai", url, found[1].name)
+            assert install.model is not None
+            llama = stack.enter_context(
+                LlamaServer(install, out / "llama-server.log", context=8192)
+            )
+            backend = Backend("openai", llama.base_url, install.model.name)
         workdir = pathlib.Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="typilot-quality-"))
         )
+        backend.max_tokens = args.max_tokens
         records = run_benchmark(cases, backend, budgets, workdir, args.timeout)
     wall = time.monotonic() - started
     table = markdown(records)
     header = (
         f"model: {backend.model} ({backend.kind}); problems: {len(problems)}; runs: {len(records)}; "
-        f"wall time: {wall / 60:.1f} min\n\n"
+        f"wall time: {wall / 60:.1f} min; load average {load_before[0]:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)\n\n"
     )
     (out / "quality.md").write_text(header + table, encoding="utf-8")
     (out / "quality.json").write_text(

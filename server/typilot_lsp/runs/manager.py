@@ -31,6 +31,7 @@ from typilot_lsp.runs.output_filter import (
     LineShaper,
     OutputFilter,
     defined_names,
+    usual_width,
     wants_usage,
 )
 from typilot_lsp.runs.prompt import (
@@ -316,6 +317,7 @@ class RunManager:
                     block_comment=(syntax.block if syntax and not syntax.line else None),
                     keep_usage=wants_usage(run.instruction),
                     existing=defined_names(plan.lines, first, last),
+                    width=usual_width(plan.lines) if run.mode == "comment" else None,
                 )
             )
             region, target_region = plan.region, plan.target_region

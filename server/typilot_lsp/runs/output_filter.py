@@ -26,6 +26,7 @@ its own line break.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -238,6 +239,68 @@ class ThinkStripper:
         return "" if self._inside else held
 
 
+class CommentWrapper:
+    """Wraps comment lines at `width` characters as they stream: a word is held until the
+    character after it shows where it ends, and a word that would pass the width starts a
+    new comment line (`continuation`: the indentation and leader, e.g. `    # `). A single
+    word wider than the width stays whole."""
+
+    def __init__(self, width: int, continuation: str, eol: str = "\n") -> None:
+        self.width = width
+        self.continuation = continuation
+        self.eol = eol
+        self._column = 0  # characters on the current output line so far
+        self._space = ""  # spaces after the last word, not yet emitted
+        self._word = ""  # the word being read, not yet emitted
+
+    def feed(self, text: str) -> str:
+        out: list[str] = []
+        for char in text:
+            if char in "\r\n":
+                out.append(self._place())
+                self._space = ""  # no trailing spaces
+                out.append(char)
+                if char == "\n":
+                    self._column = 0
+            elif char in " \t":
+                if self._word:
+                    out.append(self._place())
+                if self._column == 0 and not self._word:
+                    out.append(char)  # the line's indentation
+                    self._column += 0 if char == "\t" else 1
+                else:
+                    self._space += char
+            else:
+                self._word += char
+        return "".join(out)
+
+    def finish(self) -> str:
+        return self._place()
+
+    def _place(self) -> str:
+        word, space = self._word, self._space
+        self._word = ""
+        if not word:
+            return ""
+        self._space = ""
+        fits = self._column + len(space) + len(word) <= self.width
+        if fits or self._column <= len(self.continuation):
+            self._column += len(space) + len(word)
+            return space + word
+        self._column = len(self.continuation) + len(word)
+        return self.eol + self.continuation + word
+
+
+def usual_width(lines: Sequence[str], *, low: int = 72, high: int = 120) -> int:
+    """The width a file's lines keep to: the 95th percentile of its non-blank lines' lengths,
+    within `low..high` (80 for a file of fewer than 5 such lines)."""
+    lengths = sorted(len(line.rstrip("\r\n")) for line in lines if line.strip())
+    if len(lengths) < 5:
+        return 80
+    p95 = lengths[(len(lengths) - 1) * 95 // 100]
+    return max(low, min(high, p95))
+
+
 class LineShaper:
     """Fences, prose, indentation, comment wrapping, trailing blank lines, and what of a
     reply's code belongs in the file (see the module docstring).
@@ -247,7 +310,8 @@ class LineShaper:
     break, so CRLF files stay CRLF. `keep_usage`: the user asked for usage
     (`wants_usage(instruction)`), so examples after a definition stay. `existing`: the
     names the rest of the file already defines (`defined_names`): a reply that rewrites the
-    whole file does not land a second copy of them.
+    whole file does not land a second copy of them. `width` (comment mode): comment lines
+    are wrapped to it (`usual_width` of the file), as a reviewer would ask.
     """
 
     def __init__(
@@ -260,6 +324,7 @@ class LineShaper:
         block_comment: tuple[str, str] | None = None,
         keep_usage: bool = False,
         existing: frozenset[str] = frozenset(),
+        width: int | None = None,
     ) -> None:
         self.indent = indent
         self.mode = mode
@@ -283,6 +348,14 @@ class LineShaper:
         self._extra: list[str] = []  # a later fenced block, judged when it closes
         self._fenced = False  # whether the reply had a fence
         self._block_landed = False  # whether the open fenced block has landed a line
+        self._wrapper: CommentWrapper | None = None
+        if mode == "comment" and width:
+            if line_comment:
+                continuation = f"{indent}{line_comment} "
+            else:
+                assert block_comment is not None
+                continuation = indent + " " * (len(block_comment[0]) + 1)
+            self._wrapper = CommentWrapper(width, continuation, eol)
 
     # -- public -------------------------------------------------------------
     def feed(self, chunk: str) -> str:
@@ -297,7 +370,8 @@ class LineShaper:
             self._line += text[:newline]
             text = text[newline + 1 :]
             out.append(self._complete_line())
-        return "".join(out)
+        shaped = "".join(out)
+        return self._wrapper.feed(shaped) if self._wrapper else shaped
 
     def finish(self) -> str:
         out: list[str] = []
@@ -314,7 +388,10 @@ class LineShaper:
         out.append(self._resolve_held())
         if self._emitted_any and self.mode == "comment" and self.block_comment:
             out.append(" " + self.block_comment[1])
-        return "".join(out)
+        shaped = "".join(out)
+        if self._wrapper:
+            return self._wrapper.feed(shaped) + self._wrapper.finish()
+        return shaped
 
     # -- lines --------------------------------------------------------------
     def _is_fence(self, line: str) -> bool:
