@@ -1,0 +1,81 @@
+"""bench/bench_realistic.py keeps working: two of its files through the real `typilot-lsp apply`
+against the Ollama replay server, with replies shaped like SmolLM2's (a `gen:` reply that writes
+again a function the file has, a `sum:` reply in one long line). What lands has neither; the raw
+replies are counted with both. The real-model figures live in docs/quality.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+from types import ModuleType
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load("bench_realistic")
+
+LONG_SUMMARY = (
+    "This function takes the list and walks over every entry, updating the matching one and "
+    "returning it, or raising an error when nothing matches, which callers must handle.\n"
+)
+GEN_PY = (
+    "def total_value(items: list[Item]) -> int:\n"
+    "    return sum(item.quantity * item.price_cents for item in items)\n\n\n"
+    "def low_stock(items: list[Item], threshold: int = 5) -> list[Item]:\n"
+    "    return [item for item in items if item.quantity < threshold]\n"
+)
+GEN_JS = (
+    "function applyDiscount(lines, code) {\n"
+    "  if (code !== 'SAVE10') return lines;\n"
+    "  return lines.map((line) => ({ ...line, price: line.price * 0.9 }));\n"
+    "}\n\n"
+    "function tax(amount) {\n"
+    "  return Math.round(amount * TAX_RATE * 100) / 100;\n"
+    "}\n"
+)
+
+
+def test_repeats_and_wide_comments_counted_raw_and_landed(
+    replay_ollama, typilot_home, tmp_path: pathlib.Path
+) -> None:
+    replay_ollama.add_rule(match="total_value", reply=GEN_PY)
+    replay_ollama.add_rule(match="applyDiscount", reply=GEN_JS)
+    replay_ollama.add_rule(match="Code to summarize", reply=LONG_SUMMARY)
+    files = {name: bench.FILES[name] for name in ("inventory.py", "cart.js")}
+    backend = bench.Backend("ollama", replay_ollama.url, "qwen2.5-coder:1.5b")
+
+    runs = bench.run_files(files, backend, tmp_path, progress=False, base_env=typilot_home)
+
+    assert sorted((r.file, r.command) for r in runs) == [
+        ("cart.js", "gen"),
+        ("cart.js", "sum"),
+        ("inventory.py", "gen"),
+        ("inventory.py", "sum"),
+    ]
+    for run in runs:
+        if run.command == "gen":
+            assert (run.repeats_raw, run.repeats_landed) == (1, 0), run
+        else:
+            assert run.wide_raw and run.wide_raw >= 1 and run.wide_landed == 0, run
+    inventory = (tmp_path / "inventory.py").read_text()
+    assert "def total_value(" in inventory and inventory.count("def low_stock(") == 1
+    assert all(len(line) <= 80 for line in inventory.splitlines() if line.startswith("#"))
+    cart = (tmp_path / "cart.js").read_text()
+    assert "function applyDiscount(" in cart and cart.count("function tax(") == 1
+    assert "repeated definitions 2 raw → 0 landed" in bench.markdown(runs)
+
+
+def test_names_and_added_lines() -> None:
+    assert bench.top_level_names(bench.FILES["wordcount.go"]) == ["Count", "Unique", "Longest"]
+    assert bench.top_level_names(bench.FILES["debounce.js"]) == ["debounce", "once", "sleep"]
+    assert bench.added("a\nb\nb\n", "a\nb\nx\nb\nb\n") == ["x", "b"]
