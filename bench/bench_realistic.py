@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "llama"), str(ROOT / "bench")]
@@ -229,6 +230,31 @@ func Longest(text string) string {
 """,
 }
 
+# Two gen: runs in one file, for llama.cpp's prompt cache: apply runs bottom-up, so the second
+# run's prompt repeats the first's up to the upper gen: line (system message, file header, the
+# code above it) and the server evaluates only the rest.
+CACHE_FILE = (
+    FILES["inventory.py"]
+    .replace("# sum:\n", "")
+    .replace("# gen: total_value(items) returning the value of all stock in cents\n", "")
+    + """
+
+def by_name(items: list[Item]) -> dict[str, Item]:
+    return {item.name: item for item in items}
+
+
+# gen: cheapest(items) returning the item with the lowest price
+def restock_all(items: list[Item], amount: int) -> None:
+    for item in items:
+        item.quantity += amount
+
+
+# gen: most_valuable(items) returning the item whose stock is worth the most
+def names(items: list[Item]) -> list[str]:
+    return sorted(item.name for item in items)
+"""
+)
+
 _NAMES = (
     re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)"),
     re.compile(r"^(?:export\s+)?(?:default\s+)?(?:async\s+)?function\*?\s+(\w+)"),
@@ -391,6 +417,128 @@ def run_files(
     return runs
 
 
+def cache_runs(
+    backend: Backend, workdir: pathlib.Path, base_env: dict[str, str] | None = None
+) -> list[dict[str, object]]:
+    """CACHE_FILE's two runs with llama.cpp's prompt cache off, then on (on only elsewhere)."""
+    env = dict(os.environ if base_env is None else base_env)
+    env["TYPILOT_HISTORY_PATH"] = str(workdir / "cache-history.sqlite3")
+    env.pop("OLLAMA_HOST", None)
+    rows: list[dict[str, object]] = []
+    for cache in (False, True) if backend.kind == "openai" else (True,):
+        settings: dict[str, Any] = backend.settings(None)
+        if backend.kind == "openai":
+            settings["openai"]["options"]["cache_prompt"] = cache
+        folder = workdir / f"cache-{'on' if cache else 'off'}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "settings.json").write_text(json.dumps({"typilot": settings}))
+        path = folder / "inventory.py"
+        path.write_text(CACHE_FILE, encoding="utf-8")
+        subprocess.run(
+            [*typilot_command(), "apply", str(path), "--settings", str(folder / "settings.json")],
+            capture_output=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+            check=True,
+        )
+        uri = path.resolve().as_uri()
+        mine = sorted(
+            (e for e in history(env) if e.get("uri") == uri), key=lambda e: int(str(e.get("id", 0)))
+        )
+        for order, entry in enumerate(mine, 1):
+            rows.append(
+                {
+                    "cache_prompt": cache,
+                    "run": order,
+                    "prompt_tokens": _int(entry.get("prompt_tokens")),
+                    "first_token_ms": _num(entry.get("first_token_ms")),
+                }
+            )
+    return rows
+
+
+BUDGETS = (500, 1500, 3000, 6000, 8000)
+BUDGET_SOURCE = ROOT / "server" / "typilot_lsp" / "runs" / "manager.py"
+
+
+def budget_file() -> str:
+    """A large real file (the run manager, ~19,000 characters) with a gen: line before the
+    top-level definition nearest its middle."""
+    lines = BUDGET_SOURCE.read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.startswith(("def ", "class "))]
+    middle = min(starts, key=lambda i: abs(i - len(lines) // 2))
+    gen = "# gen: function that returns how many runs in a list are still streaming\n"
+    return "".join([*lines[:middle], gen, *lines[middle:]])
+
+
+def budget_runs(
+    backend: Backend, workdir: pathlib.Path, base_env: dict[str, str] | None = None
+) -> list[dict[str, object]]:
+    """Prompt tokens and first token per `context.maxChars`, each a cold read (cache off)."""
+    env = dict(os.environ if base_env is None else base_env)
+    env["TYPILOT_HISTORY_PATH"] = str(workdir / "budget-history.sqlite3")
+    env.pop("OLLAMA_HOST", None)
+    text = budget_file()
+    rows: list[dict[str, object]] = []
+    for budget in BUDGETS:
+        settings: dict[str, Any] = backend.settings(budget)
+        settings["gen"] = {"maxTokens": 48}  # the reply's length is not what is measured
+        if backend.kind == "openai":
+            settings["openai"]["options"]["cache_prompt"] = False
+        folder = workdir / f"budget-{budget}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "settings.json").write_text(json.dumps({"typilot": settings}))
+        path = folder / "manager.py"
+        path.write_text(text, encoding="utf-8")
+        subprocess.run(
+            [*typilot_command(), "apply", str(path), "--settings", str(folder / "settings.json")],
+            capture_output=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+            check=False,
+        )
+        uri = path.resolve().as_uri()
+        entry = next((e for e in history(env) if e.get("uri") == uri), {})
+        rows.append(
+            {
+                "budget": budget,
+                "prompt_tokens": _int(entry.get("prompt_tokens")),
+                "first_token_ms": _num(entry.get("first_token_ms")),
+            }
+        )
+    return rows
+
+
+def budget_markdown(rows: Sequence[dict[str, object]]) -> str:
+    out = [
+        f"One gen: run in {BUDGET_SOURCE.relative_to(ROOT)} ({len(budget_file())} characters), "
+        "prompt cache off:",
+        "",
+        "| context.maxChars | prompt tokens | first token ms |",
+        "|---|---|---|",
+    ]
+    for row in rows:
+        out.append(f"| {row['budget']} | {row['prompt_tokens']} | {row['first_token_ms']} |")
+    return "\n".join(out) + "\n"
+
+
+def cache_markdown(rows: Sequence[dict[str, object]]) -> str:
+    out = [
+        f"Two gen: runs in one file ({len(CACHE_FILE)} characters), bottom-up:",
+        "",
+        "| cache_prompt | run | prompt tokens evaluated | first token ms |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        out.append(
+            f"| {'on' if row['cache_prompt'] else 'off'} | {row['run']} | "
+            f"{row['prompt_tokens']} | {row['first_token_ms']} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def markdown(runs: Sequence[Run]) -> str:
     rows = [
         "| file | run | prompt tokens evaluated | first token ms | total ms | repeated definitions (raw → landed) | comment lines past the width (raw → landed) |",
@@ -449,17 +597,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.enter_context(tempfile.TemporaryDirectory(prefix="typilot-real-"))
         )
         runs = run_files(FILES, backend, workdir)
+        cache = cache_runs(backend, workdir)
+        budgets = budget_runs(backend, workdir)
     wall = time.monotonic() - started
     header = (
         f"model: {backend.model} ({backend.kind}); files: {len(FILES)}; runs: {len(runs)}; "
         f"wall time {wall:.0f} s; load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)\n\n"
     )
-    table = markdown(runs)
+    table = markdown(runs) + "\n" + cache_markdown(cache) + "\n" + budget_markdown(budgets)
     (out / "realistic.md").write_text(header + table, encoding="utf-8")
     (out / "realistic.json").write_text(
         json.dumps(
-            {"model": backend.model, "wall_s": round(wall, 1), "runs": [asdict(r) for r in runs]},
+            {
+                "model": backend.model,
+                "wall_s": round(wall, 1),
+                "runs": [asdict(r) for r in runs],
+                "cache": cache,
+                "budgets": budgets,
+            },
             indent=1,
         ),
         encoding="utf-8",

@@ -79,3 +79,39 @@ def test_names_and_added_lines() -> None:
     assert bench.top_level_names(bench.FILES["wordcount.go"]) == ["Count", "Unique", "Longest"]
     assert bench.top_level_names(bench.FILES["debounce.js"]) == ["debounce", "once", "sleep"]
     assert bench.added("a\nb\nb\n", "a\nb\nx\nb\nb\n") == ["x", "b"]
+
+
+def test_cache_runs_record_both_runs_of_one_file(
+    replay_ollama, typilot_home, tmp_path: pathlib.Path
+) -> None:
+    replay_ollama.add_rule(
+        match="cheapest",
+        reply="def cheapest(items):\n    return min(items, key=lambda i: i.price_cents)\n",
+    )
+    replay_ollama.add_rule(
+        match="most_valuable",
+        reply="def most_valuable(items):\n    return max(items, key=lambda i: i.quantity * i.price_cents)\n",
+    )
+    backend = bench.Backend("ollama", replay_ollama.url, "qwen2.5-coder:1.5b")
+
+    rows = bench.cache_runs(backend, tmp_path, base_env=typilot_home)
+
+    assert [(r["cache_prompt"], r["run"]) for r in rows] == [(True, 1), (True, 2)]
+    assert all(isinstance(r["first_token_ms"], float) for r in rows)
+    text = (tmp_path / "cache-on" / "inventory.py").read_text()
+    assert "def cheapest(" in text and "def most_valuable(" in text
+    assert "| on | 2 |" in bench.cache_markdown(rows)
+
+
+def test_budget_runs_one_row_per_budget(
+    replay_ollama, typilot_home, tmp_path: pathlib.Path
+) -> None:
+    replay_ollama.add_rule(match="still streaming", reply="def streaming(runs):\n    return 0\n")
+    backend = bench.Backend("ollama", replay_ollama.url, "qwen2.5-coder:1.5b")
+
+    rows = bench.budget_runs(backend, tmp_path, base_env=typilot_home)
+
+    assert [r["budget"] for r in rows] == list(bench.BUDGETS)
+    assert all(isinstance(r["first_token_ms"], float) for r in rows)
+    assert "def streaming(" in (tmp_path / "budget-500" / "manager.py").read_text()
+    assert "| 8000 |" in bench.budget_markdown(rows)
