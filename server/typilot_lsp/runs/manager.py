@@ -31,6 +31,7 @@ from typilot_lsp.runs.output_filter import (
     LineShaper,
     OutputFilter,
     defined_names,
+    enclosing_name,
     usual_width,
     wants_usage,
 )
@@ -318,7 +319,12 @@ class RunManager:
                     keep_usage=wants_usage(run.instruction),
                     existing=defined_names(plan.lines, first, last),
                     width=usual_width(plan.lines) if run.mode == "comment" else None,
-                )
+                ),
+                enclosing=(
+                    enclosing_name(plan.lines, run.line)
+                    if run.mode == "insert" and doc.language_id == "python"
+                    else None
+                ),
             )
             region, target_region = plan.region, plan.target_region
 

@@ -239,6 +239,136 @@ class ThinkStripper:
         return "" if self._inside else held
 
 
+def enclosing_name(lines: list[str], line: int) -> str | None:
+    """The name of the Python function whose body holds `line` (an indented prefix line), if
+    the nearest less-indented line above it is that function's `def`."""
+    if not (0 <= line < len(lines)) or lines[line][:1] not in (" ", "\t"):
+        return None
+    own = len(lines[line].expandtabs(4)) - len(lines[line].expandtabs(4).lstrip())
+    for number in range(line - 1, -1, -1):
+        text = lines[number].expandtabs(4)
+        if not text.strip():
+            continue
+        if len(text) - len(text.lstrip()) < own:
+            found = _PY_DEF.match(text.strip())
+            if found:
+                return found.group(1)
+            if text.rstrip().endswith(":") and not text.lstrip().startswith(("def ", "async ")):
+                return None  # an `if`/`for`/`class` block, not a function's body
+    return None
+
+
+_PY_DEF = re.compile(rf"^(?:async\s+)?def\s+({_IDENT})\s*\(")
+
+
+class EnclosingUnwrapper:
+    """A `gen:` line in a function's body, and the reply rewrites that whole function (its
+    `def` line and docstring, then the body): only the body lands, since the signature and
+    docstring are already in the file (landing them would nest a second copy of the function
+    in itself). What follows the rewritten function (usage, a `__main__` block) is dropped;
+    a fence line passes on, so the line shaper still sees fences. Any other reply passes
+    through unchanged and still streams: a line is held only while it may start
+    `def NAME(`."""
+
+    def __init__(self, name: str | None) -> None:
+        self._name = name
+        self._state = "look" if name else "pass"  # look | sig | doc | body | after | pass
+        self._line = ""  # the current line, held
+        self._line_sent = 0  # how much of it has been passed on
+        self._def_indent = 0
+        self._quote = ""
+
+    def feed(self, chunk: str) -> str:
+        if self._state == "pass":
+            return chunk
+        out: list[str] = []
+        for char in chunk:
+            self._line += char
+            if char == "\n":
+                out.append(self._complete())
+                self._line, self._line_sent = "", 0
+            elif self._state == "pass":
+                out.append(self._line[self._line_sent :])
+                self._line_sent = len(self._line)
+            else:
+                out.append(self._partial())
+        return "".join(out)
+
+    def finish(self) -> str:
+        if not self._line:
+            return ""
+        self._line += "\n"
+        tail = self._complete()
+        return tail[:-1] if tail.endswith("\n") else tail
+
+    def _indent(self, text: str) -> int:
+        expanded = text.expandtabs(4)
+        return len(expanded) - len(expanded.lstrip())
+
+    def _partial(self) -> str:
+        """Part of an unfinished line that can go on already."""
+        text = self._line.strip()
+        if self._state == "look":
+            if not text or text.startswith("`"):
+                return ""
+            target = f"def {self._name}("
+            if any(
+                full.startswith(text) or text.startswith(full)
+                for full in (target, "async " + target)
+            ):
+                return ""  # may still be (or is) the enclosing function's def line
+            self._state = "pass"
+        elif self._state == "body":
+            if not text or self._indent(self._line) <= self._def_indent:
+                return ""
+        else:
+            return ""
+        sent, self._line_sent = self._line_sent, len(self._line)
+        return self._line[sent:]
+
+    def _complete(self) -> str:
+        line, rest = self._line, self._line[self._line_sent :]
+        text = line.strip()
+        if text.startswith("```"):
+            return rest  # fences pass on in every state
+        if self._state == "look":
+            if not text:
+                return rest
+            if _PY_DEF.match(text) and _PY_DEF.match(text).group(1) == self._name:  # type: ignore[union-attr]
+                self._def_indent = self._indent(line)
+                self._state = "doc" if text.endswith(":") else "sig"
+                return ""
+            self._state = "pass"
+            return rest
+        if self._state == "sig":
+            if text.endswith(":"):
+                self._state = "doc"
+            return ""
+        if self._state == "doc":
+            if not text:
+                return ""
+            if self._quote:
+                if self._quote in text:
+                    self._quote = ""
+                    self._state = "body"
+                return ""
+            opener = text.lstrip("rRuUbB")
+            for quote in ('"""', "'''"):
+                if opener.startswith(quote):
+                    if opener.count(quote) < 2:
+                        self._quote = quote
+                    else:
+                        self._state = "body"
+                    return ""
+            self._state = "body"
+        if self._state == "body":
+            if text and self._indent(line) <= self._def_indent:
+                self._state = "after"
+                return ""
+            return rest
+        return ""  # after
+
+
 class CommentWrapper:
     """Wraps comment lines at `width` characters as they stream: a word is held until the
     character after it shows where it ends, and a word that would pass the width starts a
@@ -700,13 +830,14 @@ class LineShaper:
 class OutputFilter:
     """ThinkStripper then LineShaper: feed raw model text, get buffer text."""
 
-    def __init__(self, shaper: LineShaper) -> None:
+    def __init__(self, shaper: LineShaper, enclosing: str | None = None) -> None:
         self._think = ThinkStripper()
+        self._unwrap = EnclosingUnwrapper(enclosing if shaper.mode == "code" else None)
         self._shaper = shaper
 
     def feed(self, chunk: str) -> str:
-        return self._shaper.feed(self._think.feed(chunk))
+        return self._shaper.feed(self._unwrap.feed(self._think.feed(chunk)))
 
     def finish(self) -> str:
-        tail = self._shaper.feed(self._think.finish())
+        tail = self._shaper.feed(self._unwrap.feed(self._think.finish()) + self._unwrap.finish())
         return tail + self._shaper.finish()
