@@ -295,6 +295,22 @@ def added(before: str, after: str) -> list[str]:
     return out
 
 
+def summary_lines(original: str, result: str, prefix: str, leader: str) -> list[str]:
+    """The comment lines a `sum:` run left: the run of comment lines right above the code the
+    prefix line stood over (other runs' code may hold comments of its own)."""
+    lines = original.splitlines()
+    at = lines.index(prefix) if prefix in lines else -1
+    below = next((line for line in lines[at + 1 :] if line.strip()), None)
+    after = result.splitlines()
+    if at < 0 or below is None or below not in after:
+        return []
+    end = after.index(below)
+    start = end
+    while start > 0 and after[start - 1].lstrip().startswith(leader):
+        start -= 1
+    return after[start:end]
+
+
 @dataclass
 class Run:
     file: str
@@ -351,8 +367,9 @@ def judge_file(
                 f"{indent}{leader} {line.strip()}" for line in reply.splitlines() if line.strip()
             ]
             run.wide_raw = sum(1 for line in raw_lines if len(line) > width)
-            comments = [line for line in lines_added if line.lstrip().startswith(leader)]
-            run.wide_landed = sum(1 for line in comments if len(line) > width)
+            run.wide_landed = sum(
+                1 for line in summary_lines(original, result, prefix, leader) if len(line) > width
+            )
         runs.append(run)
     return runs
 
@@ -425,8 +442,11 @@ def cache_runs(
     env["TYPILOT_HISTORY_PATH"] = str(workdir / "cache-history.sqlite3")
     env.pop("OLLAMA_HOST", None)
     rows: list[dict[str, object]] = []
-    for cache in (False, True) if backend.kind == "openai" else (True,):
+    # On first: llama-server keeps earlier prompts in RAM, so a run after the "off" pass would
+    # find its whole prompt there.
+    for cache in (True, False) if backend.kind == "openai" else (True,):
         settings: dict[str, Any] = backend.settings(None)
+        settings["gen"] = {"maxTokens": 128}  # the same bounded insertion both times
         if backend.kind == "openai":
             settings["openai"]["options"]["cache_prompt"] = cache
         folder = workdir / f"cache-{'on' if cache else 'off'}"
