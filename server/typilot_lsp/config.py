@@ -109,7 +109,7 @@ class StreamingConfig:
 
 @attrs.define
 class ContextConfig:
-    max_chars: int = 8000
+    max_chars: int = 3000
     """Budget for the surrounding code sent with a prompt (also capped by the model's context)."""
 
 
