@@ -40,7 +40,8 @@ def average(numbers):
     return sum(numbers) / len(numbers)
 
 
-# Counts how often each word occurs in the text (ignoring case) and returns word -> count.
+# Counts how often each word occurs in the text (ignoring case) and
+# returns word -> count.
 def word_counts(text):
     counts = {}
     for word in text.lower().split():
