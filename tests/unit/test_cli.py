@@ -73,10 +73,11 @@ def test_tcp_serves_lsp_on_loopback_only(typilot_home) -> None:
         listening = subprocess.run(
             ["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=False
         ).stdout
-        if listening.strip():
-            assert (
-                "127.0.0.1:" in listening and "0.0.0.0" not in listening and "*:" not in listening
-            )
+        # `ss -Hltn`: State Recv-Q Send-Q Local:Port Peer:Port; a listener's peer is always
+        # `0.0.0.0:*`, so only the local column says where it listens.
+        local = [line.split()[3] for line in listening.splitlines() if line.strip()]
+        assert local, f"ss shows no listener on port {port}"
+        assert all(address == f"127.0.0.1:{port}" for address in local), local
     finally:
         proc.terminate()
         proc.wait(timeout=10)
