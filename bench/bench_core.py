@@ -77,7 +77,9 @@ def isolated_env(home: Path, ollama_url: str | None = None) -> dict[str, str]:
     return env
 
 
-async def start(cmd: list[str], env: dict[str, str]) -> Session:
+async def start(
+    cmd: list[str], env: dict[str, str], settings: dict[str, Any] | None = None
+) -> Session:
     client = make_test_lsp_client()
     _fix_code_action_parsing(client)
     editor = Editor(client)
@@ -94,7 +96,7 @@ async def start(cmd: list[str], env: dict[str, str]) -> Session:
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
-            initialization_options={"typilot": {}},
+            initialization_options={"typilot": settings or {}},
             process_id=os.getpid(),
         )
     )

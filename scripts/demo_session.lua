@@ -1,14 +1,16 @@
 -- The editor half of scripts/demo.sh: a real, headless Neovim session with the Typilot plugin.
 --
---   nvim --clean --headless -l scripts/demo_session.lua PLUGIN_DIR SERVER HOST MODEL FILE
+--   nvim --clean --headless -l scripts/demo_session.lua PLUGIN_DIR SERVER SETTINGS_JSON FILE
 --
--- Opens FILE, lets the plugin start `SERVER` (typilot-lsp over stdio), then for each of
--- gen:, fix: and sum: puts the cursor on the prefixed line and applies the `Typilot: ...`
--- code action exactly as `gra` would, waits for the run's progress to end, and finally
--- writes the buffer. Exit status 1 if a step did not work.
-local plugin_dir, server, host, model, file = arg[1], arg[2], arg[3], arg[4], arg[5]
+-- Opens FILE, lets the plugin start `SERVER` (typilot-lsp over stdio, with the `typilot`
+-- settings SETTINGS_JSON), then for each of gen:, fix: and sum: puts the cursor on the prefixed
+-- line and applies the `Typilot: ...` code action exactly as `gra` would and waits for the run's
+-- progress to end. Then one `u` takes the last run back (and `redo` puts it back), and a long
+-- `gen:` added at the end is cancelled mid-stream and undone. Finally it writes the buffer.
+-- Exit status 1 if a step did not work.
+local plugin_dir, server, settings_json, file = arg[1], arg[2], arg[3], arg[4]
 if not file then
-  io.stderr:write('usage: nvim --clean --headless -l demo_session.lua PLUGIN SERVER HOST MODEL FILE\n')
+  io.stderr:write('usage: nvim --clean --headless -l demo_session.lua PLUGIN SERVER SETTINGS FILE\n')
   os.exit(2)
 end
 
@@ -41,7 +43,7 @@ vim.api.nvim_create_autocmd('LspProgress', {
 
 require('typilot').setup({
   cmd = { server },
-  settings = { typilot = { ollama = { host = host, model = model } } },
+  settings = { typilot = vim.json.decode(settings_json) },
 })
 
 vim.cmd.edit(vim.fn.fnameescape(file))
@@ -105,6 +107,69 @@ for _, command in ipairs({ 'gen', 'fix', 'sum' }) do
     end
   end
 end
+
+local function buffer_lines()
+  return vim.api.nvim_buf_get_lines(0, 0, -1, false)
+end
+
+-- Undo: the last run (sum:) was one undo step, whatever it wrote.
+local done_text = buffer_lines()
+vim.cmd('silent normal! u')
+local sum_back = find_line('sum:') ~= nil
+vim.cmd('silent redo')
+if sum_back and vim.deep_equal(buffer_lines(), done_text) then
+  say('  undo     one `u` brings back the `# sum:` line as it was; `redo` puts the summary back')
+else
+  failures = failures + 1
+  say('  undo     [error] one `u` did not take back the sum: run')
+end
+
+-- Cancel: a long gen: at the end of the file, cancelled once its first lines have streamed.
+local long_run = '# gen: a dictionary CAPITALS mapping each of the 50 US states to its capital city'
+vim.api.nvim_buf_set_lines(0, -1, -1, false, { '', long_run })
+local before_cancel = buffer_lines()
+vim.api.nvim_win_set_cursor(0, { #before_cancel, 0 })
+local runs_before = #require('typilot.lsp').run_ids()
+local ends_before = #ended
+vim.lsp.buf.code_action({
+  apply = true,
+  filter = function(action)
+    return vim.startswith(action.title, 'Typilot: gen')
+  end,
+})
+local streaming = vim.wait(60000, function()
+  local ids = require('typilot.lsp').run_ids()
+  local stats = #ids > runs_before and require('typilot.lsp').run_stats(ids[#ids]) or nil
+  return (stats and stats.applied >= 2) or #ended > ends_before
+end, 10)
+if not streaming then
+  failures = failures + 1
+  say('  cancel   [error] the long run did not start streaming within 60 s')
+elseif #ended > ends_before then
+  say(('  cancel   the long run ended (%s) before it could be cancelled'):format(ended[#ended]))
+else
+  local streamed = #buffer_lines() - #before_cancel + 1
+  require('typilot').cancel()
+  vim.wait(30000, function()
+    return #ended > ends_before
+  end, 10)
+  say(('  cancel   `:Typilot cancel` after %d streamed lines: the run %s, what streamed stays'):format(
+    streamed,
+    ended[#ended] or 'did not end'
+  ))
+  if ended[#ended] ~= 'cancelled' then
+    failures = failures + 1
+  end
+end
+-- ...and one `u` takes back the cancelled run too; the added lines go, the file is as before.
+vim.cmd('silent normal! u')
+if vim.deep_equal(buffer_lines(), before_cancel) then
+  say('  undo     one `u` takes back the cancelled run: the `# gen:` line is back')
+else
+  failures = failures + 1
+  say('  undo     [error] one `u` did not take back the cancelled run')
+end
+vim.api.nvim_buf_set_lines(0, #before_cancel - 2, -1, false, {})
 
 vim.cmd('silent write')
 vim.lsp.stop_client(vim.lsp.get_clients({ name = 'typilot' }))

@@ -11,6 +11,8 @@ APT_PACKAGES=(
   # voice: speech synthesis for test audio, audio I/O (libasound2-plugins: PortAudio's ALSA
   # default device reaches the tests' PulseAudio null sink through its pulse plugin)
   espeak-ng sox pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins
+  # tests/llama: scripts/install-llama.sh builds llama.cpp's server from source (CMake comes from PyPI)
+  g++
   # vscode tests, privacy tests and friends
   chromium libkrb5-dev strace iproute2
 )

@@ -2,7 +2,8 @@
 # The README's test command: installs everything the tests need from this repository's own files,
 # then runs every suite — lint and types, the VS Code extension (unit + real VS Code), and pytest
 # (the server over stdio, real Neovim, real Emacs, real Whisper on real audio, real SQLite,
-# the privacy proof under strace). Exit status is non-zero if anything failed.
+# the privacy proof under strace, a real model in llama.cpp's server). Exit status is non-zero
+# if anything failed.
 #
 # Usage: bash scripts/test.sh [pytest args...]
 set -uo pipefail
@@ -27,6 +28,9 @@ fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
 mkdir -p test-output
+
+log "a real model: llama.cpp's server and SmolLM2-135M (scripts/install-llama.sh; ~15 min once)"
+bash scripts/install-llama.sh || failed+=("llama.cpp / SmolLM2 install (tests/llama fail under CI)")
 
 log "ruff (lint + format) and mypy"
 ruff check server tests bench scripts || failed+=("ruff check")

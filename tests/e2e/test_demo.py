@@ -1,8 +1,10 @@
 """The quick-start demo's editor session (scripts/demo_session.lua) with its scripted replies.
 
-scripts/demo.sh sets up the environment and picks Ollama or the replay server; this runs the
-part that matters, the real headless Neovim session with the plugin, against the replay server
-loaded with examples/demo-replay.json, and checks examples/demo.py comes out as the demo shows.
+scripts/demo.sh sets up the environment and picks Ollama, llama.cpp's server with SmolLM2 or the
+replay server; this runs the part that matters, the real headless Neovim session with the plugin
+(gen:, fix:, sum:, an undo, a cancelled run), against the replay server loaded with
+examples/demo-replay.json, and checks examples/demo.py comes out as the demo shows. The same
+session against the real model: tests/llama/test_llama_demo.py.
 It also catches prompt changes that would make the demo's replay rules stop matching.
 """
 
@@ -79,8 +81,7 @@ def test_demo_session_runs_gen_fix_sum(tmp_path: Path, typilot_home: dict[str, s
                 str(ROOT / "scripts" / "demo_session.lua"),
                 str(ROOT / "neovim"),
                 str(server),
-                replay.url,
-                "qwen2.5-coder:1.5b",
+                json.dumps({"ollama": {"host": replay.url, "model": "qwen2.5-coder:1.5b"}}),
                 str(demo),
             ],
             env=env,
@@ -94,11 +95,19 @@ def test_demo_session_runs_gen_fix_sum(tmp_path: Path, typilot_home: dict[str, s
             for e in replay.events_of("request")
             if e.get("path") in ("/api/chat", "/api/generate")
         ]
+        hang_ups = replay.events_of("disconnect")
     assert done.returncode == 0, done.stdout + done.stderr
+    # The undo and the cancelled run left nothing behind: the file is what the three runs made.
     assert demo.read_text() == EXPECTED
-    assert len(prompts) == 3
-    # gen: by fill-in-the-middle (qwen2.5-coder has `insert`), fix: and sum: by chat
-    assert [e["path"] for e in prompts].count("/api/generate") == 1
+    assert len(prompts) == 4
+    # gen: (and the long gen: that is cancelled) by fill-in-the-middle (qwen2.5-coder has
+    # `insert`), fix: and sum: by chat
+    assert [e["path"] for e in prompts].count("/api/generate") == 2
     for line in ("line 4  # gen:", "line 13  # fix:", "line 19  # sum:"):
         assert line in done.stdout
     assert done.stdout.count("-> done in") == 3
+    assert "one `u` brings back the `# sum:` line" in done.stdout
+    assert "the run cancelled, what streamed stays" in done.stdout
+    assert "one `u` takes back the cancelled run" in done.stdout
+    # The cancel reached the model server: it saw the client hang up mid-reply.
+    assert len(hang_ups) == 1

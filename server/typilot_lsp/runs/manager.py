@@ -27,7 +27,12 @@ from typilot_lsp.documents import DocumentState, content_length
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter
+from typilot_lsp.runs.output_filter import (
+    LineShaper,
+    OutputFilter,
+    defined_names,
+    wants_usage,
+)
 from typilot_lsp.runs.prompt import (
     CURSOR,
     PromptInput,
@@ -299,6 +304,9 @@ class RunManager:
                 fim=fim,
             )
             syntax = comment_syntax(doc.language_id)
+            first, last = run.line, run.line
+            if target is not None and run.mode == "replace":
+                first, last = min(first, target.first_line), max(last, target.last_line)
             output = OutputFilter(
                 LineShaper(
                     indent=match.indent,
@@ -306,6 +314,8 @@ class RunManager:
                     eol=doc.eol,
                     line_comment=(syntax.line if syntax else "#"),
                     block_comment=(syntax.block if syntax and not syntax.line else None),
+                    keep_usage=wants_usage(run.instruction),
+                    existing=defined_names(plan.lines, first, last),
                 )
             )
             region, target_region = plan.region, plan.target_region

@@ -5,6 +5,22 @@ sentence of prose before and after, and indent as they please. Everything
 here works on arbitrary chunk boundaries (a fence or tag split over several
 chunks), holding back only the few characters that might still turn into
 one, so code shows in the buffer as soon as it is unambiguous.
+
+What lands is the code the user asked for, not the rest of a chatty reply. Measured on real
+replies (tests/runs/replies/: SmolLM2-135M-Instruct at temperature 0), models follow the code
+with usage examples (`print(...)` at module level, an `if __name__ == "__main__":` block, a
+`fn main`), the program's output (a bare number on a line of its own), and further fenced
+blocks that repeat a definition or only show how to call it. So, in code mode:
+
+* after a definition, a top-level statement is held back until it is clear what it is: usage
+  (an output call, a call of a function the reply defined, a main guard or `main` function, a
+  bare value, an "Example"/"Output" comment) drops the run of held lines it is in; anything
+  else (a constant, an export) lands as soon as a definition or the end shows it was code;
+* a later fenced block lands only when it belongs to the first: an import block, or helpers
+  the code calls that it does not define yet; a second copy of a definition or an example
+  does not.
+The first block streams as it comes: only top-level lines after a definition wait, each for
+its own line break.
 """
 
 from __future__ import annotations
@@ -23,11 +39,144 @@ _PROSE_START = re.compile(
     re.IGNORECASE,
 )
 _WORD_BOUNDARY = re.compile(r"[\s,.:;!?']")
+
+# -- what a top-level line of code is (see the module docstring) ---------------------------
+_IDENT = r"[A-Za-z_$][\w$]*"
+_DEFINITION = re.compile(
+    r"^(?:export\s+)?(?:default\s+)?(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:unsafe\s+)?"
+    r"(?:def|class|function\*?|fn|func|struct|enum|trait|interface|impl|type|module|local\s+function)"
+    rf"\s+(?:\([^)]*\)\s*)?({_IDENT}(?:[.:]{_IDENT})?)"
+)
+_FUNCTION_VALUE = re.compile(
+    rf"^(?:export\s+)?(?:const|let|var|local)\s+({_IDENT})\s*=\s*(?:async\s+)?"
+    rf"(?:function\b|\([^)]*\)\s*=>|{_IDENT}\s*=>)"
+)
+# A C-family signature: a type, a name, parameters, maybe the opening brace.
+_SIGNATURE = re.compile(
+    rf"^(?:[\w<>\[\],:*&]+\s+)+[*&]*({_IDENT})\s*\([^;]*\)\s*(?:const\s*)?(?:throws [\w, ]+)?\{{?$"
+)
+_NOT_TYPES = {"return", "else", "if", "while", "for", "switch", "case", "new", "await", "throw"}
+_DECORATOR = re.compile(r"^@[\w.]+")
+_IMPORT = re.compile(
+    r"^(?:import\s|from\s+\S+\s+import\s|#include\b|using\s|use\s|require\b|"
+    r"(?:const|let|var|local)\s+[\w{}\s,]+=\s*require\(|package\s|extern crate\s)"
+)
+_CLOSER = re.compile(r"^[)}\]]+[;,)]*$")
+_OUTPUT_CALL = re.compile(
+    r"^(?:print|pprint|console\.(?:log|info|error|warn|table)|println!|print!|eprintln!|dbg!|"
+    r"fmt\.(?:Print|Fprint)\w*|System\.out\.print\w*|printf|puts|echo|std::cout|cout|"
+    r"io\.write|Console\.Write\w*)\b"
+)
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==")
+_BARE_VALUE = re.compile(
+    r"^(?:[-+]?\d[\d_,.eE+-]*|True|False|None|true|false|null|nil|undefined|"
+    r"\[[^=()]*\]|\{[^=()]*\}|\([^=()]*\)|\"[^\"]*\"|'[^']*')$"
+)
+_USAGE_LABEL = re.compile(
+    r"^(?:#|//|--|/\*|\*)?\s*(?:example|usage|test|output|result|demo|sample|expected)s?\b",
+    re.IGNORECASE,
+)
+_REPL = re.compile(r"^(?:>>>|\.\.\.|\$|=>|->)\s")
+_WORDS_FOR_USAGE = re.compile(
+    r"\b(?:print|prints|printing|example|examples|usage|demo|test|tests|main|call|calls|run|runs|"
+    r"output|show|shows|log|logs)\b",
+    re.IGNORECASE,
+)
+
+
+_USAGE_WORDS = ("example", "usage", "test", "output", "result", "demo", "sample", "expected")
+
+
+def _may_start_usage_label(partial: str) -> bool:
+    word = partial.lstrip("#/-* ").lower()
+    return bool(word) and " " not in word and any(w.startswith(word) for w in _USAGE_WORDS)
+
+
+def wants_usage(instruction: str) -> bool:
+    """Whether the user asked for usage themselves (`gen: fib(n) and print fib(10)`)."""
+    return bool(_WORDS_FOR_USAGE.search(instruction))
+
+
+def defined_name(line: str) -> str | None:
+    """The name a top-level definition line defines, or None."""
+    text = line.strip()
+    for pattern in (_DEFINITION, _FUNCTION_VALUE):
+        found = pattern.match(text)
+        if found:
+            return found.group(1).split(".")[-1].split(":")[-1]
+    found = _SIGNATURE.match(text)
+    if found and found.group(1) not in _NOT_TYPES and text.split()[0] not in _NOT_TYPES:
+        return found.group(1)
+    return None
+
+
+def defined_names(lines: list[str], first: int, last: int) -> frozenset[str]:
+    """The names a file's top-level definitions define, except on lines `first..last` (the
+    prefix line and the code a run replaces) and the definition that encloses them (a reply
+    to a line inside a function or class often rewrites all of it)."""
+    skip = set(range(first, last + 1))
+    if 0 <= first < len(lines) and lines[first][:1] in (" ", "\t"):
+        for number in range(first - 1, -1, -1):
+            if lines[number].strip() and lines[number][:1] not in (" ", "\t"):
+                skip.add(number)
+                break
+    names = set()
+    for number, line in enumerate(lines):
+        if number in skip or not line[:1].strip():
+            continue
+        name = defined_name(line)
+        if name:
+            names.add(name)
+    return frozenset(names)
+
+
+def is_import(line: str) -> bool:
+    return bool(_IMPORT.match(line.strip()))
+
+
+def is_usage(line: str, defined: set[str]) -> bool:
+    """A top-level line that shows how to use the code rather than being part of it."""
+    text = line.strip()
+    if (
+        _OUTPUT_CALL.match(text)
+        or _MAIN_GUARD.match(text)
+        or _BARE_VALUE.match(text)
+        or _USAGE_LABEL.match(text)
+        or _REPL.match(text)
+        or text.startswith(("assert ", "assert("))
+        or text.lower().startswith("output:")
+    ):
+        return True
+    if defined_name(text) == "main":
+        return True
+    call = re.match(
+        rf"^(?:(?:let|const|var|local|auto|int|val)\s+)?(?:[\w.\[\], ]+\s*:?=\s*)?(?:await\s+)?"
+        rf"(?:new\s+)?({_IDENT}(?:(?:\.|::){_IDENT})*)\s*[(!]",
+        text,
+    )
+    return bool(call and any(part in defined for part in re.split(r"\.|::", call.group(1))))
+
+
 # First words of those preambles: a first token that cannot begin one of them is code at once.
 _PROSE_WORDS = (
     "here", "here's", "sure", "certainly", "below", "okay", "ok", "of", "absolutely", "great",
     "i'll", "i", "i've", "this", "the", "to", "let's", "let",
 )  # fmt: skip
+
+
+# A line of prose that opens a reply: "The code to fix is:", "Output:", "This is a simple ...".
+_SENTENCE = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.\-]+)*[.:!?]?$")
+# ...and while it is still coming: a capitalised word and plain words, nothing code-like yet.
+_SENTENCE_SO_FAR = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.\-]*)*:?$")
+# A fenced block that shows the program's output or an error, not code.
+_OUTPUT_BLOCK = re.compile(r"^(?:Traceback\b|Output\b|Result\b|Exception\b|\w*Error\b[:(])")
+
+
+def is_sentence(line: str) -> bool:
+    text = line.strip()
+    if not _SENTENCE.match(text):
+        return False
+    return text.endswith(":") or len(text.split()) >= 3
 
 
 def _may_start_prose(partial: str) -> bool:
@@ -90,11 +239,15 @@ class ThinkStripper:
 
 
 class LineShaper:
-    """Fences, prose, indentation, comment wrapping and trailing blank lines.
+    """Fences, prose, indentation, comment wrapping, trailing blank lines, and what of a
+    reply's code belongs in the file (see the module docstring).
 
     `mode` is `code` (gen/fix: re-indent to `indent`) or `comment` (sum: every
     line becomes a comment in the file's syntax). `eol` is the document's line
-    break, so CRLF files stay CRLF.
+    break, so CRLF files stay CRLF. `keep_usage`: the user asked for usage
+    (`wants_usage(instruction)`), so examples after a definition stay. `existing`: the
+    names the rest of the file already defines (`defined_names`): a reply that rewrites the
+    whole file does not land a second copy of them.
     """
 
     def __init__(
@@ -105,19 +258,31 @@ class LineShaper:
         eol: str = "\n",
         line_comment: str | None = None,
         block_comment: tuple[str, str] | None = None,
+        keep_usage: bool = False,
+        existing: frozenset[str] = frozenset(),
     ) -> None:
         self.indent = indent
         self.mode = mode
         self.eol = eol
         self.line_comment = line_comment
         self.block_comment = block_comment
-        self._state = "start"  # start | prose | code | fence | after
+        self.keep_usage = keep_usage
+        self.existing = existing
+        self._state = "start"  # start | prose | code | fence | skip | after | extra
         self._line = ""  # the current line's text not yet decided or emitted
         self._line_open = False  # whether the current line's head has been emitted
+        self._open_head = ""  # the emitted head of an open line
         self._pending_breaks = 0
         self._emitted_any = False
         self._base_indent: str | None = None
         self._held_lines: list[str] = []  # prose that may turn out to be the answer
+        self._held_code: list[str] = []  # top-level lines after a definition, not yet judged
+        self._held_usage = False  # whether those include usage (then they are dropped)
+        self._defined: set[str] = set()  # names the landed code defines
+        self._code_lines: list[str] = []  # the landed code, to see what it calls
+        self._extra: list[str] = []  # a later fenced block, judged when it closes
+        self._fenced = False  # whether the reply had a fence
+        self._block_landed = False  # whether the open fenced block has landed a line
 
     # -- public -------------------------------------------------------------
     def feed(self, chunk: str) -> str:
@@ -138,12 +303,15 @@ class LineShaper:
         out: list[str] = []
         if self._line:
             out.append(self._complete_line(final=True))
-        if self._state == "prose" and self._held_lines:
+        if self._state == "prose" and self._held_lines and not self._fenced:
             # No fence ever came: the "prose" was the answer.
             held, self._held_lines = self._held_lines, []
             self._state = "code"
             for line in held:
                 out.append(self._emit_line_text(line, complete=True))
+        if self._state == "extra":
+            out.append(self._judge_extra())
+        out.append(self._resolve_held())
         if self._emitted_any and self.mode == "comment" and self.block_comment:
             out.append(" " + self.block_comment[1])
         return "".join(out)
@@ -157,48 +325,208 @@ class LineShaper:
         was_open, self._line_open = self._line_open, False
         if was_open:
             # The head of this line is already in the buffer; the rest follows it.
+            self._note_code(self._open_head + line)
             if not final:
                 self._pending_breaks += 1
             return line
         if self._is_fence(line):
-            self._on_fence()
-            return ""
+            return self._on_fence()
         if self._state == "start":
             if not line.strip():
                 return ""
-            if self.mode == "code" and _PROSE_START.match(line.strip()):
+            if self.mode == "code" and (_PROSE_START.match(line.strip()) or is_sentence(line)):
                 self._state = "prose"
                 self._held_lines.append(line)
                 return ""
+            if self.mode == "comment" and _USAGE_LABEL.match(line.strip()):
+                self._state = "after"  # "Example usage:" ends a summary
+                return ""
             self._state = "code"
         elif self._state == "prose":
+            text = line.strip()
+            if self.mode == "code" and (defined_name(text) or is_import(text)):
+                # Code after a preamble, without a fence: the preamble goes, the code streams.
+                self._held_lines = []
+                self._state = "code"
+                return self._gate(line, final)
             self._held_lines.append(line)
+            return ""
+        elif self._state == "skip":
+            return ""
+        elif self._state == "fence" and not self._block_landed and line.strip():
+            if self.mode == "code" and _OUTPUT_BLOCK.match(line.strip()):
+                self._state = "skip"  # a block of program output or a traceback: not the answer
+                return ""
+            self._block_landed = True
+        elif self.mode == "comment" and _USAGE_LABEL.match(line.strip()):
+            self._state = "after"
             return ""
         elif self._state == "after":
             return ""
+        elif self._state == "extra":
+            self._extra.append(line)
+            return ""
+        elif (
+            self._state == "code"
+            and self.mode == "code"
+            and self._top_level(line)
+            and (_PROSE_START.match(line.strip()) or is_sentence(line))
+        ):
+            # Prose after unfenced code: the code has ended; later blocks are judged.
+            self._state = "after"
+            return self._resolve_held()
+        return self._gate(line, final)
+
+    def _on_fence(self) -> str:
+        self._fenced = True
+        if self._state in ("start", "prose"):
+            self._held_lines = []
+            self._state = "fence"
+            self._block_landed = False
+        elif self._state == "skip":
+            self._state = "prose"  # the answer may still come in a later block
+        elif self._state == "fence":
+            self._state = "after"
+            return self._resolve_held()
+        elif self._state == "after":
+            # A later fenced block: it lands only if it belongs to the first (_judge_extra).
+            self._state = "extra"
+            self._extra = []
+        elif self._state == "extra":
+            self._state = "after"
+            return self._judge_extra()
+        else:  # code, then a fence: what follows is fenced code
+            self._state = "fence"
+        return ""
+
+    # -- what of the code lands ---------------------------------------------
+    def _top_level(self, line: str) -> bool:
+        body = line.lstrip(" \t")
+        lead = line[: len(line) - len(body)]
+        if self._base_indent is None:
+            return True
+        return len(lead.expandtabs(4)) <= len(self._base_indent.expandtabs(4))
+
+    def _gating(self) -> bool:
+        return self.mode == "code" and not self.keep_usage
+
+    def _gate(self, line: str, final: bool) -> str:
+        """A complete line of code: emitted, or held while it may be usage."""
+        if not self._gating():
+            return self._emit_code(line, final)
+        text = line.strip()
+        if self._base_indent is None and text:
+            self._base_indent = line[: len(line) - len(line.lstrip(" \t"))]
+        top = bool(text) and self._top_level(line)
+        if top and self._repeats(text):
+            # A second copy of a definition the file already has: it and its body go.
+            out = self._resolve_held()
+            self._held_code, self._held_usage = [line], True
+            return out
+        if self._held_code:
+            if not top or _CLOSER.match(text):
+                self._held_code.append(line)  # blank, or part of the held statement
+                return ""
+            if is_usage(text, self._defined):
+                self._held_code.append(line)
+                self._held_usage = True
+                return ""
+            if defined_name(text) or _DECORATOR.match(text) or is_import(text):
+                return self._resolve_held() + self._emit_code(line, final)
+            self._held_code.append(line)
+            return ""
+        if top and self._defined and not _CLOSER.match(text):
+            if is_usage(text, self._defined):
+                self._held_code, self._held_usage = [line], True
+                return ""
+            if not (defined_name(text) or _DECORATOR.match(text) or is_import(text)):
+                self._held_code, self._held_usage = [line], False
+                return ""
+        return self._emit_code(line, final)
+
+    def _repeats(self, text: str) -> bool:
+        name = defined_name(text)
+        return name is not None and name in self.existing and name not in self._defined
+
+    def _resolve_held(self) -> str:
+        """The held lines land unless they include usage."""
+        held, self._held_code = self._held_code, []
+        usage, self._held_usage = self._held_usage, False
+        if usage or not held:
+            return ""
+        return "".join(self._emit_code(line, False) for line in held)
+
+    def _emit_code(self, line: str, final: bool) -> str:
+        self._note_code(line)
         text = self._emit_line_text(line, complete=True)
         if text and not final:
             self._pending_breaks += 1
         return text
 
-    def _on_fence(self) -> None:
-        if self._state in ("start", "prose"):
-            self._held_lines = []
-            self._state = "fence"
-        elif self._state == "fence":
-            self._state = "after"
-        elif self._state == "after":
-            # A second fenced block: keep it, separated by a blank line.
-            self._state = "fence"
-            if self._emitted_any:
-                self._pending_breaks = max(self._pending_breaks, 2)
-        else:  # code, then a fence: what follows is fenced code
-            self._state = "fence"
+    def _note_code(self, line: str) -> None:
+        if self.mode != "code" or not line.strip():
+            return
+        self._code_lines.append(line)
+        if self._top_level(line):
+            name = defined_name(line)
+            if name:
+                self._defined.add(name)
+
+    def _judge_extra(self) -> str:
+        """A later fenced block lands if it is new imports, or new helpers the code calls."""
+        lines, self._extra = self._extra, []
+        code = [line for line in lines if line.strip()]
+        if not code or self.mode != "code":
+            return ""
+        landed = {line.strip() for line in self._code_lines}
+        if all(is_import(line) for line in code):
+            keep = [line for line in code if line.strip() not in landed]
+        else:
+            base = min(len(line) - len(line.lstrip(" \t")) for line in code)
+            names = {defined_name(line) for line in code if len(line) - len(line.lstrip()) == base}
+            names.discard(None)
+            names.discard("main")
+            body = "\n".join(self._code_lines)
+            called = any(re.search(rf"\b{re.escape(str(name))}\b", body) for name in names)
+            if not names or names & self._defined or not called:
+                return ""
+            keep = lines
+        if not keep:
+            return ""
+        self._resolve_held()
+        if self._emitted_any:
+            self._pending_breaks = max(self._pending_breaks, 2)
+        out = [self._gate(line, False) for line in keep]
+        out.append(self._resolve_held())
+        return "".join(out)
+
+    def _may_repeat(self, partial: str) -> bool:
+        """Whether a partial top-level line may still turn out to define an existing name."""
+        found = re.match(
+            r"^(?:export\s+|default\s+|pub(?:\([^)]*\))?\s+|async\s+|unsafe\s+)*"
+            r"(def|class|function\*?|fn|func|struct|enum|trait|interface|impl|type|const|let|var|"
+            r"local)?(\s+)?([\w$]*)(.?)",
+            partial,
+        )
+        if found is None:
+            return False
+        keyword, space, name, after = found.groups()
+        if not keyword:
+            # A keyword still being typed ("de", "clas") or a C-family line: wait for its end.
+            word = partial.split()[0] if partial.split() else ""
+            keywords = ("def", "class", "function", "fn", "func", "struct", "async", "export")
+            return any(k.startswith(word) for k in keywords) and " " not in partial
+        if not space:
+            return True
+        if after:  # the name is complete
+            return name in self.existing
+        return any(existing.startswith(name) for existing in self.existing)
 
     def _flush_partial(self) -> str:
         """Emit the current partial line where nothing can change its meaning any more."""
         if self._line_open:
             rest, self._line = self._line, ""
+            self._open_head += rest
             return rest
         line = self._line
         stripped = line.lstrip()
@@ -206,17 +534,48 @@ class LineShaper:
             return ""
         if FENCE.startswith(stripped[:3]) and stripped[:1] == "`":
             return ""  # may become a fence
-        if self._state in ("prose", "after"):
+        if self._state in ("prose", "after", "extra", "skip"):
             return ""
         if self._state == "start":
             if self.mode == "code":
                 if not _WORD_BOUNDARY.search(stripped) and _may_start_prose(stripped):
                     return ""  # the first word decides prose or code
-                if _PROSE_START.match(stripped):
-                    return ""
+                if _PROSE_START.match(stripped) or _SENTENCE_SO_FAR.match(stripped):
+                    return ""  # a sentence so far: its end decides
+            elif _USAGE_LABEL.match(stripped) or _may_start_usage_label(stripped):
+                return ""
             self._state = "code"
+        elif (
+            self._state == "code"
+            and self.mode == "code"
+            and self._top_level(line)
+            and (
+                _SENTENCE_SO_FAR.match(stripped)
+                or (not _WORD_BOUNDARY.search(stripped) and _may_start_prose(stripped))
+                or _PROSE_START.match(stripped)
+            )
+        ):
+            return ""  # prose after the code, or code: the line's end decides
+        elif self._state == "fence" and not self._block_landed and self.mode == "code":
+            if stripped[:1].isupper():
+                return ""  # program output ("Traceback", "Output: ...") or code: its end decides
+            self._block_landed = True
+        elif self.mode == "comment" and (
+            _USAGE_LABEL.match(stripped) or _may_start_usage_label(stripped)
+        ):
+            return ""
+        if self._gating() and (self._held_code or (self._defined and self._top_level(line))):
+            return ""  # a top-level line after a definition: usage or not, decided at its end
+        if (
+            self._gating()
+            and self.existing
+            and self._top_level(line)
+            and self._may_repeat(stripped)
+        ):
+            return ""  # may define a name the file already has: its name decides
         self._line = ""
         self._line_open = True
+        self._open_head = line
         return self._emit_line_text(line, complete=False)
 
     def _emit_line_text(self, line: str, *, complete: bool) -> str:

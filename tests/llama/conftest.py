@@ -1,0 +1,50 @@
+"""Fixtures for the real-model tests: one llama.cpp server with SmolLM2-135M for the session.
+
+`scripts/install-llama.sh` (run by scripts/test.sh) installs llama-server and the model. Without
+them these tests fail under CI (CI=true: the test command must have installed them) and are
+skipped elsewhere with the command that installs them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+for folder in (HERE, HERE.parent / "e2e", HERE.parent / "neovim"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from llama_server import LlamaServer, RecordingRelay, find_llama  # noqa: E402
+from nvim_harness import nvim_factory  # noqa: E402
+
+__all__ = ["llama", "nvim_factory"]
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """A started llama-server (SmolLM2-135M-Instruct Q4_1, one slot) on a free loopback port,
+    with a `relay` in front of it that records the requests (`llama.relay.base_url`)."""
+    install = find_llama()
+    if install.missing:
+        if _under_ci():
+            pytest.fail(
+                f"the real-model tests need llama.cpp and SmolLM2 under CI: {install.missing}"
+            )
+        pytest.skip(install.missing)
+    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
+    server = LlamaServer(install, log).start()
+    server.relay = RecordingRelay(server.port)
+    try:
+        yield server
+    finally:
+        server.relay.close()
+        server.stop()
