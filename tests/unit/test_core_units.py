@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from typilot_lsp.comments import comment_syntax, known_languages, line_comment_for
-from typilot_lsp.documents import DocumentState, col_to_units, split_lines, units_to_col
+from typilot_lsp.documents import TypilotDocument, col_to_units, split_lines, units_to_col
 from typilot_lsp.prefixes import PrefixMatcher
 from typilot_lsp.runs.engine import map_position
 from typilot_lsp.runs.output_filter import LineShaper, OutputFilter
@@ -150,8 +150,8 @@ edits = st.lists(
 @given(st.text(alphabet="xy\n# fix:é😀", max_size=80), edits)
 @settings(max_examples=300)
 def test_incremental_changes_match_a_string_oracle(initial: str, changes: list) -> None:
-    doc = DocumentState(
-        "file:///t.py", "python", 1, initial, PrefixMatcher.build("python", PREFIXES)
+    doc = TypilotDocument(
+        "file:///t.py", initial, 1, "python", PrefixMatcher.build("python", PREFIXES)
     )
     oracle = initial
     for a, b, new in changes:
@@ -165,14 +165,14 @@ def test_incremental_changes_match_a_string_oracle(initial: str, changes: list) 
             c1, c2 = min(c1, c2), max(c1, c2)
         start, end = _offset(oracle, l1, c1), _offset(oracle, l2, c2)
         oracle = oracle[:start] + new + oracle[end:]
-        doc.apply_change(
+        doc.apply_edit(
             (l1, col_to_units(lines[l1], c1, "utf-16")),
             (l2, col_to_units(lines[l2], c2, "utf-16")),
             new,
             "utf-16",
         )
         assert doc.text == oracle
-    fresh = DocumentState("u", "python", 1, oracle, PrefixMatcher.build("python", PREFIXES))
+    fresh = TypilotDocument("u", oracle, 1, "python", PrefixMatcher.build("python", PREFIXES))
     assert doc.prefixed == fresh.prefixed
 
 

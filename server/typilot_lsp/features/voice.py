@@ -25,6 +25,9 @@ from pygls.exceptions import JsonRpcInvalidParams
 from typilot_lsp.comments import line_comment_for
 from typilot_lsp.config import Config, VoiceConfig
 from typilot_lsp.errors import RequestFailed, TypilotError
+from typilot_lsp.feature import Feature
+from typilot_lsp.features.documents import DocumentsFeature
+from typilot_lsp.features.runs import RunsFeature
 from typilot_lsp.server import TypilotServer
 from typilot_lsp.voice.client import SidecarError, VoiceClient, VoiceRequest
 
@@ -71,19 +74,30 @@ def prefixed_line(
     return f"{line} {closer}" if closer else line
 
 
-class VoiceFeature:
+class VoiceFeature(Feature):
     def __init__(self, server: TypilotServer) -> None:
-        self.server = server
+        super().__init__(server)
         self.session: VoiceSession | None = None
         self._starting = False
         self._configured: dict[str, Any] | None = None
+        self._client: VoiceClient | None = None
 
     @property
     def client(self) -> VoiceClient:
-        if self.server.voice is None:
-            self.server.voice = VoiceClient()
-        client: VoiceClient = self.server.voice
-        return client
+        if self._client is None:
+            self._client = VoiceClient()
+        return self._client
+
+    def register(self) -> None:
+        register_commands(self.server, self)
+
+    def settings_changed(self, old: Config, new: Config) -> None:
+        if old.voice != new.voice or old.commands.keys() != new.commands.keys():
+            self._configured = None  # sent again before the next listen
+
+    async def shutdown(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
 
     def user_commands(self) -> list[str]:
         return [name.rstrip(":") for name in self.server.config.commands]
@@ -141,7 +155,7 @@ class VoiceFeature:
     # --- commands ------------------------------------------------------------------------
 
     async def start(self, uri: str, position: types.Position) -> dict[str, Any]:
-        if uri not in self.server.documents:
+        if self.server.get_feature(DocumentsFeature).document(uri) is None:
             raise TypilotError(f"Typilot voice: {uri} is not open in the editor.")
         if self.session is not None or self._starting:
             raise TypilotError(
@@ -259,7 +273,7 @@ class VoiceFeature:
             self.server.show_message(f"Typilot voice: {hint}.", types.MessageType.Warning)
             return
         if command == "cancel":
-            count = self.server.runs.cancel(session.uri)
+            count = self.server.get_feature(RunsFeature).runs.cancel(session.uri)
             self._progress_end(session, f"cancelled {count} run(s)")
             return
         prefix = self._prefix_for(str(command))
@@ -267,7 +281,7 @@ class VoiceFeature:
         # The run reports its own progress from here on; ours ends once it has started.
         self._report(session, f"Generating… {prefix} {instruction}".rstrip())
         try:
-            await self.server.runs.start(session.uri, line, source="voice")
+            await self.server.get_feature(RunsFeature).runs.start(session.uri, line, source="voice")
         finally:
             self._progress_end(session, "Generating")
 
@@ -281,7 +295,7 @@ class VoiceFeature:
         return prefixes.get("gen", "gen:")
 
     async def _insert_line(self, session: VoiceSession, prefix: str, instruction: str) -> int:
-        doc = self.server.documents.get(session.uri)
+        doc = self.server.get_feature(DocumentsFeature).document(session.uri)
         if doc is None:
             raise TypilotError(f"{session.uri} was closed before the voice command arrived.")
         line_no = min(max(session.position.line, 0), max(len(doc.lines) - 1, 0))
@@ -338,7 +352,7 @@ class VoiceFeature:
         # The editor's didChange brings the new line into the prefix index.
         deadline = time.monotonic() + PREFIX_INDEX_TIMEOUT
         while time.monotonic() < deadline:
-            doc = self.server.documents.get(session.uri)
+            doc = self.server.get_feature(DocumentsFeature).document(session.uri)
             if doc is not None and doc.line_text(line_no) == text and line_no in doc.prefixed:
                 return line_no
             await asyncio.sleep(0.02)
@@ -364,9 +378,7 @@ def _position_args(args: tuple[Any, ...]) -> tuple[str, types.Position]:
     return raw["uri"], position
 
 
-def setup(server: TypilotServer) -> None:
-    feature = VoiceFeature(server)
-
+def register_commands(server: TypilotServer, feature: VoiceFeature) -> None:
     @server.command(START_COMMAND)
     async def voice_start(ls: TypilotServer, *args: Any) -> dict[str, Any]:
         uri, position = _position_args(args)
@@ -380,14 +392,3 @@ def setup(server: TypilotServer) -> None:
     @server.command(STOP_COMMAND)
     async def voice_stop(ls: TypilotServer, *args: Any) -> dict[str, Any]:
         return await feature.stop()
-
-    def on_config(old: Config, new: Config) -> None:
-        if old.voice != new.voice or old.commands.keys() != new.commands.keys():
-            feature._configured = None  # sent again before the next listen
-
-    async def shutdown() -> None:
-        if server.voice is not None:
-            await server.voice.aclose()
-
-    server.config_listeners.append(on_config)
-    server.shutdown_hooks.append(shutdown)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from typilot_lsp.prefixes import Mode
+
 CURSOR = "<<<CURSOR>>>"
 CHARS_PER_TOKEN = 3
 DEFAULT_CONTEXT_TOKENS = 4096  # Ollama's default num_ctx on small machines
@@ -26,7 +28,7 @@ SYSTEM_COMMENT = (
 @attrs.frozen
 class PromptInput:
     command: str  # gen | fix | sum | a user command prefix
-    mode: str  # insert | replace | comment
+    mode: Mode
     instruction: str
     language_id: str
     file_name: str
