@@ -39,13 +39,12 @@ from typing import Any
 from lsprotocol import types
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str(ROOT / "server")]
+sys.path[:0] = [str(ROOT), str(ROOT / "server")]  # the tests package (its helpers), the server
 
-from harness import Doc, Editor, _fix_code_action_parsing  # noqa: E402
 from pytest_lsp import client_capabilities  # noqa: E402
 from pytest_lsp.client import make_test_lsp_client  # noqa: E402
-
-from replay_ollama import tokenize  # noqa: E402
+from tests.e2e.harness import Doc, Editor, _fix_code_action_parsing  # noqa: E402
+from tests.replay_ollama import tokenize  # noqa: E402
 
 TYPILOT_CMD = [sys.executable, "-m", "typilot_lsp"]
 BARE_CMD = [sys.executable, str(ROOT / "bench" / "bare_server.py")]

@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "voice"))
+sys.path.insert(0, str(ROOT))  # the tests package (its helpers)
 
-from audio import PHRASES, PulseNullSink, missing_tools, model_path, speak  # noqa: E402
+from tests.voice.audio import PHRASES, PulseNullSink, missing_tools, model_path, speak  # noqa: E402
 
 from typilot_lsp.voice.client import VoiceClient  # noqa: E402
 from typilot_lsp.voice_agent.grammar import parse  # noqa: E402

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# tests/ holds the replay server module; make it importable however pytest was started.
-_TESTS_DIR = str(Path(__file__).resolve().parent)
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from replay_ollama import ReplayOllama  # noqa: E402
+from tests.replay_ollama import ReplayOllama
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ class LineProgress:
 class HeadlessHost:
     """The `RunHost` of `apply`: one process, no editor (edits are applied and echoed here)."""
 
-    def __init__(self, config: Config, err: TextIO) -> None:
+    def __init__(self, config: Config, err: TextIO, backend: BackendSlot | None = None) -> None:
         self.config = config
         self.err = err
         self.live = err.isatty()
@@ -161,7 +161,7 @@ class HeadlessHost:
         self.history: AsyncHistory | None = None
         self.messages: list[str] = []
         self.label = ""
-        self._backend = BackendSlot()
+        self._backend = backend or BackendSlot()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from replay_ollama import ReplayOllama
+from tests.replay_ollama import ReplayOllama
 from typilot_lsp import doctor
 
 TYPILOT = str(Path(sys.executable).with_name("typilot-lsp"))

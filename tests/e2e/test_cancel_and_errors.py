@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from harness import Editor, server_env, start_editor, stop_editor
 from lsprotocol import types
+
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
 
 SLOW = "".join(f"line_{i} = {i}\n" for i in range(200))
 PREFIX_TEXT = "before = 1\n# gen: slow\nafter = 2\n"

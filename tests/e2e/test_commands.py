@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from harness import Editor
 from lsprotocol import types
+
+from tests.e2e.harness import Editor
 
 ADD = "def add(a, b):\n    return a + b\n"
 

@@ -17,12 +17,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from history_testutil import file_bytes
 from lsprotocol import types
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
-
-from harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.history.history_testutil import file_bytes
 
 REPLY = "def add(a, b):\n    return a + b  # ADD-REPLY-MARKER\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nvim_harness import Nvim, setup_lua
+from tests.neovim.nvim_harness import Nvim, setup_lua
 
 TYPE_EDIT = r"""
 local run_id, line, new_text, version = ...

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from replay_ollama import ReplayOllama
+from tests.replay_ollama import ReplayOllama
 from typilot_lsp.backends.base import GenerationRequest
 from typilot_lsp.backends.ollama import OllamaBackend, OllamaClient
 from typilot_lsp.config import Config

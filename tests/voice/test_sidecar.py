@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio import PHRASES, PulseNullSink
 
+from tests.voice.audio import PHRASES, PulseNullSink
 from typilot_lsp.voice.client import SidecarError, VoiceClient
 
 SERVER_SRC = str(Path(__file__).resolve().parents[2] / "server")

@@ -9,7 +9,7 @@ stderr) and gets its backend from a `BackendSlot`, the one place a backend is cr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lsprotocol import types
@@ -64,12 +64,13 @@ def create_backend(config: Config) -> Backend:
 class BackendSlot:
     """A backend created on first use from the current settings, replaced when they change."""
 
-    def __init__(self) -> None:
+    def __init__(self, factory: Callable[[Config], Backend] | None = None) -> None:
+        self._factory = factory or create_backend
         self._backend: Backend | None = None
 
     def get(self, config: Config) -> Backend:
         if self._backend is None:
-            self._backend = create_backend(config)
+            self._backend = self._factory(config)
         return self._backend
 
     def take(self) -> Backend | None:
