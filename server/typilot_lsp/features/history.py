@@ -19,10 +19,10 @@ from pygls.exceptions import JsonRpcInvalidParams
 from typilot_lsp.config import Config
 from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.feature import Feature
+from typilot_lsp.server import TypilotServer  # at run time: pygls resolves handler annotations
 
 if TYPE_CHECKING:
     from typilot_lsp.history import AsyncHistory
-    from typilot_lsp.server import TypilotServer
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,10 @@ class HistoryFeature(Feature):
     def register(self) -> None:
         # typilot_lsp.history (SQLAlchemy, dataset) is imported off the event loop after
         # `initialized`; the handlers only need its errors, which are TypilotErrors.
+        # A command handler's first parameter is the server (`ls`): pygls looks at it, and on
+        # Python 3.10 it cannot take `*args: Any` there.
         @self.server.command(PURGE_COMMAND)
-        async def purge(*args: Any) -> dict[str, int]:
+        async def purge(ls: TypilotServer, *args: Any) -> dict[str, int]:
             return await self.purge()
 
         @self.server.feature(HISTORY_REQUEST)

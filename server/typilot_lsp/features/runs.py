@@ -24,13 +24,13 @@ from typilot_lsp.privacy import PrivacyPolicy
 from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.host import BackendSlot
 from typilot_lsp.runs.manager import CancelReason, Outcome, Run, RunArguments, RunManager
+from typilot_lsp.server import TypilotServer  # at run time: pygls resolves handler annotations
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
     from typilot_lsp.backends.base import Backend
     from typilot_lsp.history import AsyncHistory
-    from typilot_lsp.server import TypilotServer
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,10 @@ class RunsFeature(Feature):
         def code_actions(params: types.CodeActionParams) -> list[types.CodeAction] | None:
             return self.code_actions(params)
 
+        # A command handler's first parameter is the server (`ls`): pygls looks at it, and on
+        # Python 3.10 it cannot take `*args: Any` there.
         @server.command(RUN_COMMAND)
-        async def run(*args: Any) -> dict[str, str]:
+        async def run(ls: TypilotServer, *args: Any) -> dict[str, str]:
             parsed = self._arguments(args)
             try:
                 started = await self.runs.start(parsed.uri, parsed.line, parsed.range)
@@ -167,7 +169,7 @@ class RunsFeature(Feature):
             return {"runId": started.id}
 
         @server.command(CANCEL_COMMAND)
-        async def cancel(*args: Any) -> dict[str, int]:
+        async def cancel(ls: TypilotServer, *args: Any) -> dict[str, int]:
             uri = None
             if args and isinstance(args[0], dict):
                 uri = args[0].get("uri")
