@@ -7,8 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.replay_ollama import ReplayOllama
+
+# The suite must pass on a loaded machine: Hypothesis judges examples, not wall-clock time.
+settings.register_profile("typilot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "typilot"))
 
 
 @pytest.fixture
