@@ -39,13 +39,12 @@ from typing import Any
 from lsprotocol import types
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str(ROOT / "server")]
+sys.path[:0] = [str(ROOT), str(ROOT / "server")]  # the tests package (its helpers), the server
 
-from harness import Doc, Editor, _fix_code_action_parsing  # noqa: E402
 from pytest_lsp import client_capabilities  # noqa: E402
 from pytest_lsp.client import make_test_lsp_client  # noqa: E402
-
-from replay_ollama import tokenize  # noqa: E402
+from tests.e2e.harness import Doc, Editor, _fix_code_action_parsing  # noqa: E402
+from tests.replay_ollama import tokenize  # noqa: E402
 
 TYPILOT_CMD = [sys.executable, "-m", "typilot_lsp"]
 BARE_CMD = [sys.executable, str(ROOT / "bench" / "bare_server.py")]
@@ -186,20 +185,40 @@ async def static_figures(home: Path, requests: int) -> dict[str, dict[str, float
             await stop(session)
 
 
-def handler_figures(requests: int) -> dict[str, float]:
+async def handler_figures(requests: int) -> dict[str, float]:
     """Typilot's own share: the codeAction handler called in-process, no JSON-RPC around it."""
     from typilot_lsp.server import create_server
 
+    class NullWriter:
+        def write(self, data: Any) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
     server = create_server()
-    features = server.protocol.fm.features
+    protocol = server.protocol
+    protocol.set_writer(NullWriter())
     uri = "file:///bench/big.py"
-    features[types.TEXT_DOCUMENT_DID_OPEN](
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=big_file()
-            )
-        )
-    )
+    # initialize and didOpen through pygls's dispatch: the document store is set up as in use.
+    for message in (
+        {"id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
+        {
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {
+                    "uri": uri,
+                    "languageId": "python",
+                    "version": 1,
+                    "text": big_file(),
+                }
+            },
+        },
+    ):
+        protocol.handle_message(protocol.structure_message({"jsonrpc": "2.0", **message}))
+        for _ in range(10):  # let the async initialize handler finish
+            await asyncio.sleep(0)
+    features = protocol.fm.features
     handler = features[types.TEXT_DOCUMENT_CODE_ACTION]
     doc = Doc(uri, "python", "")
     rng = random.Random(3)
@@ -380,7 +399,7 @@ async def main() -> int:
                 f"{ratio(ts['p99'], bs['p99']):>8}  < 2 ms, <= 1.5x"
             )
             print(f"{'codeAction max (ms)':34}{ts['max']:12.3f}{bs['max']:12.3f}")
-            inner = handler_figures(requests)
+            inner = await handler_figures(requests)
             print(
                 f"{'  of which in the handler (us)':34}"
                 f"{inner['p50']:6.1f} p50 {inner['p99']:6.1f} p99   (in-process, no JSON-RPC)"

@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "llama"), str(ROOT / "server")]
+# the tests package (its llama-server helper), bench_core beside this file, the server
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "server")]
 
-from llama_server import LlamaServer, find_llama  # noqa: E402
+from tests.llama.llama_server import LlamaServer, find_llama  # noqa: E402
 
 from bench_core import TYPILOT_CMD, isolated_env, machine, start, stop  # noqa: E402
 from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage  # noqa: E402

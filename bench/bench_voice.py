@@ -43,14 +43,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [
-    str(ROOT / "tests"),
-    str(ROOT / "tests" / "e2e"),
-    str(ROOT / "tests" / "voice"),
-    str(ROOT / "server"),
-]
+sys.path[:0] = [str(ROOT), str(ROOT / "server")]  # the tests package (its helpers), the server
 
-from audio import (  # noqa: E402
+from lsprotocol import types  # noqa: E402
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor  # noqa: E402
+from tests.replay_ollama import ReplayOllama  # noqa: E402
+from tests.voice.audio import (  # noqa: E402
     PHRASES,
     SAMPLE_RATE,
     SINK,
@@ -62,10 +60,7 @@ from audio import (  # noqa: E402
     speak,
     speak_with_pause,
 )
-from harness import Editor, server_env, start_editor, stop_editor  # noqa: E402
-from lsprotocol import types  # noqa: E402
 
-from replay_ollama import ReplayOllama  # noqa: E402
 from typilot_lsp.config import VoiceConfig  # noqa: E402
 from typilot_lsp.features.voice.client import VoiceClient  # noqa: E402
 from typilot_lsp.voice_agent import protocol as p  # noqa: E402

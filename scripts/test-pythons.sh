@@ -51,7 +51,7 @@ find_python() {
   return 1
 }
 
-if (($#)); then args=("$@"); else args=(-q tests/unit tests/backends tests/replay tests/e2e); fi
+if (($#)); then args=("$@"); else args=(-q tests/test_cli.py tests/test_configuration_docs.py tests/test_version.py tests/test_documents.py tests/test_prefixes.py tests/runs tests/features tests/backends tests/replay tests/e2e); fi
 failed=()
 for version in $versions; do
   [[ "$version" == "$main_version" ]] && continue

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.replay_ollama import ReplayOllama
+from tests.replay_openai import ReplayOpenAI
+
 # The suite must pass on a loaded machine: Hypothesis judges examples, not wall-clock time.
 settings.register_profile("typilot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "typilot"))
-
-# tests/ holds the replay server module; make it importable however pytest was started.
-_TESTS_DIR = str(Path(__file__).resolve().parent)
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from replay_ollama import ReplayOllama  # noqa: E402
-from replay_openai import ReplayOpenAI  # noqa: E402
 
 
 @pytest.fixture

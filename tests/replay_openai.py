@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from replay_ollama import tokenize
+from tests.replay_ollama import tokenize
 
 INFILL_NOT_SUPPORTED = (
     "Infill is not supported by this model: prefix token is missing. suffix token is missing. "

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import codecs
 import contextlib
-import json
 import os
 import pathlib
 import shutil
@@ -29,12 +28,13 @@ import attrs
 from lsprotocol import types
 
 from typilot_lsp.comments import language_from_path
-from typilot_lsp.config import Config
-from typilot_lsp.documents import DocumentState
+from typilot_lsp.config import Config, load_settings
+from typilot_lsp.documents import TypilotDocument
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatcher
 from typilot_lsp.runs.engine import DocumentEditor
-from typilot_lsp.runs.manager import Run, RunManager
+from typilot_lsp.runs.host import BackendSlot
+from typilot_lsp.runs.manager import Outcome, Run, RunManager
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend
@@ -101,37 +101,25 @@ def write_source(path: pathlib.Path, source: SourceFile, text: str) -> None:
 
 
 def load_config(args: argparse.Namespace, err: TextIO) -> Config:
-    data: Any = {}
-    settings_file = getattr(args, "settings", None)
-    if settings_file:
-        try:
-            loaded = json.loads(pathlib.Path(settings_file).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ApplyError(
-                f"cannot read settings file {settings_file} ({exc}): pass a "
-                'JSON file such as {"typilot": {"ollama": {"model": "qwen2.5-coder:1.5b"}}}'
-            ) from exc
-        if isinstance(loaded, dict) and isinstance(loaded.get("typilot"), dict):
-            loaded = loaded["typilot"]
-        data = loaded
-    config, errors = Config.from_dict(data)
-    for error in errors:
-        print(f"typilot-lsp apply: settings: {error} (in {settings_file})", file=err)
-    return config.with_overrides(
+    loaded = load_settings(
+        getattr(args, "settings", None),
         backend=getattr(args, "backend", None),
         host=getattr(args, "host", None),
         model=getattr(args, "model", None),
     )
+    if loaded.failure:
+        raise ApplyError(loaded.failure)
+    for error in loaded.errors:
+        print(f"typilot-lsp apply: settings: {error}", file=err)
+    return loaded.config
 
 
 class LineProgress:
-    """A run's progress on stderr: a live line on a terminal, begin/end lines otherwise."""
+    """A run's `Progress` on stderr: a live line on a terminal, begin/end lines otherwise."""
 
     def __init__(self, host: HeadlessHost, label: str) -> None:
         self.host = host
         self.label = label
-        self.outcome: str | None = None
-        self.error: str | None = None
         self.started = time.monotonic()
 
     def _line(self, text: str, final: bool) -> None:
@@ -153,30 +141,28 @@ class LineProgress:
         if self.host.live:
             self._line(f"{self.label} ... {message}", final=False)
 
-    async def end(self, run: Run, outcome: str, error: str | None) -> None:
-        self.outcome, self.error = outcome, error
+    async def end(self, run: Run, outcome: Outcome, error: str | None) -> None:
         seconds = time.monotonic() - self.started
         writer = run.writer
         edits = writer.edits if writer is not None else 0
         detail = f"{run.stats.token_count} tokens, {edits} edits, {seconds:.1f} s"
-        mark = {"done": "done", "cancelled": "cancelled"}.get(outcome, "FAILED")
+        mark = "FAILED" if outcome is Outcome.ERROR else outcome.value
         self._line(f"{self.label} ... {mark} ({detail})", final=True)
 
 
 class HeadlessHost:
-    """What `RunManager` needs from a language server, for one process and no editor."""
+    """The `RunHost` of `apply`: one process, no editor (edits are applied and echoed here)."""
 
-    def __init__(self, config: Config, err: TextIO) -> None:
+    def __init__(self, config: Config, err: TextIO, backend: BackendSlot | None = None) -> None:
         self.config = config
         self.err = err
         self.live = err.isatty()
-        self.documents: dict[str, DocumentState] = {}
+        self.documents: dict[str, TypilotDocument] = {}
         self.editors: dict[str, DocumentEditor] = {}
         self.history: AsyncHistory | None = None
         self.messages: list[str] = []
         self.label = ""
-        self.progress: LineProgress | None = None
-        self._backend: Backend | None = None
+        self._backend = backend or BackendSlot()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -185,21 +171,20 @@ class HeadlessHost:
 
     @property
     def backend(self) -> Backend:
-        if self._backend is None:
-            from typilot_lsp.backends import create_backend
+        return self._backend.get(self.config)
 
-            self._backend = create_backend(self.config)
-        return self._backend
-
-    def open(self, uri: str, language_id: str, text: str) -> DocumentState:
+    def open(self, uri: str, language_id: str, text: str) -> TypilotDocument:
         matcher = PrefixMatcher.build(
             language_id, self.config.prefixes, self.config.commands.keys()
         )
-        doc = DocumentState(uri, language_id, 1, text, matcher)
+        doc = TypilotDocument(uri, text, 1, language_id, matcher)
         self.documents[uri] = doc
         return doc
 
-    def editor_for(self, doc: DocumentState) -> DocumentEditor:
+    def document(self, uri: str) -> TypilotDocument | None:
+        return self.documents.get(uri)
+
+    def editor_for(self, doc: TypilotDocument) -> DocumentEditor:
         editor = self.editors.get(doc.uri)
         if editor is None or editor.doc is not doc:
 
@@ -232,7 +217,7 @@ class HeadlessHost:
             edits.sort(key=lambda e: (e.range.start.line, e.range.start.character), reverse=True)
             for edit in edits:
                 rng = edit.range
-                doc.apply_change(
+                doc.apply_edit(
                     (rng.start.line, rng.start.character),
                     (rng.end.line, rng.end.character),
                     edit.new_text,
@@ -242,8 +227,7 @@ class HeadlessHost:
         return types.ApplyWorkspaceEditResult(applied=True)
 
     def progress_for(self, run: Run) -> LineProgress:
-        self.progress = LineProgress(self, self.label)
-        return self.progress
+        return LineProgress(self, self.label)
 
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.messages.append(message)
@@ -263,8 +247,9 @@ class HeadlessHost:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._backend is not None:
-            await self._backend.aclose()
+        backend = self._backend.take()
+        if backend is not None:
+            await backend.aclose()
         if self.history is not None:
             await self.history.aclose()
 
@@ -315,18 +300,15 @@ async def apply_file(
                 instruction = instruction[:47] + "…"
             host.label = f"[{index}/{total}] line {line + 1} {title}: {instruction}".rstrip(": ")
             before = doc.text
-            run_id = await runs.start(uri, line, source="cli")
-            run = runs.active.get(run_id)
-            if run is not None and run.task is not None:
-                await run.task
-            progress = host.progress
-            if progress is not None and progress.outcome == "done":
+            run = await runs.start(uri, line, source="cli")
+            result = await run.result()
+            if result.outcome is Outcome.DONE:
                 ok += 1
                 continue
             failed += 1
             if doc.text != before:
                 # Unlike in an editor, nobody watches the half-written code: drop it.
-                doc.apply_change(None, None, before, ENCODING)
+                doc.apply_edit(None, None, before, ENCODING)
                 doc.finish_changes(doc.version + 1)
                 print(
                     f"typilot-lsp apply: line {line + 1} was left as it was.",

@@ -14,7 +14,9 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-COMMAND_MODES = ("insert", "replace", "comment")
+from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode
+
+COMMAND_MODES = tuple(mode.value for mode in Mode)
 BACKENDS = ("ollama", "openai")
 FIM_MODES = ("auto", "off")
 DEFAULT_OPENAI_BASE_URL = "http://127.0.0.1:8080/v1"
@@ -114,7 +116,7 @@ class ContextConfig:
 
 
 def _default_prefixes() -> dict[str, str]:
-    return {"gen": "gen:", "fix": "fix:", "sum": "sum:"}
+    return {command: f"{command}:" for command in BUILTIN_COMMANDS}
 
 
 @attrs.define
@@ -415,3 +417,49 @@ def default_values() -> dict[str, Any]:
             node = node[part]
         flat[key] = node
     return flat
+
+
+@attrs.frozen
+class LoadedSettings:
+    """Settings for a command-line tool (`apply`, `doctor`), from `--settings FILE` and flags."""
+
+    config: Config
+    errors: list[str]
+    """Bad keys in the file (each kept its default), already naming the file."""
+    failure: str | None = None
+    """Why the file could not be read at all (then every key has its default)."""
+
+
+def load_settings(
+    settings_file: str | None,
+    *,
+    backend: str | None = None,
+    host: str | None = None,
+    model: str | None = None,
+) -> LoadedSettings:
+    """The one settings-file loader: a JSON file holding the `typilot` section (or its
+    content), then `--backend`, `--host` and `--model` on top (`Config.with_overrides`).
+    Never raises: the caller decides whether a `failure` stops it."""
+    import json
+    import pathlib
+
+    data: Any = {}
+    failure = None
+    if settings_file:
+        try:
+            loaded = json.loads(pathlib.Path(settings_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            failure = (
+                f"cannot read settings file {settings_file} ({exc}): pass a JSON file such as "
+                '{"typilot": {"ollama": {"model": "qwen2.5-coder:1.5b"}}}'
+            )
+            loaded = {}
+        if isinstance(loaded, dict) and isinstance(loaded.get("typilot"), dict):
+            loaded = loaded["typilot"]
+        data = loaded
+    config, errors = Config.from_dict(data)
+    return LoadedSettings(
+        config.with_overrides(backend=backend, host=host, model=model),
+        [f"{error} (in {settings_file})" for error in errors],
+        failure,
+    )

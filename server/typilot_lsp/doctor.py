@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from typilot_lsp.backends.host import host_name, resolve_host
-from typilot_lsp.config import Config
+from typilot_lsp.config import Config, load_settings
 from typilot_lsp.errors import ApiKeyMissing, InvalidHost, ModelNotFound, TypilotError
 from typilot_lsp.privacy import (
     PrivacyPolicy,
@@ -64,35 +64,15 @@ class Check:
 
 
 def _load_settings(args: argparse.Namespace) -> tuple[Config, list[Check]]:
-    checks: list[Check] = []
-    data: dict[str, Any] = {}
-    settings_file = getattr(args, "settings", None)
-    if settings_file:
-        try:
-            loaded = json.loads(pathlib.Path(settings_file).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            checks.append(
-                Check(
-                    "settings",
-                    FAIL,
-                    f"cannot read settings file {settings_file} ({exc}): pass a JSON file "
-                    'such as {"typilot": {"ollama": {"model": "qwen2.5-coder:1.5b"}}}',
-                )
-            )
-            loaded = {}
-        if isinstance(loaded, dict):
-            data = (
-                loaded.get("typilot", loaded) if isinstance(loaded.get("typilot"), dict) else loaded
-            )
-    config, errors = Config.from_dict(data)
-    for error in errors:
-        checks.append(Check("settings", WARN, f"{error} (in {settings_file})"))
-    config = config.with_overrides(
+    loaded = load_settings(
+        getattr(args, "settings", None),
         backend=getattr(args, "backend", None),
         host=getattr(args, "host", None),
         model=getattr(args, "model", None),
     )
-    return config, checks
+    checks = [Check("settings", FAIL, loaded.failure)] if loaded.failure else []
+    checks += [Check("settings", WARN, error) for error in loaded.errors]
+    return loaded.config, checks
 
 
 async def _check_ollama(config: Config, host: str, policy: PrivacyPolicy) -> list[Check]:
@@ -281,11 +261,9 @@ async def _local_models(client: Any) -> list[str]:
 
 
 def _history_path(config: Config) -> pathlib.Path:
-    if config.history.path:
-        return pathlib.Path(config.history.path).expanduser()
-    from typilot_lsp.history import default_history_path
+    from typilot_lsp.history import history_path
 
-    return default_history_path()
+    return history_path(config.history.path)
 
 
 def _check_history(config: Config) -> list[Check]:

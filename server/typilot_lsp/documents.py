@@ -1,17 +1,26 @@
-"""Per-document state kept up to date incrementally from didOpen/didChange.
+"""The one document store: pygls's workspace, with Typilot's documents in it.
 
-We keep our own line array (rather than re-splitting the whole text on every
-request) so that a code action on a 50k-line file only looks at a handful of
-indexed lines, and so that running streams can follow every change exactly.
-Columns are code points internally; the client's position encoding is
-converted at the edge.
+`TypilotWorkspace` is swapped in for pygls's `Workspace` when the client
+initializes (`features.documents.DocumentsFeature`), so every didOpen/didChange is
+applied once, by pygls's own dispatch, to a `TypilotDocument`: a pygls
+`TextDocument` that keeps a line array spliced incrementally (pygls's own
+rebuilds the whole source on every change) and an index of prefixed lines, so
+a code action on a 100k-line file looks at a handful of indexed lines and
+running streams can follow every change exactly (`ChangeListener`). Columns
+are code points internally; the client's position encoding is converted at the
+edge. The full text (`source`) is joined only when asked for.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.workspace import TextDocument, Workspace
+from pygls.workspace.position_codec import PositionCodec
 
 from typilot_lsp.prefixes import PrefixMatch, PrefixMatcher
 
@@ -27,6 +36,12 @@ def split_lines(text: str) -> list[str]:
         start = m.end()
     lines.append(text[start:])
     return lines
+
+
+def encoding_name(encoding: Any) -> str:
+    """ "utf-8" / "utf-16" / "utf-32" from a PositionEncodingKind, a string or None."""
+    value = getattr(encoding, "value", encoding)
+    return str(value) if value in ("utf-8", "utf-16", "utf-32") else "utf-16"
 
 
 def content_length(line: str) -> int:
@@ -74,25 +89,69 @@ class ChangeListener(Protocol):
         """All changes of one didChange have been applied."""
 
 
-class DocumentState:
+class TypilotDocument(TextDocument):
+    """A pygls text document kept as a line array, with an index of its prefixed lines."""
+
     def __init__(
-        self, uri: str, language_id: str, version: int, text: str, matcher: PrefixMatcher
+        self,
+        uri: str,
+        source: str | None,
+        version: int | None,
+        language_id: str | None,
+        matcher: PrefixMatcher,
+        *,
+        position_codec: PositionCodec | None = None,
+        sync_kind: types.TextDocumentSyncKind = types.TextDocumentSyncKind.Incremental,
     ) -> None:
-        self.uri = uri
-        self.language_id = language_id
-        self.version = version
-        self.lines = split_lines(text)
+        super().__init__(
+            uri,
+            source=None,
+            version=version,
+            language_id=language_id,
+            sync_kind=sync_kind,
+            position_codec=position_codec,
+        )
+        self.language_id: str = language_id or ""
+        self.version: int = version or 0
+        self._lines = split_lines(source or "")
         self.matcher = matcher
         self.prefixed: dict[int, PrefixMatch] = {}
         self.listeners: list[ChangeListener] = []
         self.reindex()
+
+    # -- pygls's TextDocument -------------------------------------------------
+    @property
+    def lines(self) -> list[str]:
+        """The lines, each with its line break (the last one has none)."""
+        return self._lines
+
+    @property
+    def source(self) -> str:
+        return "".join(self._lines)
+
+    @property
+    def encoding(self) -> str:
+        return encoding_name(self.position_codec.encoding)
+
+    def apply_change(self, change: types.TextDocumentContentChangeEvent) -> None:
+        """pygls's entry point: one content change of a didChange, in the client's encoding."""
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            rng = change.range
+            self.apply_edit(
+                (rng.start.line, rng.start.character),
+                (rng.end.line, rng.end.character),
+                change.text,
+                self.encoding,
+            )
+        else:
+            self.apply_edit(None, None, change.text, self.encoding)
 
     # -- prefix index -------------------------------------------------------
     def reindex(self, matcher: PrefixMatcher | None = None) -> None:
         if matcher is not None:
             self.matcher = matcher
         self.prefixed = {}
-        for number, line in enumerate(self.lines):
+        for number, line in enumerate(self._lines):
             found = self.matcher.match(line)
             if found is not None:
                 self.prefixed[number] = found
@@ -105,11 +164,11 @@ class DocumentState:
     # -- text access --------------------------------------------------------
     @property
     def text(self) -> str:
-        return "".join(self.lines)
+        return self.source
 
     @property
     def eol(self) -> str:
-        first = self.lines[0]
+        first = self._lines[0]
         if first.endswith("\r\n"):
             return "\r\n"
         if first.endswith("\r"):
@@ -117,17 +176,17 @@ class DocumentState:
         return "\n"
 
     def line_text(self, number: int) -> str:
-        if 0 <= number < len(self.lines):
-            line = self.lines[number]
+        if 0 <= number < len(self._lines):
+            line = self._lines[number]
             return line[: content_length(line)]
         return ""
 
     def starts_with_at(self, line: int, col: int, expected: str) -> bool:
         """Whether the text from (line, col) begins with `expected`, touching few lines."""
-        if line < 0 or line >= len(self.lines):
+        if line < 0 or line >= len(self._lines):
             return expected == ""
         remaining = expected
-        current = self.lines[line][col:]
+        current = self._lines[line][col:]
         number = line
         while True:
             if len(remaining) <= len(current):
@@ -136,9 +195,9 @@ class DocumentState:
                 return False
             remaining = remaining[len(current) :]
             number += 1
-            if number >= len(self.lines):
+            if number >= len(self._lines):
                 return False
-            current = self.lines[number]
+            current = self._lines[number]
 
     def end_of(self, line: int, col: int, text: str) -> tuple[int, int]:
         """Position just after `text` written starting at (line, col)."""
@@ -149,42 +208,42 @@ class DocumentState:
 
     def slice(self, l1: int, c1: int, l2: int, c2: int) -> str:
         if l1 == l2:
-            return self.lines[l1][c1:c2]
-        parts = [self.lines[l1][c1:], *self.lines[l1 + 1 : l2], self.lines[l2][:c2]]
+            return self._lines[l1][c1:c2]
+        parts = [self._lines[l1][c1:], *self._lines[l1 + 1 : l2], self._lines[l2][:c2]]
         return "".join(parts)
 
     # -- incremental sync ---------------------------------------------------
-    def apply_change(
+    def apply_edit(
         self, start: tuple[int, int] | None, end: tuple[int, int] | None, text: str, encoding: str
     ) -> None:
         if start is None or end is None:
             self._replace_all(text)
             return
-        last = len(self.lines) - 1
+        last = len(self._lines) - 1
         l1, l2 = min(start[0], last + 1), min(end[0], last + 1)
         if l1 > last:  # past the end: append
-            l1, c1 = last, content_length(self.lines[last])
+            l1, c1 = last, content_length(self._lines[last])
         else:
-            c1 = units_to_col(self.lines[l1], start[1], encoding)
+            c1 = units_to_col(self._lines[l1], start[1], encoding)
         if l2 > last:
-            l2, c2 = last, content_length(self.lines[last])
+            l2, c2 = last, content_length(self._lines[last])
         else:
-            c2 = units_to_col(self.lines[l2], end[1], encoding)
+            c2 = units_to_col(self._lines[l2], end[1], encoding)
         if (l2, c2) < (l1, c1):
             l1, c1, l2, c2 = l2, c2, l1, c1
         for listener in list(self.listeners):
             listener.on_change(l1, c1, l2, c2, text)
-        merged = self.lines[l1][:c1] + text + self.lines[l2][c2:]
+        merged = self._lines[l1][:c1] + text + self._lines[l2][c2:]
         first = l1
-        if first > 0 and merged.startswith("\n") and self.lines[first - 1].endswith("\r"):
+        if first > 0 and merged.startswith("\n") and self._lines[first - 1].endswith("\r"):
             # A lone \r before the change and a \n at its start are now one \r\n.
             first -= 1
-            merged = self.lines[first] + merged
+            merged = self._lines[first] + merged
         new_lines = split_lines(merged)
         if l2 < last:
             # `merged` ends with the old line break of l2, so the split's last piece is "".
             new_lines.pop()
-        self.lines[first : l2 + 1] = new_lines
+        self._lines[first : l2 + 1] = new_lines
         self._reindex_range(first, l2, len(new_lines))
 
     def finish_changes(self, version: int) -> None:
@@ -217,7 +276,7 @@ class DocumentState:
             l2, c2 = self._position_of(old, len(old) - tail)
             for listener in list(self.listeners):
                 listener.on_change(l1, c1, l2, c2, text[head : len(text) - tail])
-        self.lines = split_lines(text)
+        self._lines = split_lines(text)
         self.reindex()
 
     @staticmethod
@@ -236,6 +295,71 @@ class DocumentState:
                     shifted[number + delta] = found
             self.prefixed = shifted
         for number in range(first, first + new_count):
-            match = self.matcher.match(self.lines[number])
+            match = self.matcher.match(self._lines[number])
             if match is not None:
                 self.prefixed[number] = match
+
+
+MatcherFor = Callable[[str], PrefixMatcher]
+"""The prefix matcher for a languageId (it depends on the settings)."""
+
+
+class TypilotWorkspace(Workspace):
+    """pygls's workspace holding `TypilotDocument`s (one store, each change applied once)."""
+
+    def __init__(
+        self,
+        root_uri: str | None,
+        sync_kind: types.TextDocumentSyncKind,
+        workspace_folders: Sequence[types.WorkspaceFolder] | None,
+        position_encoding: types.PositionEncodingKind | str | None,
+        matcher_for: MatcherFor,
+    ) -> None:
+        super().__init__(root_uri, sync_kind, workspace_folders, position_encoding)
+        self.matcher_for = matcher_for
+
+    @classmethod
+    def replacing(cls, old: Workspace, matcher_for: MatcherFor) -> TypilotWorkspace:
+        """A Typilot workspace with the same root, folders and encoding as pygls's `old` one."""
+        new = cls(
+            old.root_uri,
+            old._sync_kind,
+            list(old.folders.values()),
+            old.position_encoding,
+            matcher_for,
+        )
+        for doc in old.text_documents.values():
+            new.put_text_document(
+                types.TextDocumentItem(
+                    uri=doc.uri,
+                    language_id=doc.language_id or "",
+                    version=doc.version or 0,
+                    text=doc.source,
+                )
+            )
+        return new
+
+    def _create_text_document(
+        self,
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> TypilotDocument:
+        return TypilotDocument(
+            doc_uri,
+            source,
+            version,
+            language_id,
+            self.matcher_for(language_id or ""),
+            position_codec=self.position_codec,
+            sync_kind=self._sync_kind,
+        )
+
+    def document(self, uri: str) -> TypilotDocument | None:
+        """The open document at `uri` (None if the client has not opened it)."""
+        doc = self.text_documents.get(unquote(uri))
+        return doc if isinstance(doc, TypilotDocument) else None
+
+    def documents(self) -> list[TypilotDocument]:
+        return [d for d in self.text_documents.values() if isinstance(d, TypilotDocument)]

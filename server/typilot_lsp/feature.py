@@ -6,8 +6,12 @@ in `register`, and is told about the server's lifecycle through the hooks below,
 nothing unless overridden. Another feature is reached by type — `server.get_feature(Runs)` —
 never through an attribute of the server.
 
-Hooks are called in the order the features were added; a hook that raises is logged and does
-not stop the others (one broken feature must not take the server down).
+The server (`TypilotServer`) owns the lifecycle handlers and calls every feature's hook:
+`initialize`, `initialized` and `settings_changed` in the order the features were added,
+`shutdown` in the reverse order (a feature stops before the ones it uses). The documents
+feature calls the document hooks after the one document store (`TypilotWorkspace`) has
+applied the change. A hook that raises is logged and does not stop the others (one broken
+feature must not take the server down).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ if TYPE_CHECKING:
     from lsprotocol import types
 
     from typilot_lsp.config import Config
+    from typilot_lsp.documents import TypilotDocument
     from typilot_lsp.server import TypilotServer
 
 
@@ -38,6 +43,15 @@ class Feature:
 
     def settings_changed(self, old: Config, new: Config) -> None:
         """The `typilot` settings changed (both are complete, validated configs)."""
+
+    def document_opened(self, doc: TypilotDocument) -> None:
+        """`didOpen`: `doc` is in the workspace."""
+
+    def document_changed(self, doc: TypilotDocument) -> None:
+        """`didChange`: every change of the notification is applied to `doc`."""
+
+    def document_closed(self, uri: str) -> None:
+        """`didClose`: the document at `uri` is no longer in the workspace."""
 
     async def shutdown(self) -> None:
         """`shutdown`: stop background work and release what this feature holds."""

@@ -7,6 +7,7 @@ closing delimiter (`<!-- gen: title -->`, `/* fix: */`).
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Mapping
 
@@ -14,7 +15,24 @@ import attrs
 
 from typilot_lsp.comments import FALLBACK_LEADERS, comment_syntax
 
-BUILTIN_COMMANDS = ("gen", "fix", "sum")
+
+class Mode(str, enum.Enum):
+    """What a run does with the model's reply."""
+
+    INSERT = "insert"
+    """Write new code below the prefixed line (gen:)."""
+    REPLACE = "replace"
+    """Write new code, then remove the code it replaces (fix:)."""
+    COMMENT = "comment"
+    """Write the reply as a comment (sum:)."""
+
+
+BUILTIN_COMMANDS: Mapping[str, Mode] = {
+    "gen": Mode.INSERT,
+    "fix": Mode.REPLACE,
+    "sum": Mode.COMMENT,
+}
+"""The built-in commands and their modes: the one table (user commands name their own mode)."""
 _CLOSERS = ("*/", "-->", "*)", "}")
 
 

@@ -1,109 +1,39 @@
-"""The language server: a thin pygls subclass that holds shared state.
+"""The language server: a pygls subclass holding the settings and the features.
 
-Behaviour lives in feature modules (`typilot_lsp.features.*`), each with a
-`setup(server)` hook; this class only owns what they share: settings,
-documents, the backend, background tasks.
+Behaviour lives in feature objects (`typilot_lsp.features.*`, each a `Feature`), one per
+concern: settings plumbing, documents, history, runs, voice. `TypilotServer` keeps the
+settings (`config`), the feature registry (`add_feature`, `get_feature`) and `run_task`; it
+owns the lifecycle handlers (initialize, initialized, shutdown) and a settings change
+(`set_config`), and calls every feature's hook for each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from typilot_lsp import __version__
 from typilot_lsp.config import Config
-from typilot_lsp.documents import DocumentState
+from typilot_lsp.documents import encoding_name
 from typilot_lsp.feature import Feature
-from typilot_lsp.prefixes import PrefixMatcher
-from typilot_lsp.privacy import PrivacyPolicy
-from typilot_lsp.runs.engine import DocumentEditor
-from typilot_lsp.runs.manager import Run, RunManager
-
-if TYPE_CHECKING:
-    from typilot_lsp.backends.base import Backend
-    from typilot_lsp.history import AsyncHistory
 
 log = logging.getLogger("typilot_lsp")
 FeatureT = TypeVar("FeatureT", bound=Feature)
-
-FEATURES = (
-    "typilot_lsp.features.settings",
-    "typilot_lsp.features.documents",
-    "typilot_lsp.features.runs",
-    "typilot_lsp.features.history",
-    "typilot_lsp.features.voice",
-)
-
-
-class RunProgress:
-    """`$/progress` for one run, if the client supports server-initiated progress."""
-
-    def __init__(self, server: TypilotServer) -> None:
-        self.server = server
-        self.enabled = False
-
-    async def begin(self, run: Run) -> None:
-        caps = self.server.client_capabilities
-        window = caps.window if caps else None
-        if not (window and window.work_done_progress):
-            return
-        try:
-            await self.server.work_done_progress.create_async(run.progress_token)
-        except Exception:
-            log.debug("client refused progress token for run %s", run.id)
-            return
-        self.enabled = True
-        title = f"Typilot: {run.command.rstrip(':')}"
-        notice = self.server.privacy_notice()
-        if notice:
-            title += f" ({notice})"
-        self.server.work_done_progress.begin(
-            run.progress_token,
-            types.WorkDoneProgressBegin(
-                title=title, message=run.instruction or "", cancellable=True, percentage=None
-            ),
-        )
-
-    def report(self, run: Run, message: str) -> None:
-        if self.enabled:
-            self.server.work_done_progress.report(
-                run.progress_token, types.WorkDoneProgressReport(message=message, cancellable=True)
-            )
-
-    async def end(self, run: Run, outcome: str, error: str | None) -> None:
-        if not self.enabled:
-            return
-        message = {"done": "done", "cancelled": "cancelled"}.get(outcome, error or outcome)
-        self.server.work_done_progress.end(
-            run.progress_token, types.WorkDoneProgressEnd(message=message)
-        )
-        self.server.work_done_progress.tokens.pop(run.progress_token, None)
 
 
 class TypilotServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("typilot-lsp", __version__)
         self.config = Config()
-        self.documents: dict[str, DocumentState] = {}
-        self.editors: dict[str, DocumentEditor] = {}
-        self.runs = RunManager(self)
-        self.history: AsyncHistory | None = None
-        self._backend: Backend | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._matchers: dict[str, PrefixMatcher] = {}
-        self._privacy_warned = False
         self._features: dict[type[Feature], Feature] = {}
-        self.config_listeners: list[Callable[[Config, Config], None]] = []
-        """Called with (old, new) after every settings change."""
-        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
-        """Awaited on `shutdown` (e.g. stopping the voice sidecar)."""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._register_lifecycle()
 
     # -- features ----------------------------------------------------------------
     def add_feature(self, feature: Feature) -> None:
@@ -128,60 +58,52 @@ class TypilotServer(LanguageServer):
         """Every feature, in the order added (the order their hooks are called)."""
         return list(self._features.values())
 
-    # -- shared services ---------------------------------------------------------
+    # -- lifecycle: every feature's hooks ------------------------------------------
+    def call_hooks(self, name: str, call: Callable[[Feature], Any]) -> None:
+        """`call(feature)` for every feature; a failure is logged and the others still run."""
+        for feature in self.features:
+            try:
+                call(feature)
+            except Exception:
+                log.exception("%r: %s failed", feature, name)
+
+    async def await_hooks(
+        self, name: str, call: Callable[[Feature], Awaitable[None]], *, reverse: bool = False
+    ) -> None:
+        features = self.features
+        for feature in reversed(features) if reverse else features:
+            try:
+                await call(feature)
+            except Exception:
+                log.exception("%r: %s failed", feature, name)
+
+    def set_config(self, config: Config) -> None:
+        """Take new settings (complete and validated) and tell every feature."""
+        old, self.config = self.config, config
+        self.call_hooks("settings_changed", lambda f: f.settings_changed(old, config))
+
+    def _register_lifecycle(self) -> None:
+        @self.feature(types.INITIALIZE)
+        async def on_initialize(ls: TypilotServer, params: types.InitializeParams) -> None:
+            await ls.await_hooks("initialize", lambda f: f.initialize(params))
+
+        @self.feature(types.INITIALIZED)
+        async def on_initialized(ls: TypilotServer, params: types.InitializedParams) -> None:
+            await ls.await_hooks("initialized", lambda f: f.initialized(params))
+
+        @self.feature(types.SHUTDOWN)
+        async def on_shutdown(ls: TypilotServer, params: Any = None) -> None:
+            # Last added first: runs stop before the history they record into closes.
+            await ls.await_hooks("shutdown", lambda f: f.shutdown(), reverse=True)
+
+    # -- small shared services -------------------------------------------------------
     @property
     def encoding(self) -> str:
+        """The position encoding agreed with the client ("utf-16" until `initialize`)."""
         try:
-            return str(self.workspace.position_encoding or "utf-16")
+            return encoding_name(self.workspace.position_encoding)
         except RuntimeError:
             return "utf-16"
-
-    @property
-    def backend(self) -> Backend:
-        if self._backend is None:
-            from typilot_lsp.backends import create_backend
-
-            self._backend = create_backend(self.config)
-        return self._backend
-
-    def reset_backend(self) -> None:
-        old, self._backend = self._backend, None
-        if old is not None:
-            self.run_task(old.aclose(), "close backend")
-
-    def matcher_for(self, language_id: str) -> PrefixMatcher:
-        matcher = self._matchers.get(language_id)
-        if matcher is None:
-            matcher = PrefixMatcher.build(
-                language_id, self.config.prefixes, self.config.commands.keys()
-            )
-            self._matchers[language_id] = matcher
-        return matcher
-
-    def reset_matchers(self) -> None:
-        self._matchers.clear()
-        for doc in self.documents.values():
-            doc.reindex(self.matcher_for(doc.language_id))
-
-    def editor_for(self, doc: DocumentState) -> DocumentEditor:
-        editor = self.editors.get(doc.uri)
-        if editor is None or editor.doc is not doc:
-            editor = DocumentEditor(doc, self.workspace_apply_edit_async, self.encoding)
-            self.editors[doc.uri] = editor
-        return editor
-
-    def progress_for(self, run: Run) -> RunProgress:
-        return RunProgress(self)
-
-    def privacy_notice(self) -> str:
-        """What the progress title says while an allow-setting is on ("" when none is)."""
-        return PrivacyPolicy.from_config(self.config).progress_label() or ""
-
-    def warn_privacy_once(self) -> None:
-        warning = PrivacyPolicy.from_config(self.config).warning()
-        if warning and not self._privacy_warned:
-            self._privacy_warned = True
-            self.show_message(warning, types.MessageType.Warning)
 
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -201,9 +123,16 @@ class TypilotServer(LanguageServer):
 
 
 def create_server() -> TypilotServer:
+    """A server with every feature, in the order their hooks run."""
+    from typilot_lsp.features.documents import DocumentsFeature
+    from typilot_lsp.features.history import HistoryFeature
+    from typilot_lsp.features.runs import RunsFeature
+    from typilot_lsp.features.settings import SettingsFeature
+    from typilot_lsp.features.voice import VoiceFeature
+
     server = TypilotServer()
-    for name in FEATURES:
-        importlib.import_module(name).setup(server)
+    for kind in (SettingsFeature, HistoryFeature, DocumentsFeature, RunsFeature, VoiceFeature):
+        server.add_feature(kind(server))
     return server
 
 

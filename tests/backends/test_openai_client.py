@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from replay_openai import INFILL_NOT_SUPPORTED, ReplayOpenAI
+from tests.replay_openai import INFILL_NOT_SUPPORTED, ReplayOpenAI
 from typilot_lsp.backends import create_backend
 from typilot_lsp.backends.base import Backend, FimPrompt, GenerationRequest, StreamStats
 from typilot_lsp.backends.openai import OpenAIBackend, SSEParser, TextAssembler, server_root
@@ -542,7 +542,8 @@ async def test_closing_the_stream_closes_the_response_at_once() -> None:
 
 async def test_cancel_closes_the_socket_of_a_real_server() -> None:
     server = ReplayOpenAI().start()
-    server.tokens = [f"line{i}\n" for i in range(2000)]
+    # Long enough (200 s of tokens) that a loaded machine cannot reach the end before the cancel.
+    server.tokens = [f"line{i}\n" for i in range(20000)]
     server.interval = 0.01
     backend = create_backend(config_for(server.base_url))
     streaming = asyncio.Event()
@@ -560,8 +561,8 @@ async def test_cancel_closes_the_socket_of_a_real_server() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        gone = await asyncio.to_thread(server.wait_for, "disconnect", 10)
-        assert gone["tokens_sent"] < 2000
+        gone = await asyncio.to_thread(server.wait_for, "disconnect", 60)
+        assert gone["tokens_sent"] < 20000
         assert server.events_of("complete") == []
     finally:
         await backend.aclose()

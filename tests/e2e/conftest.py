@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from harness import Editor, server_env, start_editor, stop_editor
 from lsprotocol import types
+
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
 
 # 150 lines: 900 tokens, within the default `gen.maxTokens` (1024)
 SLOW = "".join(f"line_{i} = {i}\n" for i in range(150))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from harness import Editor
 from lsprotocol import types
+
+from tests.e2e.harness import Editor
 
 ADD = "def add(a, b):\n    return a + b\n"
 
@@ -64,7 +65,7 @@ async def test_prefix_index_follows_edits(editor: Editor) -> None:
 
 
 async def test_user_command_from_settings(replay_ollama, typilot_home) -> None:
-    from harness import server_env, start_editor, stop_editor
+    from tests.e2e.harness import server_env, start_editor, stop_editor
 
     settings = {"commands": {"test:": {"prompt": "Write a unit test for {code}", "mode": "insert"}}}
     editor = await start_editor(server_env(typilot_home, replay_ollama.url), settings)
@@ -185,7 +186,7 @@ async def test_fences_and_think_blocks_split_across_chunks(editor: Editor, repla
 
 
 async def test_thinking_model_gets_think_false(editor: Editor, replay_ollama, typilot_home) -> None:
-    from harness import server_env, start_editor, stop_editor
+    from tests.e2e.harness import server_env, start_editor, stop_editor
 
     session = await start_editor(
         server_env(typilot_home, replay_ollama.url), {"ollama": {"model": "qwen3:1.7b"}}

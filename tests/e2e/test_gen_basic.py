@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from harness import Editor
+from tests.e2e.harness import Editor
 
 
 async def test_gen_streams_code_in_place_of_prefix_line(editor: Editor, replay_ollama) -> None:

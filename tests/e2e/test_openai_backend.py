@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from harness import Editor, server_env, start_editor, stop_editor
 from lsprotocol import types
 
-from replay_openai import ReplayOpenAI
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.replay_openai import ReplayOpenAI
 
 SOURCE = "import math\n# gen: add two numbers\nprint(1)\n"
 REPLY = "def add(a, b):\n    return a + b\n"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from harness import Editor, server_env, start_editor, stop_editor
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
 
 REPLY = "".join(f"item_{i} = {i}\n" for i in range(60))
 BEFORE, AFTER = "before = 1\n", "after = 2\n"

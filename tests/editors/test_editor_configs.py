@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emacs_harness import (
+from lsprotocol import types
+from pytest_lsp import client_capabilities
+from pytest_lsp.client import make_test_lsp_client
+
+from tests.editors.emacs_harness import (
     EGLOT_CONFIG,
     EMACS,
     LSP_MODE_CONFIG,
@@ -24,10 +28,6 @@ from emacs_harness import (
     TYPILOT_LSP,
     emacs_missing_reason,
 )
-from lsprotocol import types
-from pytest_lsp import client_capabilities
-from pytest_lsp.client import make_test_lsp_client
-
 from typilot_lsp.config import Config, setting_keys
 
 if sys.version_info >= (3, 11):

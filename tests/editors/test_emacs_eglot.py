@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emacs_harness import GENERATE_PATHS as _GENERATE
-from emacs_harness import MODEL, describe, emacs_missing_reason, run_eglot
-from emacs_harness import editor_settings as _settings
 
-from replay_ollama import ReplayOllama
+from tests.editors.emacs_harness import GENERATE_PATHS as _GENERATE
+from tests.editors.emacs_harness import MODEL, describe, emacs_missing_reason, run_eglot
+from tests.editors.emacs_harness import editor_settings as _settings
+from tests.replay_ollama import ReplayOllama
 
 _MISSING = emacs_missing_reason("eglot")
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from emacs_harness import GENERATE_PATHS as _GENERATE
-from emacs_harness import MODEL, describe, emacs_missing_reason, run_lsp_mode
-from emacs_harness import editor_settings as _settings
 
-from replay_ollama import ReplayOllama
+from tests.editors.emacs_harness import GENERATE_PATHS as _GENERATE
+from tests.editors.emacs_harness import MODEL, describe, emacs_missing_reason, run_lsp_mode
+from tests.editors.emacs_harness import editor_settings as _settings
+from tests.replay_ollama import ReplayOllama
 
 _MISSING = emacs_missing_reason("lsp-mode")
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")

@@ -1,4 +1,4 @@
-"""Helpers shared by the history tests (imported as a plain module: pytest puts this folder on sys.path)."""
+"""Helpers shared by the history tests (`from tests.history.history_testutil import ...`)."""
 
 from __future__ import annotations
 

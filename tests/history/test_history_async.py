@@ -10,8 +10,8 @@ import threading
 
 import attrs
 import pytest
-from history_testutil import drop_root_prefix, file_bytes, make_record, run_python
 
+from tests.history.history_testutil import drop_root_prefix, file_bytes, make_record, run_python
 from typilot_lsp.config import HistoryConfig
 from typilot_lsp.history import AsyncHistory, HistoryStore, HistoryUnavailable
 from typilot_lsp.history import store as store_module

@@ -10,8 +10,8 @@ import sys
 import time
 
 import attrs
-from history_testutil import file_bytes, make_record
 
+from tests.history.history_testutil import file_bytes, make_record
 from typilot_lsp.history import HistoryStore
 
 DAY = 86400.0

@@ -10,8 +10,8 @@ import threading
 
 import attrs
 import pytest
-from history_testutil import file_bytes, make_record
 
+from tests.history.history_testutil import file_bytes, make_record
 from typilot_lsp.history import HistoryStore, HistoryUnavailable, RunRecord, default_history_path
 from typilot_lsp.history.store import SCHEMA_VERSION
 

@@ -8,19 +8,12 @@ skipped elsewhere with the command that installs them.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-for folder in (HERE, HERE.parent / "e2e", HERE.parent / "neovim"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from llama_server import LlamaServer, RecordingRelay, find_llama  # noqa: E402
-from nvim_harness import nvim_factory  # noqa: E402
+from tests.llama.llama_server import LlamaServer, RecordingRelay, find_llama
+from tests.neovim.nvim_harness import nvim_factory
 
 __all__ = ["llama", "nvim_factory"]
 

@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from llama_server import LlamaServer
-from nvim_harness import NVIM
+
+from tests.llama.llama_server import LlamaServer
+from tests.neovim.nvim_harness import NVIM
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from llama_server import LlamaServer
-from nvim_harness import Nvim, find_server, setup_lua
-from properties import check_run
 from test_llama_stdio import JS_SUM, PY_FIX, RUN_TIMEOUT, llama_settings
+
+from tests.llama.llama_server import LlamaServer
+from tests.llama.properties import check_run
+from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
 
 PY_GEN = (
     "import os\n\n\ndef main():\n    root = os.getcwd()\n"

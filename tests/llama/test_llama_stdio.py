@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from harness import Editor, server_env, start_editor, stop_editor
-from llama_server import LlamaServer
 from lsprotocol import types
-from properties import check_run
+
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.llama.llama_server import LlamaServer
+from tests.llama.properties import check_run
 
 RUN_TIMEOUT = 120  # a 135M model on 2 busy cores: a few seconds a run, with room for load
 

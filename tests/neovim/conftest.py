@@ -1,5 +1,5 @@
 """Fixtures for the Neovim plugin tests (the harness lives in nvim_harness.py)."""
 
-from nvim_harness import nvim, nvim_factory
+from tests.neovim.nvim_harness import nvim, nvim_factory
 
 __all__ = ["nvim", "nvim_factory"]

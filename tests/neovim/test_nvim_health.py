@@ -5,9 +5,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from nvim_harness import REPO, Nvim, find_server, lua_str, setup_lua
-
-from replay_ollama import ReplayOllama
+from tests.neovim.nvim_harness import REPO, Nvim, find_server, lua_str, setup_lua
+from tests.replay_ollama import ReplayOllama
 from typilot_lsp import __version__
 
 

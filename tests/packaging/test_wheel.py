@@ -19,10 +19,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from harness import start_editor, stop_editor
-
+from tests.e2e.harness import start_editor, stop_editor
 from typilot_lsp import __version__
 
 REPO = Path(__file__).resolve().parents[2]

@@ -31,13 +31,10 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from replay_ollama import ReplayOllama
-from replay_openai import ReplayOpenAI
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-import harness
-from harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e import harness
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.replay_ollama import ReplayOllama
+from tests.replay_openai import ReplayOpenAI
 
 REPLY = "def add(a, b):\n    return a + b\n"
 SOURCE = "import math\n# gen: add two numbers\nprint(1)\n"

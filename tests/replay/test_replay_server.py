@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replay_ollama import (
+from tests.replay_ollama import (
     BUSY_ERROR,
     RUNNER_CRASHED_ERROR,
     ReplayOllama,

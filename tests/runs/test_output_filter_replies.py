@@ -11,11 +11,11 @@ definition; for `sum:` only comments.
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.llama.properties import looks_like_prose
+from tests.runs.replies.cases import CASES, Case, reply_path
 from typilot_lsp.comments import comment_syntax
 from typilot_lsp.runs.output_filter import (
     LineShaper,
@@ -26,12 +26,6 @@ from typilot_lsp.runs.output_filter import (
     wants_usage,
 )
 from typilot_lsp.runs.targets import find_target
-
-REPLIES = Path(__file__).resolve().parent / "replies"
-sys.path[:0] = [str(REPLIES), str(REPLIES.parents[1] / "llama")]
-
-from cases import CASES, Case, reply_path  # noqa: E402
-from properties import looks_like_prose  # noqa: E402
 
 _BARE_VALUE = re.compile(r"^-?\d+(?:\.\d+)?$")
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from audio import PHRASES, PulseNullSink, missing_tools, model_path, speak
+from tests.voice.audio import PHRASES, PulseNullSink, missing_tools, model_path, speak
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio import PulseNullSink
 from lsprotocol import types
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.voice.audio import PulseNullSink
 
 ADD = "def add(a, b):\n    return a + b\n"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio import PHRASES, PulseNullSink, speak_with_pause
 
+from tests.voice.audio import PHRASES, PulseNullSink, speak_with_pause
 from typilot_lsp.config import VoiceConfig
 from typilot_lsp.features.voice.client import SidecarError, VoiceClient
 from typilot_lsp.voice_agent import protocol as p

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio import PHRASES
 
+from tests.voice.audio import PHRASES
 from typilot_lsp.voice_agent.errors import AudioFileError, ModelError
 from typilot_lsp.voice_agent.grammar import parse
 from typilot_lsp.voice_agent.transcribe import Transcriber, read_wav, resolve_model

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio import SAMPLE_RATE, read_pcm, sound_span, speak, speak_with_pause
 
+from tests.voice.audio import SAMPLE_RATE, read_pcm, sound_span, speak, speak_with_pause
 from typilot_lsp.config import VoiceConfig
 from typilot_lsp.voice_agent.vad import WINDOW, Endpointer, SileroVad, VadEvent
 

@@ -29,6 +29,7 @@ import httpx
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
 from typilot_lsp.backends.host import host_name, resolve_host
+from typilot_lsp.backends.waiting import within
 from typilot_lsp.errors import (
     BackendError,
     CapabilityError,
@@ -265,9 +266,7 @@ class OllamaClient:
             stats.started_at = started
         deadline = started + self.first_token_timeout
         try:
-            response = await asyncio.wait_for(
-                self._http.send(request, stream=True), self.first_token_timeout
-            )
+            response = await within(self._http.send(request, stream=True), self.first_token_timeout)
         except asyncio.TimeoutError:
             raise OllamaStalled(model, self.first_token_timeout, first=True) from None
         except httpx.HTTPError as exc:
@@ -275,14 +274,14 @@ class OllamaClient:
         try:
             if response.status_code != 200:
                 with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
-                    await asyncio.wait_for(response.aread(), self.idle_timeout)
+                    await within(response.aread(), self.idle_timeout)
                 raise self._status_error(response, model)
             lines = response.aiter_lines()
             first = True
             while True:
                 wait = max(0.0, deadline - time.monotonic()) if first else self.idle_timeout
                 try:
-                    line = await asyncio.wait_for(lines.__anext__(), wait)
+                    line = await within(lines.__anext__(), wait)
                 except StopAsyncIteration:
                     raise OllamaStreamError(
                         model, "the connection closed before the answer was complete"

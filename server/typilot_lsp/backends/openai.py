@@ -45,6 +45,7 @@ import httpx
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
 from typilot_lsp.backends.host import host_name
+from typilot_lsp.backends.waiting import within
 from typilot_lsp.errors import (
     ApiKeyMissing,
     AuthRejected,
@@ -381,7 +382,7 @@ class OpenAIClient:
             self.guard()
             remaining = deadline - time.monotonic()
             try:
-                response = await asyncio.wait_for(
+                response = await within(
                     self._http.send(build(), stream=stream), max(0.001, remaining)
                 )
             except asyncio.TimeoutError:
@@ -391,7 +392,7 @@ class OpenAIClient:
             if response.status_code != 503:
                 return response
             with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
-                await asyncio.wait_for(response.aread(), self.idle_timeout)
+                await within(response.aread(), self.idle_timeout)
             await response.aclose()
             message, _ = _error_message(response)
             if notify is not None and not said:
@@ -483,7 +484,7 @@ class OpenAIClient:
         try:
             if response.status_code != 200:
                 with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
-                    await asyncio.wait_for(response.aread(), self.idle_timeout)
+                    await within(response.aread(), self.idle_timeout)
                 if fim and response.status_code in (404, 405, 501):
                     raise _FimUnsupported(_error_message(response)[0])
                 raise self.status_error(response, model)
@@ -493,7 +494,7 @@ class OpenAIClient:
             while True:
                 wait = deadline - time.monotonic()
                 try:
-                    chunk = await asyncio.wait_for(chunks.__anext__(), max(0.0, wait))
+                    chunk = await within(chunks.__anext__(), max(0.0, wait))
                 except StopAsyncIteration:
                     pending, ended = parser.close(), True
                 except asyncio.TimeoutError:

@@ -1,8 +1,10 @@
 """The history over LSP: the `typilot.history.purge` command and the `typilot/history` request.
 
-`server.history` (an :class:`~typilot_lsp.history.AsyncHistory`) is created by the settings
-feature once the client is initialized, which also starts `AsyncHistory.run_retention`:
-retention when the store opens, then every hour while the server runs.
+`HistoryFeature` owns the server's :class:`~typilot_lsp.history.AsyncHistory`: it is created
+when the client is initialized (after the settings feature has pulled the settings), which
+also starts `AsyncHistory.run_retention` (retention when the store opens, then every hour
+while the server runs), follows `typilot.history` changes and is closed on shutdown. A
+request that comes before it is open waits for it (`opened()`), for a while.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from typilot_lsp.config import Config
 from typilot_lsp.errors import RequestFailed, TypilotError
-from typilot_lsp.server import TypilotServer
+from typilot_lsp.feature import Feature
+from typilot_lsp.server import TypilotServer  # at run time: pygls resolves handler annotations
 
 if TYPE_CHECKING:
     from typilot_lsp.history import AsyncHistory
@@ -41,20 +45,6 @@ ENTRY_FIELDS = (
 )
 
 
-async def _history(ls: TypilotServer) -> AsyncHistory:
-    """The server's history; it is opened just after `initialized`, so wait a moment for it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + OPEN_WAIT_S
-    while ls.history is None:
-        if loop.time() > deadline:
-            raise RequestFailed(
-                "Typilot history is not open yet (the client has not sent `initialized`?): "
-                "try again in a moment"
-            )
-        await asyncio.sleep(0.05)
-    return ls.history
-
-
 def _limit(params: Any) -> int:
     raw: Any = None
     if isinstance(params, dict):
@@ -74,27 +64,79 @@ def entry_for_client(entry: dict[str, Any]) -> dict[str, Any]:
     return {name: entry.get(name) for name in ENTRY_FIELDS}
 
 
-def setup(server: TypilotServer) -> None:
-    # typilot_lsp.history (SQLAlchemy, dataset) is imported off the event loop after
-    # `initialized`; the handlers only need its errors, which are TypilotErrors.
-    @server.command(PURGE_COMMAND)
-    async def purge(ls: TypilotServer, *args: Any) -> dict[str, int]:
-        history = await _history(ls)
+class HistoryFeature(Feature):
+    """The run history of this server: opened after `initialized`, closed on shutdown."""
+
+    def __init__(self, server: TypilotServer) -> None:
+        super().__init__(server)
+        self.history: AsyncHistory | None = None
+        self._open = asyncio.Event()
+
+    def register(self) -> None:
+        # typilot_lsp.history (SQLAlchemy, dataset) is imported off the event loop after
+        # `initialized`; the handlers only need its errors, which are TypilotErrors.
+        # A command handler's first parameter is the server (`ls`): pygls looks at it, and on
+        # Python 3.10 it cannot take `*args: Any` there.
+        @self.server.command(PURGE_COMMAND)
+        async def purge(ls: TypilotServer, *args: Any) -> dict[str, int]:
+            return await self.purge()
+
+        @self.server.feature(HISTORY_REQUEST)
+        async def recent(params: Any = None) -> dict[str, list[dict[str, Any]]]:
+            return await self.recent(_limit(params))
+
+    async def initialized(self, params: types.InitializedParams) -> None:
+        # A cheap import: SQLAlchemy/dataset load on the history's own worker thread.
+        from typilot_lsp.history import AsyncHistory
+        from typilot_lsp.history.service import RETENTION_INTERVAL_S
+
+        def warn(message: str) -> None:
+            self.server.show_message(message, types.MessageType.Warning)
+
+        # The store opens at its first use (recording a run, listing, purging), which applies
+        # retention; an idle server never loads SQLAlchemy. At once (not as a task), so that
+        # no run can end before there is a history.
+        self.history = AsyncHistory(self.server.config.history, warn=warn, open_now=False)
+        self._open.set()
+        self.server.run_task(
+            self.history.run_retention(first_delay_s=RETENTION_INTERVAL_S), "history retention"
+        )
+
+    def settings_changed(self, old: Config, new: Config) -> None:
+        if self.history is not None and old.history != new.history:
+            self.history.update_settings(new.history)
+
+    async def shutdown(self) -> None:
+        if self.history is not None:
+            await self.history.aclose()
+
+    async def opened(self, timeout: float = OPEN_WAIT_S) -> AsyncHistory:
+        """The history, once open (it opens just after `initialized`)."""
+        try:
+            await asyncio.wait_for(self._open.wait(), timeout)
+        except asyncio.TimeoutError:  # not the builtin on 3.10
+            raise RequestFailed(
+                "Typilot history is not open yet (the client has not sent `initialized`?): "
+                "try again in a moment"
+            ) from None
+        assert self.history is not None
+        return self.history
+
+    async def purge(self) -> dict[str, int]:
+        history = await self.opened()
         try:
             purged = await history.purge_all()
         except TypilotError as exc:
-            ls.show_message(str(exc), types.MessageType.Error)
+            self.server.show_message(str(exc), types.MessageType.Error)
             raise RequestFailed(str(exc)) from exc
-        ls.show_message(
+        self.server.show_message(
             f"Typilot: deleted {purged} history entr{'y' if purged == 1 else 'ies'}.",
             types.MessageType.Info,
         )
         return {"purged": purged}
 
-    @server.feature(HISTORY_REQUEST)
-    async def recent(ls: TypilotServer, params: Any = None) -> dict[str, list[dict[str, Any]]]:
-        limit = _limit(params)
-        history = await _history(ls)
+    async def recent(self, limit: int) -> dict[str, list[dict[str, Any]]]:
+        history = await self.opened()
         try:
             entries = await history.list_recent(limit)
         except TypilotError as exc:

@@ -1,7 +1,9 @@
-"""The `typilot` settings section: initializationOptions, workspace/configuration, changes.
+"""Settings plumbing: the `typilot` section from initializationOptions,
+workspace/configuration and didChangeConfiguration.
 
-Whatever the source, settings go through `Config.from_dict`, so a bad value
-costs only itself: the user gets a message and the default is kept.
+Whatever the source, settings go through `Config.from_dict`, so a bad value costs only
+itself: the user gets a message and that key keeps its default. The new settings go to
+`TypilotServer.set_config`, which tells every feature (`Feature.settings_changed`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 from lsprotocol import types
 
 from typilot_lsp.config import Config
-from typilot_lsp.server import TypilotServer
+from typilot_lsp.feature import Feature
+from typilot_lsp.privacy import PrivacyPolicy
 
 log = logging.getLogger(__name__)
 
@@ -28,63 +31,62 @@ WARM_IMPORTS = (
 )
 
 
-def apply_settings(server: TypilotServer, data: Any, source: str) -> None:
-    config, errors = Config.from_dict(data)
-    if errors:
-        shown = "; ".join(errors[:5]) + (
-            f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        )
-        server.show_message(f"Typilot settings ({source}): {shown}", types.MessageType.Warning)
-    old, server.config = server.config, config
-    if (old.backend, old.ollama, old.openai, old.privacy) != (
-        config.backend,
-        config.ollama,
-        config.openai,
-        config.privacy,
-    ):
-        server.reset_backend()
-    if old.prefixes != config.prefixes or old.commands.keys() != config.commands.keys():
-        server.reset_matchers()
-    if server.history is not None and old.history != config.history:
-        server.history.update_settings(config.history)
-    for listener in list(server.config_listeners):
+class SettingsFeature(Feature):
+    """Reads the `typilot` section from every source and warns once about privacy switches."""
+
+    _privacy_warned = False
+
+    def register(self) -> None:
+        @self.server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+        async def on_did_change_configuration(
+            ls: Any, params: types.DidChangeConfigurationParams
+        ) -> None:
+            settings = params.settings
+            if isinstance(settings, dict) and isinstance(settings.get("typilot"), dict):
+                self.apply(settings["typilot"], "didChangeConfiguration")
+            else:
+                await self.pull()
+
+    async def initialize(self, params: types.InitializeParams) -> None:
+        if params.initialization_options:
+            self.apply(params.initialization_options, "initializationOptions")
+
+    async def initialized(self, params: types.InitializedParams) -> None:
+        await self.pull()
+        self.server.run_task(warm_imports(), "warm imports")
+
+    def settings_changed(self, old: Config, new: Config) -> None:
+        warning = PrivacyPolicy.from_config(new).warning()
+        if warning and not self._privacy_warned:
+            self._privacy_warned = True
+            self.server.show_message(warning, types.MessageType.Warning)
+
+    def apply(self, data: Any, source: str) -> None:
+        """Validate `data` (the `typilot` section) and make it the server's settings."""
+        config, errors = Config.from_dict(data)
+        if errors:
+            shown = "; ".join(errors[:5]) + (
+                f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+            )
+            self.server.show_message(
+                f"Typilot settings ({source}): {shown}", types.MessageType.Warning
+            )
+        self.server.set_config(config)
+
+    async def pull(self) -> None:
+        """Ask the client for the section (workspace/configuration), if it can answer."""
+        caps = self.server.client_capabilities
+        if not (caps and caps.workspace and caps.workspace.configuration):
+            return
         try:
-            listener(old, config)
+            result = await self.server.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="typilot")])
+            )
         except Exception:
-            log.exception("settings listener failed")
-    server.warn_privacy_once()
-
-
-async def pull_settings(server: TypilotServer) -> None:
-    caps = server.client_capabilities
-    if not (caps and caps.workspace and caps.workspace.configuration):
-        return
-    try:
-        result = await server.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section="typilot")])
-        )
-    except Exception:
-        log.debug("workspace/configuration failed", exc_info=True)
-        return
-    if result and isinstance(result[0], dict) and result[0]:
-        apply_settings(server, result[0], "workspace/configuration")
-
-
-def start_history(server: TypilotServer) -> None:
-    # A cheap import: SQLAlchemy/dataset load on the history's own worker thread.
-    from typilot_lsp.history import AsyncHistory
-    from typilot_lsp.history.service import RETENTION_INTERVAL_S
-
-    def warn(message: str) -> None:
-        server.show_message(message, types.MessageType.Warning)
-
-    # The store opens at its first use (recording a run, listing, purging), which applies
-    # retention; an idle server never loads SQLAlchemy. While the server runs, retention is
-    # applied again every hour.
-    server.history = AsyncHistory(server.config.history, warn=warn, open_now=False)
-    server.run_task(
-        server.history.run_retention(first_delay_s=RETENTION_INTERVAL_S), "history retention"
-    )
+            log.debug("workspace/configuration failed", exc_info=True)
+            return
+        if result and isinstance(result[0], dict) and result[0]:
+            self.apply(result[0], "workspace/configuration")
 
 
 async def warm_imports() -> None:
@@ -93,39 +95,3 @@ async def warm_imports() -> None:
             await asyncio.to_thread(importlib.import_module, name)
         except Exception:
             log.debug("warm import of %s failed", name, exc_info=True)
-
-
-def setup(server: TypilotServer) -> None:
-    @server.feature(types.INITIALIZE)
-    def on_initialize(ls: TypilotServer, params: types.InitializeParams) -> None:
-        if params.initialization_options:
-            apply_settings(ls, params.initialization_options, "initializationOptions")
-
-    @server.feature(types.INITIALIZED)
-    async def on_initialized(ls: TypilotServer, params: types.InitializedParams) -> None:
-        await pull_settings(ls)
-        ls.run_task(warm_imports(), "warm imports")
-        # At once (not as a task), so that no run can end before there is a history.
-        start_history(ls)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def on_did_change_configuration(
-        ls: TypilotServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        settings = params.settings
-        if isinstance(settings, dict) and isinstance(settings.get("typilot"), dict):
-            apply_settings(ls, settings["typilot"], "didChangeConfiguration")
-        else:
-            await pull_settings(ls)
-
-    @server.feature(types.SHUTDOWN)
-    async def on_shutdown(ls: TypilotServer, params: Any = None) -> None:
-        ls.runs.cancel(reason="shutdown")
-        await ls.runs.wait_idle()
-        for hook in list(ls.shutdown_hooks):
-            try:
-                await hook()
-            except Exception:
-                log.exception("shutdown hook failed")
-        if ls.history is not None:
-            await ls.history.aclose()

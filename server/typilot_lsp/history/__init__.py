@@ -16,6 +16,7 @@ from typilot_lsp.history.records import (
     HistoryUnavailable,
     RunRecord,
     default_history_path,
+    history_path,
 )
 from typilot_lsp.history.service import AsyncHistory
 
@@ -29,6 +30,7 @@ __all__ = [
     "HistoryUnavailable",
     "RunRecord",
     "default_history_path",
+    "history_path",
 ]
 
 

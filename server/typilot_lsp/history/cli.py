@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from typilot_lsp.history.store import HistoryStore, HistoryUnavailable, default_history_path
+from typilot_lsp.history.store import HistoryStore, HistoryUnavailable, history_path
 
 __all__ = ["main"]
 
@@ -91,7 +91,7 @@ def _json_line(entry: dict[str, Any], out: TextIO) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     action = args.history_command
-    path = default_history_path()
+    path = history_path()
     with HistoryStore(path, retention_days=None) as store:
         if action == "list":
             limit = args.limit if args.limit is not None else 20

@@ -23,6 +23,7 @@ __all__ = [
     "HistoryUnavailable",
     "RunRecord",
     "default_history_path",
+    "history_path",
 ]
 
 HISTORY_PATH_ENV = "TYPILOT_HISTORY_PATH"
@@ -58,6 +59,14 @@ class HistoryUnavailable(TypilotError):
     def __init__(self, message: str, *, path: pathlib.Path | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+def history_path(setting: str | pathlib.Path | None = None) -> pathlib.Path:
+    """The history file: `typilot.history.path` when set, else `default_history_path()`.
+
+    The one resolver, for the server, the sidecar, `doctor` and the history CLI.
+    """
+    return pathlib.Path(setting).expanduser() if setting else default_history_path()
 
 
 def default_history_path() -> pathlib.Path:

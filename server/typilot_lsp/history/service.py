@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from typilot_lsp.history.records import HistoryUnavailable, RunRecord, default_history_path
+from typilot_lsp.history.records import HistoryUnavailable, RunRecord, history_path
 
 if TYPE_CHECKING:
     from typilot_lsp.config import HistoryConfig
@@ -33,10 +33,6 @@ RETENTION_INTERVAL_S = 3600.0
 """How often a running server applies retention (the issue asks for at least daily)."""
 
 T = TypeVar("T")
-
-
-def _history_path(settings: HistoryConfig) -> pathlib.Path:
-    return pathlib.Path(settings.path).expanduser() if settings.path else default_history_path()
 
 
 class AsyncHistory:
@@ -75,14 +71,14 @@ class AsyncHistory:
     @property
     def path(self) -> pathlib.Path:
         """Where the history of the current settings lives."""
-        return _history_path(self._settings)
+        return history_path(self._settings.path)
 
     # --- the worker thread -----------------------------------------------------------------
 
     def _fail(self, exc: BaseException, settings: HistoryConfig) -> str:
         from typilot_lsp.history.store import describe_error
 
-        message = describe_error(exc, _history_path(settings))
+        message = describe_error(exc, history_path(settings.path))
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -103,7 +99,7 @@ class AsyncHistory:
             from typilot_lsp.history.store import HistoryStore
 
             self._store = HistoryStore(
-                _history_path(settings),
+                history_path(settings.path),
                 retention_days=settings.retention_days,
                 store_content=settings.store_content,
                 clock=self._clock,

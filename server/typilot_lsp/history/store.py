@@ -38,6 +38,7 @@ from typilot_lsp.history.records import (
     HistoryUnavailable,
     RunRecord,
     default_history_path,
+    history_path,
 )
 
 __all__ = [
@@ -212,7 +213,7 @@ class HistoryStore:
         store_content: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = pathlib.Path(path).expanduser() if path else default_history_path()
+        self.path = history_path(path)
         self.retention_days = retention_days
         self.store_content = store_content
         self._clock = clock

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from typilot_lsp.documents import DocumentState, col_to_units, split_lines
+from typilot_lsp.documents import TypilotDocument, col_to_units, split_lines
 from typilot_lsp.errors import TypilotError
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def map_position(p: Position, l1: int, c1: int, l2: int, c2: int, text: str) -> 
 class TrackedRegion:
     """A span of the document known by its start and the text it should hold."""
 
-    def __init__(self, doc: DocumentState, start: Position, text: str) -> None:
+    def __init__(self, doc: TypilotDocument, start: Position, text: str) -> None:
         self.doc = doc
         self.candidates: list[Position] = [start]
         self.text = text
@@ -114,7 +114,7 @@ class DocumentEditor:
 
     def __init__(
         self,
-        doc: DocumentState,
+        doc: TypilotDocument,
         send: Callable[[types.ApplyWorkspaceEditParams], Awaitable[types.ApplyWorkspaceEditResult]],
         encoding: str,
     ) -> None:

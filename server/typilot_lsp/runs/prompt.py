@@ -9,6 +9,7 @@ from __future__ import annotations
 import attrs
 
 from typilot_lsp.backends.base import FimPrompt
+from typilot_lsp.prefixes import Mode
 
 CURSOR = "<<<CURSOR>>>"
 CHARS_PER_TOKEN = 3
@@ -28,7 +29,7 @@ SYSTEM_COMMENT = (
 @attrs.frozen
 class PromptInput:
     command: str  # gen | fix | sum | a user command prefix
-    mode: str  # insert | replace | comment
+    mode: Mode
     instruction: str
     language_id: str
     file_name: str

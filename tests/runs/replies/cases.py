@@ -170,7 +170,6 @@ CASES = [
 
 def request_body(case: Case, model: str = "SmolLM2-135M-Instruct") -> dict[str, object]:
     """The chat request a run sends for this case, at temperature 0."""
-    sys.path.insert(0, str(ROOT / "server"))
     from typilot_lsp.runs.prompt import PromptInput, build_prompt
     from typilot_lsp.runs.targets import find_target
 
@@ -222,8 +221,7 @@ def capture(base_url: str) -> None:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT / "tests" / "llama"))
-    from llama_server import LlamaServer, find_llama
+    from tests.llama.llama_server import LlamaServer, find_llama
 
     install = find_llama()
     if install.missing:
@@ -238,4 +236,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # As a script (re-capturing the replies): the tests package and the server from this clone.
+    sys.path[:0] = [str(ROOT), str(ROOT / "server")]
     sys.exit(main())

@@ -7,8 +7,6 @@ typed messages both sides speak. Nothing here imports faster-whisper or sounddev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from typilot_lsp.features.voice.client import SidecarError, VoiceClient, VoiceRequest
 from typilot_lsp.features.voice.feature import (
     START_COMMAND,
@@ -16,9 +14,6 @@ from typilot_lsp.features.voice.feature import (
     VoiceFeature,
     prefixed_line,
 )
-
-if TYPE_CHECKING:
-    from typilot_lsp.server import TypilotServer
 
 __all__ = [
     "START_COMMAND",
@@ -28,14 +23,4 @@ __all__ = [
     "VoiceFeature",
     "VoiceRequest",
     "prefixed_line",
-    "setup",
 ]
-
-
-def setup(server: TypilotServer) -> None:
-    feature = VoiceFeature(server)
-    server.add_feature(feature)
-    # Until the server calls every feature's hooks itself, they are reached through its lists
-    # (both hooks may safely run twice).
-    server.config_listeners.append(feature.settings_changed)
-    server.shutdown_hooks.append(feature.shutdown)

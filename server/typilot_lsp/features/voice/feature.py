@@ -32,7 +32,7 @@ from typilot_lsp.voice_agent import protocol as p
 
 if TYPE_CHECKING:
     from typilot_lsp.config import Config
-    from typilot_lsp.documents import DocumentState
+    from typilot_lsp.documents import TypilotDocument
 
 log = logging.getLogger("typilot_lsp.voice")
 
@@ -111,14 +111,20 @@ class VoiceFeature(Feature):
 
     # --- what voice needs of the documents and the runs (all of it here) -----------------
 
-    def _document(self, uri: str) -> DocumentState | None:
-        return self.server.documents.get(uri)
+    def _document(self, uri: str) -> TypilotDocument | None:
+        from typilot_lsp.features.documents import DocumentsFeature
+
+        return self.server.get_feature(DocumentsFeature).document(uri)
 
     def _cancel_runs(self, uri: str) -> int:
-        return self.server.runs.cancel(uri)
+        from typilot_lsp.features.runs import RunsFeature
+
+        return self.server.get_feature(RunsFeature).runs.cancel(uri)
 
     async def _start_run(self, uri: str, line: int) -> None:
-        await self.server.runs.start(uri, line, source="voice")
+        from typilot_lsp.features.runs import RunsFeature
+
+        await self.server.get_feature(RunsFeature).runs.start(uri, line, source="voice")
 
     # --- the sidecar ---------------------------------------------------------------------
 
@@ -404,7 +410,7 @@ class VoiceFeature(Feature):
 class _LineIndexed:
     """A document listener that fires once line `line_no` reads `text` and is prefixed."""
 
-    def __init__(self, doc: DocumentState, line_no: int, text: str) -> None:
+    def __init__(self, doc: TypilotDocument, line_no: int, text: str) -> None:
         self.doc = doc
         self.line_no = line_no
         self.text = text

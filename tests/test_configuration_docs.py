@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typilot_lsp.config import Config, default_values
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 ROW = re.compile(r"^\| `(?P<key>[^`]+)` \| `(?P<default>.+?)` \| (?P<meaning>.+) \|$")
 
 

@@ -45,15 +45,21 @@ def test_tcp_serves_lsp_on_loopback_only(typilot_home) -> None:
     port = _free_port()
     proc = subprocess.Popen([*CMD, "serve", "--tcp", "--port", str(port)], env=typilot_home)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
+        # Where it listens, read before the first client connects (`ss -Hltn`: State Recv-Q
+        # Send-Q Local:Port Peer:Port; a listener's peer is always `0.0.0.0:*`).
+        deadline = time.monotonic() + 60
+        local: list[str] = []
+        while not local:
+            assert proc.poll() is None, "typilot-lsp serve --tcp exited"
+            listening = subprocess.run(
+                ["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=False
+            ).stdout
+            local = [line.split()[3] for line in listening.splitlines() if line.strip()]
+            if not local:
+                assert time.monotonic() < deadline, f"nothing listens on port {port}"
                 time.sleep(0.1)
+        assert all(address == f"127.0.0.1:{port}" for address in local), local
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         with sock:
             sock.sendall(
                 _frame(
@@ -70,13 +76,6 @@ def test_tcp_serves_lsp_on_loopback_only(typilot_home) -> None:
             assert "codeActionProvider" in reply["result"]["capabilities"]
             commands = reply["result"]["capabilities"]["executeCommandProvider"]["commands"]
             assert {"typilot.run", "typilot.cancel"} <= set(commands)
-        listening = subprocess.run(
-            ["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=False
-        ).stdout
-        if listening.strip():
-            assert (
-                "127.0.0.1:" in listening and "0.0.0.0" not in listening and "*:" not in listening
-            )
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -1,7 +1,7 @@
 """One version: server/typilot_lsp/__init__.py. Everything that shows a version agrees with it.
 
 The wheel and sdist take it from there (pyproject's [tool.hatch.version]); the CLI prints it and
-the server reports it in initialize's serverInfo (tests/unit/test_cli.py,
+the server reports it in initialize's serverInfo (tests/test_cli.py,
 tests/packaging/test_wheel.py); the VS Code extension's package.json and the Neovim plugin's
 version.lua cannot import Python, so this test holds them to it.
 """
@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_package_takes_its_version_from_the_module() -> None:

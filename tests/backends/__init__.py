@@ -1,0 +1,1 @@
+"""Typilot LSP tests (a package: helpers are imported as tests.<folder>.<module>)."""

@@ -1,0 +1,1 @@
+"""Tests of typilot_lsp.features: the server's feature objects, in process."""

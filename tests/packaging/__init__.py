@@ -1,0 +1,1 @@
+"""Tests of the packaging: the wheel, the bundled server."""

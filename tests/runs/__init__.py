@@ -1,0 +1,1 @@
+"""Tests of typilot_lsp.runs: prompt, output filter, streaming engine, run manager."""

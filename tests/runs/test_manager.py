@@ -1,0 +1,157 @@
+"""RunManager in process: its phases, outcomes and cancel reasons, with an Ollama behind
+httpx.MockTransport and a fake editor (apply's HeadlessHost)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.runs.fakes import MODEL, URI, FakeOllama, make_host
+from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode
+from typilot_lsp.runs.manager import (
+    CancelReason,
+    Outcome,
+    RunManager,
+    RunRefused,
+    RunResult,
+    mode_for,
+)
+
+SOURCE = "import math\n\n# gen: area of a circle\n\nprint('end')\n"
+REPLY = ["def area(r):\n", "    return math.pi * r * r\n"]
+
+
+async def test_a_gen_run_replaces_its_line_with_code_and_returns_done() -> None:
+    ollama = FakeOllama(REPLY)
+    host = make_host(ollama)
+    doc = host.open(URI, "python", SOURCE)
+    runs = RunManager(host)
+    try:
+        run = await runs.start(URI, 2)
+        result = await run.result()
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.DONE and result.error is None
+    assert doc.text == "import math\n\ndef area(r):\n    return math.pi * r * r\n\nprint('end')\n"
+    assert run.mode is Mode.INSERT
+    assert host.progresses[0].events[0] == ("begin", "gen")
+    assert host.progresses[0].events[-1] == ("end", Outcome.DONE)
+    # The prompt names the instruction; the record keeps the outcome's value.
+    assert "area of a circle" in ollama.chats[0]["messages"][-1]["content"]
+    assert [r.outcome for r in host.records] == ["done"]
+    assert runs.active == {}
+
+
+async def test_a_cancelled_run_keeps_what_was_written() -> None:
+    ollama = FakeOllama(["def area(r):\n", "    return 0\n"], hold="after-first")
+    host = make_host(ollama)
+    doc = host.open(URI, "python", SOURCE)
+    runs = RunManager(host)
+    try:
+        run = await runs.start(URI, 2)
+        await asyncio.wait_for(ollama.first_sent.wait(), 30)
+        # Wait until the first line is in the buffer, then cancel as the progress UI does.
+        for _ in range(3000):
+            if "def area(r):" in doc.text:
+                break
+            await asyncio.sleep(0.01)
+        assert runs.cancel_token(run.progress_token)
+        result = await asyncio.wait_for(run.result(), 30)
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.CANCELLED
+    assert run.cancel_reason is CancelReason.USER
+    assert "def area(r):" in doc.text and "return 0" not in doc.text
+    assert ollama.closed.is_set()  # the connection was closed: that is how the model stops
+
+
+async def test_a_new_run_on_the_same_line_replaces_the_old_one() -> None:
+    ollama = FakeOllama(["x = 1\n", "y = 2\n"], hold="before-first")
+    host = make_host(ollama)
+    host.open(URI, "python", SOURCE)
+    runs = RunManager(host)
+    try:
+        first = await runs.start(URI, 2)
+        await asyncio.wait_for(ollama.first_sent.wait(), 30)
+        ollama.hold = None  # the second run streams at once
+        second = await runs.start(URI, 2)
+        first_result = await first.result()
+        second_result = await asyncio.wait_for(second.result(), 30)
+    finally:
+        await host.aclose()
+    assert first.cancel_reason is CancelReason.REPLACED
+    assert first_result.outcome is Outcome.CANCELLED
+    assert second_result.outcome is Outcome.DONE
+
+
+async def test_an_empty_reply_is_an_error_and_the_line_stays() -> None:
+    ollama = FakeOllama(["```python\n", "```\n"])
+    host = make_host(ollama)
+    doc = host.open(URI, "python", SOURCE)
+    runs = RunManager(host)
+    try:
+        result = await (await runs.start(URI, 2)).result()
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.ERROR
+    assert result.error is not None and "returned no code" in result.error
+    assert doc.text == SOURCE
+    assert any("returned no code" in m for m in host.messages)
+
+
+async def test_a_missing_model_fails_in_the_prepare_phase() -> None:
+    ollama = FakeOllama(REPLY, show_status=404)
+    host = make_host(ollama)
+    doc = host.open(URI, "python", SOURCE)
+    runs = RunManager(host)
+    try:
+        result = await (await runs.start(URI, 2)).result()
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.ERROR and MODEL in (result.error or "")
+    assert ollama.chats == []  # nothing was sent
+    assert doc.text == SOURCE
+
+
+async def test_prepare_alone_builds_the_request_for_a_fix() -> None:
+    ollama = FakeOllama(REPLY)
+    host = make_host(ollama)
+    source = "# fix: handle zero\ndef inv(x):\n    return 1 / x\n"
+    doc = host.open(URI, "python", source)
+    runs = RunManager(host)
+    match = doc.prefixed[0]
+    try:
+        run = await runs.start(URI, 0)
+        await run.result()
+        plan = runs.plan(run, doc, None)
+        result = RunResult(model=MODEL)
+        prepared = await runs.prepare(run, doc, match, plan, result, host.progress_for(run))
+    finally:
+        await host.aclose()
+    assert run.mode is Mode.REPLACE
+    assert prepared.request.model == MODEL
+    assert "handle zero" in prepared.request.prompt
+    assert result.prompt == prepared.request.prompt
+    assert result.host.startswith("http://127.0.0.1")
+
+
+async def test_start_refuses_a_line_without_prefix_and_a_closed_document() -> None:
+    host = make_host(FakeOllama(REPLY))
+    host.open(URI, "python", SOURCE)
+    runs = RunManager(host)
+    try:
+        with pytest.raises(RunRefused, match=r"line 1 of example\.py has no prefix"):
+            await runs.start(URI, 0)
+        with pytest.raises(RunRefused, match="not open"):
+            await runs.start("file:///work/other.py", 0)
+    finally:
+        await host.aclose()
+
+
+def test_modes_come_from_the_one_table() -> None:
+    assert dict(BUILTIN_COMMANDS) == {"gen": Mode.INSERT, "fix": Mode.REPLACE, "sum": Mode.COMMENT}
+    host = make_host(FakeOllama(REPLY), commands={"test:": {"prompt": "tests", "mode": "replace"}})
+    doc = host.open(URI, "python", "# test: cover it\n# sum:\n")
+    assert mode_for(doc.prefixed[0], host.config.commands) is Mode.REPLACE
+    assert mode_for(doc.prefixed[1], host.config.commands) is Mode.COMMENT
