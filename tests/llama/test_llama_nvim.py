@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from test_llama_stdio import JS_SUM, PY_FIX, RUN_TIMEOUT, llama_settings
 
 from tests.llama.llama_server import LlamaServer
 from tests.llama.properties import check_run
+from tests.llama.test_llama_stdio import JS_SUM, PY_FIX, RUN_TIMEOUT, llama_settings
 from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
 
 PY_GEN = (
