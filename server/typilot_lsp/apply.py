@@ -35,6 +35,7 @@ from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatcher
 from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.manager import Run, RunManager
+from typilot_lsp.user_settings import config_with_user_settings
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend
@@ -114,9 +115,11 @@ def load_config(args: argparse.Namespace, err: TextIO) -> Config:
         if isinstance(loaded, dict) and isinstance(loaded.get("typilot"), dict):
             loaded = loaded["typilot"]
         data = loaded
-    config, errors = Config.from_dict(data)
+    # --settings over the user settings file (see typilot_lsp.user_settings).
+    config, errors = config_with_user_settings(data)
     for error in errors:
-        print(f"typilot-lsp apply: settings: {error} (in {settings_file})", file=err)
+        where = f" (in {settings_file})" if settings_file and "(in " not in error else ""
+        print(f"typilot-lsp apply: settings: {error}{where}", file=err)
     ollama = config.ollama
     if getattr(args, "host", None):
         ollama = attrs.evolve(ollama, host=args.host)

@@ -30,6 +30,7 @@ import attrs
 from typilot_lsp.backends.host import host_name, resolve_host
 from typilot_lsp.config import Config
 from typilot_lsp.errors import InvalidHost, ModelNotFound, TypilotError
+from typilot_lsp.user_settings import config_with_user_settings
 from typilot_lsp.privacy import (
     PrivacyPolicy,
     check_host,
@@ -84,9 +85,11 @@ def _load_settings(args: argparse.Namespace) -> tuple[Config, list[Check]]:
             data = (
                 loaded.get("typilot", loaded) if isinstance(loaded.get("typilot"), dict) else loaded
             )
-    config, errors = Config.from_dict(data)
+    # --settings over the user settings file (see typilot_lsp.user_settings).
+    config, errors = config_with_user_settings(data)
     for error in errors:
-        checks.append(Check("settings", WARN, f"{error} (in {settings_file})"))
+        where = f" (in {settings_file})" if settings_file and "(in " not in error else ""
+        checks.append(Check("settings", WARN, f"{error}{where}"))
     ollama = config.ollama
     if getattr(args, "host", None):
         ollama = attrs.evolve(ollama, host=args.host)

@@ -184,16 +184,22 @@ async def test_a_corrupt_store_warns_once_and_runs_go_on(
         for i in range(3):
             doc = await gen_run(editor, f"c{i}.py", i)
             assert "ADD-REPLY-MARKER" in doc.text
-        await asyncio.sleep(0.2)  # give a (wrong) second warning the chance to arrive
-        warnings = [
-            m.message
-            for m in editor.client.messages
-            if m.type == types.MessageType.Warning and "history" in m.message
-        ]
-        assert len(warnings) == 1, warnings
-        assert str(path) in warnings[0] and "damaged" in warnings[0]
+
+        def warnings() -> list[str]:
+            return [
+                m.message
+                for m in editor.client.messages
+                if m.type == types.MessageType.Warning and "history" in m.message
+            ]
+
+        # A run is recorded after its progress ends: wait for the warning itself.
+        await editor.wait_until(lambda: len(warnings()) >= 1, timeout=60)
+        # The history's worker takes requests in order, so once this request has failed every
+        # run before it was recorded (or not) and any (wrong) second warning was sent.
         with pytest.raises(Exception, match="damaged"):
             await history_request(editor)
+        assert len(warnings()) == 1, warnings()
+        assert str(path) in warnings()[0] and "damaged" in warnings()[0]
     finally:
         await stop_editor(editor)
     assert path.read_bytes() == garbage

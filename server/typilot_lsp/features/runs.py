@@ -15,6 +15,19 @@ from typilot_lsp.server import TypilotServer
 RUN_COMMAND = "typilot.run"
 CANCEL_COMMAND = "typilot.cancel"
 ACTION_KIND = types.CodeActionKind.QuickFix
+TITLE_INSTRUCTION_CHARS = 80
+"""A code action's title shows at most this much of the instruction (menus are one line)."""
+
+
+def action_title(command: str, instruction: str) -> str:
+    """`Typilot: gen — <instruction>`, the instruction flattened to one line and capped."""
+    name = command.rstrip(":")
+    flat = " ".join(instruction.split())
+    if not flat:
+        return f"Typilot: {name}"
+    if len(flat) > TITLE_INSTRUCTION_CHARS:
+        flat = flat[: TITLE_INSTRUCTION_CHARS - 1].rstrip() + "…"
+    return f"Typilot: {name} — {flat}"
 
 
 def _arguments(ls: TypilotServer, args: tuple[Any, ...]) -> RunArguments:
@@ -24,9 +37,20 @@ def _arguments(ls: TypilotServer, args: tuple[Any, ...]) -> RunArguments:
             "typilot.run expects one argument {uri, line, range?}, got " + repr(list(args))[:200]
         )
     try:
-        return ls.protocol._converter.structure(raw, RunArguments)
+        parsed = ls.protocol._converter.structure(raw, RunArguments)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
-        raise JsonRpcInvalidParams(f"typilot.run: invalid arguments {raw!r}: {exc}") from exc
+        raise JsonRpcInvalidParams(
+            f"typilot.run: invalid arguments {repr(raw)[:200]}: {exc}"
+        ) from exc
+    if isinstance(raw.get("line"), bool) or not isinstance(raw.get("line"), int) or parsed.line < 0:
+        raise JsonRpcInvalidParams(
+            f"typilot.run: `line` must be a line number >= 0 (0-based), got {raw.get('line')!r}"
+        )
+    if not isinstance(raw.get("uri"), str) or not parsed.uri:
+        raise JsonRpcInvalidParams(
+            f"typilot.run: `uri` must be the document's URI, got {repr(raw.get('uri'))[:200]}"
+        )
+    return parsed
 
 
 def setup(server: TypilotServer) -> None:
@@ -47,12 +71,7 @@ def setup(server: TypilotServer) -> None:
             argument: dict[str, Any] = {"uri": doc.uri, "line": line}
             if spans_text and rng.start.line != rng.end.line:
                 argument["range"] = ls.protocol._converter.unstructure(rng)
-            name = match.command.rstrip(":")
-            title = (
-                f"Typilot: {name} — {match.instruction}"
-                if match.instruction
-                else f"Typilot: {name}"
-            )
+            title = action_title(match.command, match.instruction)
             actions.append(
                 types.CodeAction(
                     title=title,

@@ -13,8 +13,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from typilot_lsp.config import Config
 from typilot_lsp.server import TypilotServer
+from typilot_lsp.user_settings import config_with_user_settings
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ WARM_IMPORTS = ("httpx", "typilot_lsp.backends.ollama", "typilot_lsp.history")
 
 
 def apply_settings(server: TypilotServer, data: Any, source: str) -> None:
-    config, errors = Config.from_dict(data)
+    """Editor settings `data` over the user settings file (re-read each time), then applied."""
+    config, errors = config_with_user_settings(data)
     if errors:
         shown = "; ".join(errors[:5]) + (
             f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
@@ -88,8 +89,8 @@ async def warm_imports() -> None:
 def setup(server: TypilotServer) -> None:
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: TypilotServer, params: types.InitializeParams) -> None:
-        if params.initialization_options:
-            apply_settings(ls, params.initialization_options, "initializationOptions")
+        # Always: the user settings file applies even when the editor sends nothing.
+        apply_settings(ls, params.initialization_options or {}, "initializationOptions")
 
     @server.feature(types.INITIALIZED)
     async def on_initialized(ls: TypilotServer, params: types.InitializedParams) -> None:

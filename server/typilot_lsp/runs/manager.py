@@ -139,6 +139,12 @@ class RunManager:
         doc = self.server.documents.get(uri)
         if doc is None:
             raise RunRefused(f"Typilot: {file_name(uri)} is not open in the editor.")
+        if not 0 <= line < len(doc.lines):
+            raise RunRefused(
+                f"Typilot: line {line + 1} is past the end of {file_name(uri)} "
+                f"({len(doc.lines)} lines); the document may have changed: ask for the code "
+                "actions again."
+            )
         match = doc.prefixed.get(line)
         if match is None:
             prefixes = ", ".join(self.server.config.prefixes.values())
