@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from typilot_lsp import __version__
 from typilot_lsp.config import Config
@@ -87,9 +88,36 @@ class RunProgress:
         self.server.work_done_progress.tokens.pop(run.progress_token, None)
 
 
+class TypilotProtocol(LanguageServerProtocol):
+    """pygls's protocol, without its one leak per notification.
+
+    pygls 2.1 keeps the future of every handler it runs in `_request_futures` under a message
+    id; for a request the reply pops it, but for a notification (and for each step of a
+    generator handler, such as the built-in didOpen/didChange/didClose) the id is a fresh
+    uuid that nothing ever pops. One editor session sends thousands of didChange
+    notifications: each future, with its lock and callbacks, stayed for the server's life
+    (about 14 KB per short run). Here such an entry is dropped as soon as its handler ends.
+    """
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        if getattr(callback, "func", None) == self._send_handler_result:
+            return  # a client's request: the reply pops its entry
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(lambda _: self._request_futures.pop(msg_id, None))
+
+
 class TypilotServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("typilot-lsp", __version__)
+        super().__init__("typilot-lsp", __version__, protocol_cls=TypilotProtocol)
         self.config = Config()
         self.documents: dict[str, DocumentState] = {}
         self.editors: dict[str, DocumentEditor] = {}
