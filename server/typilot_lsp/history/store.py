@@ -103,6 +103,11 @@ def describe_error(exc: BaseException, path: pathlib.Path) -> str:
             f"{where} is damaged ({text}): move it aside or delete it "
             f"(`rm '{path}'`, with its -wal and -shm files) and a new one is created. {off}"
         )
+    if "disk is full" in lowered or "no space" in lowered or "quota" in lowered:
+        return (
+            f"{where}: the disk holding it is full ({text}). Free some space on it (`df -h "
+            f"'{path.parent}'`); what was recorded before is kept. {off}"
+        )
     try:
         read_only_file = path.exists() and not os.access(path, os.W_OK)
         read_only_dir = path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK)
