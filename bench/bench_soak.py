@@ -67,7 +67,9 @@ def serve(trace: bool) -> int:
                 diff = snap.compare_to(snapshots["warm"], "traceback")
                 for stat in diff[:15]:
                     lines = "\n    ".join(stat.traceback.format()[-6:])
-                    report.append(f"{stat.size_diff / 1024:+.1f} KiB {stat.count_diff:+d}\n    {lines}")
+                    report.append(
+                        f"{stat.size_diff / 1024:+.1f} KiB {stat.count_diff:+d}\n    {lines}"
+                    )
             snapshots[mark] = snap
         return {
             "rssKib": _rss_kib(),
@@ -88,11 +90,12 @@ def serve(trace: bool) -> int:
 
 
 async def soak(args: argparse.Namespace) -> int:
-    from bench_core import ReplayProcess, isolated_env
     from harness import Editor, _fix_code_action_parsing
     from lsprotocol import types
     from pytest_lsp import client_capabilities
     from pytest_lsp.client import make_test_lsp_client
+
+    from bench_core import ReplayProcess, isolated_env
 
     replay = ReplayProcess()
     await replay.start()
@@ -166,12 +169,16 @@ async def soak(args: argparse.Namespace) -> int:
     )
     first, last = after[0][1], after[-1][1]
     print()
-    print(f"runs: {args.runs} in {elapsed:.1f} s ({args.runs / elapsed:.1f} runs/s), failures: {failures}")
+    print(
+        f"runs: {args.runs} in {elapsed:.1f} s ({args.runs / elapsed:.1f} runs/s), failures: {failures}"
+    )
     print(
         f"RSS slope after run {args.warmup}: {slope * 100:+.1f} KiB per 100 runs "
         f"({first['rssKib'] / 1024:.1f} -> {last['rssKib'] / 1024:.1f} MiB)"
     )
-    print(f"asyncio tasks: {first['tasks']} -> {last['tasks']}; fds: {first['fds']} -> {last['fds']}")
+    print(
+        f"asyncio tasks: {first['tasks']} -> {last['tasks']}; fds: {first['fds']} -> {last['fds']}"
+    )
     return 0 if failures == 0 else 1
 
 

@@ -30,7 +30,6 @@ import attrs
 from typilot_lsp.backends.host import host_name, resolve_host
 from typilot_lsp.config import Config
 from typilot_lsp.errors import InvalidHost, ModelNotFound, TypilotError
-from typilot_lsp.user_settings import config_with_user_settings
 from typilot_lsp.privacy import (
     PrivacyPolicy,
     check_host,
@@ -38,6 +37,7 @@ from typilot_lsp.privacy import (
     cloud_name_marker,
     is_loopback_host,
 )
+from typilot_lsp.user_settings import config_with_user_settings
 
 __all__ = ["Check", "main", "run_checks"]
 

@@ -188,9 +188,7 @@ class FaultyOllama:
         writer.close()
 
     def _forward(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
-        request = urllib.request.Request(
-            self.upstream + path, data=body or None, method=method
-        )
+        request = urllib.request.Request(self.upstream + path, data=body or None, method=method)
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return reply.status, reply.read()

@@ -116,7 +116,11 @@ GOOD = [chat_line("alpha = 1\n"), chat_line("beta = 2\n")]
     [
         ("garbage line", [b"{this is not json\n"], ("not JSON",)),
         ("not an object", [b"[1, 2, 3]\n"], ("not an object",)),
-        ("cut mid-line", [b'{"model":"qwen2.5-coder:1.5b","message":{"content":"gam'], ("JSON", "closed")),
+        (
+            "cut mid-line",
+            [b'{"model":"qwen2.5-coder:1.5b","message":{"content":"gam'],
+            ("JSON", "closed"),
+        ),
         ("cut before done", [], ("closed before the answer was complete",)),
         ("binary junk", [b"\x00\xff\xfe garbage \x80\n"], ("not JSON",)),
     ],

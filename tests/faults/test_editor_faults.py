@@ -68,9 +68,7 @@ async def test_the_document_closed_mid_run(editor: Editor, replay_ollama) -> Non
     await assert_next_run_works(editor, replay_ollama.add_rule)
 
 
-async def test_closed_and_reopened_under_another_uri_mid_run(
-    editor: Editor, replay_ollama
-) -> None:
+async def test_closed_and_reopened_under_another_uri_mid_run(editor: Editor, replay_ollama) -> None:
     doc = await _streaming(editor, replay_ollama, "old-name.py")
     snapshot = doc.text
     editor.close(doc)

@@ -78,7 +78,7 @@ async def test_positions_past_the_end(editor: Editor, replay_ollama) -> None:
             context=types.CodeActionContext(diagnostics=[]),
         )
     )
-    with pytest.raises(JsonRpcException, match="past the end of past.py"):
+    with pytest.raises(JsonRpcException, match=r"past the end of past\.py"):
         await run_command(editor, {"uri": doc.uri, "line": 10_000})
     # A code action for a document the server never saw.
     assert not await editor.client.text_document_code_action_async(
@@ -121,14 +121,12 @@ async def test_bad_run_arguments_are_invalid_params(
     await assert_serving(editor)
 
 
-async def test_a_code_action_on_a_line_that_no_longer_exists(
-    editor: Editor, replay_ollama
-) -> None:
+async def test_a_code_action_on_a_line_that_no_longer_exists(editor: Editor, replay_ollama) -> None:
     doc = editor.open("gone.py", "x = 1\ny = 2\n# gen: soon gone\n")
     [action] = await editor.code_actions(doc, 2)
     # The user deletes the last two lines before choosing the action.
     editor.replace(doc, len("x = 1\n"), len(doc.text), "")
-    with pytest.raises(JsonRpcException, match="past the end of gone.py") as info:
+    with pytest.raises(JsonRpcException, match=r"past the end of gone\.py") as info:
         await editor.execute(action.command)
     assert "code actions again" in str(info.value)
     # And a line that exists but lost its prefix.

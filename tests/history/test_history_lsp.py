@@ -13,6 +13,7 @@ import pathlib
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,8 +47,11 @@ async def history_request(editor: Editor, params: dict[str, Any] | None = None) 
 
 
 async def wait_entries(editor: Editor, count: int) -> list[dict]:
+    # A run is recorded just after its progress ends: poll, with a deadline that holds on a
+    # loaded machine.
     entries: list[dict] = []
-    for _ in range(1000):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         entries = await history_request(editor)
         if len(entries) >= count:
             return entries
