@@ -39,6 +39,7 @@ def test_round_trip_keeps_every_field(db_path: pathlib.Path) -> None:
         first_token_ms=None,
         created_at=1_700_000_000.5,
         instruction="héllo – ünïcode ✓",
+        prompt_tokens=412,
     )
     with HistoryStore(db_path, retention_days=None) as store:
         entry_id = store.record(rec)
@@ -61,6 +62,7 @@ def test_round_trip_keeps_every_field(db_path: pathlib.Path) -> None:
         "first_token_ms": None,
         "total_ms": 900.0,
         "token_count": 17,
+        "prompt_tokens": 412,
     }
 
 
@@ -241,6 +243,37 @@ def test_wal_mode_and_schema_are_set_up(db_path: pathlib.Path) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(runs)")}
         assert "runs_created_at" in indexes
+    finally:
+        conn.close()
+
+
+def test_a_schema_1_file_is_migrated_and_keeps_its_runs(db_path: pathlib.Path) -> None:
+    # The file as typilot-lsp wrote it before prompt_tokens existed (schema 1).
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path)
+    conn.executescript(
+        """
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL,
+            source TEXT NOT NULL, command TEXT NOT NULL, instruction TEXT NOT NULL DEFAULT '',
+            language_id TEXT NOT NULL DEFAULT '', uri TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '',
+            prompt TEXT NOT NULL DEFAULT '', response TEXT NOT NULL DEFAULT '',
+            outcome TEXT NOT NULL, error TEXT, first_token_ms REAL, total_ms REAL,
+            token_count INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX runs_created_at ON runs (created_at);
+        INSERT INTO runs (created_at, source, command, outcome) VALUES (1.0, 'cli', 'gen', 'done');
+        PRAGMA user_version = 1;
+        """
+    )
+    conn.close()
+    with HistoryStore(db_path, retention_days=None) as store:
+        new_id = store.record(make_record(prompt_tokens=321))
+        entries = {e["id"]: e for e in store.export()}
+    assert entries[1]["command"] == "gen" and entries[1]["prompt_tokens"] is None
+    assert entries[new_id]["prompt_tokens"] == 321
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     finally:
         conn.close()
 

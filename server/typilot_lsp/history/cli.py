@@ -77,6 +77,8 @@ def _print_entry(entry: dict[str, Any], out: TextIO) -> None:
     if entry.get("total_ms") is not None:
         timings.append(f"total {entry['total_ms']:.0f} ms")
     timings.append(f"{entry['token_count']} tokens")
+    if entry.get("prompt_tokens") is not None:
+        timings.append(f"prompt {entry['prompt_tokens']} tokens")
     fields.append(("timings", ", ".join(timings)))
     for name, value in fields:
         out.write(f"{name + ':':<13}{value}\n")

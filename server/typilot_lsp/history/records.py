@@ -48,6 +48,7 @@ class RunRecord:
     first_token_ms: float | None = None
     total_ms: float | None = None
     token_count: int = 0
+    prompt_tokens: int | None = None  # the prompt's size as the model server counted it
     created_at: float = attrs.field(factory=time.time)  # epoch seconds
 
 

@@ -49,7 +49,7 @@ __all__ = [
     "default_history_path",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 SECONDS_PER_DAY = 86400.0
 _EXPORT_BATCH = 500
@@ -73,10 +73,16 @@ _SCHEMA = (
         error TEXT,
         first_token_ms REAL,
         total_ms REAL,
-        token_count INTEGER NOT NULL DEFAULT 0
+        token_count INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER
     )
     """,
     f"CREATE INDEX IF NOT EXISTS {_TABLE}_created_at ON {_TABLE} (created_at)",
+)
+# Statements that bring a file of schema N-1 to N (index N-2); a new file gets _SCHEMA at once.
+_MIGRATIONS = (
+    # 2: the prompt's size in tokens, as the model server counted it (prompt-cache figures).
+    (f"ALTER TABLE {_TABLE} ADD COLUMN prompt_tokens INTEGER",),
 )
 
 
@@ -283,7 +289,13 @@ class HistoryStore:
             # processes opening a new file together create the schema one after the other.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                for statement in _SCHEMA:
+                # Another process may have created or migrated it while we waited for the lock.
+                version = conn.exec_driver_sql("PRAGMA user_version").scalar() or 0
+                if version == 0:
+                    statements: tuple[str, ...] = _SCHEMA
+                else:
+                    statements = tuple(s for step in _MIGRATIONS[version - 1 :] for s in step)
+                for statement in statements:
                     conn.exec_driver_sql(statement)
                 conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.exec_driver_sql("COMMIT")

@@ -456,6 +456,7 @@ class RunManager:
             first_token_ms=first_ms,
             total_ms=(time.monotonic() - run.started_at) * 1000,
             token_count=run.stats.token_count,
+            prompt_tokens=run.stats.prompt_eval_count,
         )
         try:
             await history.record(record)
