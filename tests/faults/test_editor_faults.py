@@ -12,7 +12,7 @@ from fault_util import (
     assert_serving,
     wait_message,
 )
-from harness import Editor
+from harness import Editor, server_env, start_editor, stop_editor
 from lsprotocol import types
 
 SLOW = "".join(f"line_{i} = {i}\n" for i in range(300))
@@ -151,7 +151,19 @@ async def test_surrogate_pairs_crlf_and_tabs(editor: Editor, replay_ollama) -> N
     await assert_serving(editor)
 
 
-async def test_100_runs_at_once_across_20_documents(editor: Editor, replay_ollama) -> None:
+async def test_100_runs_at_once_across_20_documents(replay_ollama, typilot_home) -> None:
+    # What is checked is correctness; a loaded machine may take longer than the default 3 s
+    # to echo an edit while 100 streams share it.
+    editor = await start_editor(
+        server_env(typilot_home, replay_ollama.url), {"streaming": {"echoTimeoutMs": 60_000}}
+    )
+    try:
+        await _hundred_runs(editor, replay_ollama)
+    finally:
+        await stop_editor(editor)
+
+
+async def _hundred_runs(editor: Editor, replay_ollama) -> None:
     docs = []
     for d in range(20):
         lines = []
