@@ -111,8 +111,20 @@ class TypilotProtocol(LanguageServerProtocol):
         if getattr(callback, "func", None) == self._send_handler_result:
             return  # a client's request: the reply pops its entry
         future = self._request_futures.get(msg_id)
-        if future is not None:
-            future.add_done_callback(lambda _: self._request_futures.pop(msg_id, None))
+        if future is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        # Not at once: a future's callbacks can run inside a loop over the table (pygls's
+        # `shutdown` cancels every pending future while iterating it).
+        def forget(_: Any) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._request_futures.pop, msg_id, None)
+
+        future.add_done_callback(forget)
 
 
 class TypilotServer(LanguageServer):
