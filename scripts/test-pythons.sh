@@ -70,8 +70,15 @@ for version in $versions; do
   if [[ ! -x "$venv/bin/python" ]]; then
     "$python" -m venv "$venv" || { failed+=("python$version (venv)"); continue; }
   fi
-  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null &&
-    "$venv/bin/python" -m pip install -q -e '.[test]' || { failed+=("python$version (install)"); continue; }
+  # pip's output goes to a log, shown only when the install fails.
+  mkdir -p test-output
+  pip_log="test-output/pip-py$version.log"
+  if ! { "$venv/bin/python" -m pip install -q --upgrade pip &&
+    "$venv/bin/python" -m pip install -q -e '.[voice,test]'; } >"$pip_log" 2>&1; then
+    tail -n 30 "$pip_log" >&2
+    failed+=("python$version (install)")
+    continue
+  fi
   # The suites start `typilot-lsp` from PATH: this version's.
   PATH="$ROOT/$venv/bin:$PATH" "$venv/bin/python" -m pytest -p no:cacheprovider "${args[@]}" ||
     failed+=("python$version (pytest)")

@@ -10,8 +10,13 @@
 #   - the extension's npm dependencies (npm ci): typescript, esbuild, eslint, @vscode/vsce,
 #     playwright-core, vscode-jsonrpc
 #
+# Packaging fills vscode-client/bundled/libs with the server (scripts/bundle_server.py, run by
+# vscode:prepublish with $TYPILOT_VENV's Python): the .vsix carries it, and one end-to-end test runs
+# it from a profile with no typilot-lsp on PATH and a bare Python venv.
+#
 # Usage: scripts/test-vscode.sh [--install-only | --unit-only]
 # Env:   TYPILOT_VENV   Python environment with typilot-lsp installed (default: .venv)
+#        TYPILOT_WHEEL  the wheel to bundle (scripts/test.sh passes the one it built; default: build one)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

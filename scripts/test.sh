@@ -26,10 +26,24 @@ fi
 .venv/bin/python -m pip install -q -e '.[voice,test]' || exit 1
 export PATH="$ROOT/.venv/bin:$PATH"
 
+mkdir -p test-output
+
 log "ruff (lint + format) and mypy"
 ruff check server tests bench scripts || failed+=("ruff check")
 ruff format --check server tests bench scripts || failed+=("ruff format")
 mypy || failed+=("mypy")
+
+log "Python package: sdist and wheel (python -m build), twine check"
+# tests/packaging installs this wheel into a clean venv; the .vsix bundles it (vscode-client/bundled).
+rm -rf dist/python
+if python -m build --outdir dist/python . >test-output/build.log 2>&1 \
+  && twine check --strict dist/python/*; then
+  export TYPILOT_DIST="$ROOT/dist/python"
+  TYPILOT_WHEEL="$(ls "$TYPILOT_DIST"/typilot_lsp-*.whl)" && export TYPILOT_WHEEL
+else
+  tail -n 30 test-output/build.log
+  failed+=("python -m build / twine check")
+fi
 
 log "VS Code extension (scripts/test-vscode.sh)"
 if command -v npm >/dev/null 2>&1 || { apt-get install -y -qq nodejs npm >/dev/null 2>&1; }; then

@@ -8,6 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The suite must pass on a loaded machine: Hypothesis judges examples, not wall-clock time.
+settings.register_profile("typilot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "typilot"))
 
 # tests/ holds the replay server module; make it importable however pytest was started.
 _TESTS_DIR = str(Path(__file__).resolve().parent)

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['out/', 'dist/', 'node_modules/', '.cache/', 'esbuild.mjs', 'eslint.config.mjs'] },
+  { ignores: ['out/', 'dist/', 'node_modules/', '.cache/', 'esbuild.mjs', 'bundle-server.mjs', 'bundled/', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -57,7 +57,7 @@ class VoiceConfig:
     input_device: str | int | None = None
     language: str = "en"
     max_seconds: float = 30.0
-    silence_seconds: float = 1.2
+    silence_seconds: float = 0.7
 
 
 @attrs.define

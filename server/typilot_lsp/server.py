@@ -135,7 +135,6 @@ class TypilotServer(LanguageServer):
         self.editors: dict[str, DocumentEditor] = {}
         self.runs = RunManager(self)
         self.history: AsyncHistory | None = None
-        self.voice: Any = None
         self._backend: Backend | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._matchers: dict[str, PrefixMatcher] = {}

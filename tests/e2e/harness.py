@@ -88,6 +88,8 @@ class Editor:
         `full` (the whole text)."""
         self.change_events: list[float] = []
         self._changed = asyncio.Event()
+        self.init_result: types.InitializeResult | None = None
+        """The server's answer to `initialize` (capabilities, serverInfo)."""
 
     # -- documents -----------------------------------------------------------------
     def open(self, name: str, text: str, language_id: str = "python") -> Doc:
@@ -286,7 +288,9 @@ async def start_editor(
     env: dict[str, str],
     settings: dict[str, Any] | None = None,
     capabilities: str = "visual-studio-code",
+    cmd: list[str] | None = None,
 ) -> Editor:
+    """`cmd`: how to start the server (default: this interpreter's `-m typilot_lsp`)."""
     client = make_test_lsp_client()
     _fix_code_action_parsing(client)
     editor = Editor(client)
@@ -295,9 +299,9 @@ async def start_editor(
     async def _apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         return await editor.apply_edit(params)
 
-    await client.start_io(*SERVER_CMD, env=env)
+    await client.start_io(*(cmd or SERVER_CMD), env=env)
     caps = client_capabilities(capabilities)
-    await client.initialize_session(
+    editor.init_result = await client.initialize_session(
         types.InitializeParams(
             capabilities=caps,
             initialization_options={"typilot": settings or {}},

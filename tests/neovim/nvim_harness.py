@@ -142,10 +142,15 @@ def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
     started: list[Nvim] = []
 
     def start(
-        init_lua: str = "", env_extra: dict[str, str] | None = None, *, package: bool = False
+        init_lua: str = "",
+        env_extra: dict[str, str] | None = None,
+        *,
+        package: bool = False,
+        rtp: bool = True,
     ) -> Nvim:
         """package=True: no --clean and no 'runtimepath' line; the plugin is installed as a
-        plain package (a link in $XDG_DATA_HOME/nvim/site/pack/typilot/start/typilot)."""
+        plain package (a link in $XDG_DATA_HOME/nvim/site/pack/typilot/start/typilot).
+        rtp=False: init_lua alone puts the plugin on 'runtimepath' (a plugin manager's spec)."""
         n = len(started)
         home = tmp_path / f"home{n}"
         home.mkdir()
@@ -153,14 +158,14 @@ def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
         if env_extra:
             env.update(env_extra)
         init = home / "init.lua"
-        rtp = f"vim.opt.runtimepath:prepend({lua_str(str(PLUGIN_DIR))})\n"
+        rtp_line = f"vim.opt.runtimepath:prepend({lua_str(str(PLUGIN_DIR))})\n" if rtp else ""
         if package:
             pack = Path(env["XDG_DATA_HOME"]) / "nvim" / "site" / "pack" / "typilot" / "start"
             pack.mkdir(parents=True)
             (pack / "typilot").symlink_to(PLUGIN_DIR, target_is_directory=True)
-            rtp = ""
+            rtp_line = ""
         init.write_text(
-            rtp + "vim.opt.swapfile = false\n"
+            rtp_line + "vim.opt.swapfile = false\n"
             "vim.opt.shortmess:append('I')\n"
             "vim.lsp.log.set_level('debug')\n" + init_lua
         )

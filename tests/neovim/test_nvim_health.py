@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from nvim_harness import Nvim, find_server, setup_lua
+from nvim_harness import REPO, Nvim, find_server, lua_str, setup_lua
 
 from replay_ollama import ReplayOllama
+from typilot_lsp import __version__
 
 
 def checkhealth(nv: Nvim) -> str:
@@ -67,7 +68,42 @@ def test_health_reports_missing_server_executable(nvim_factory: Callable[..., Nv
     nv = nvim_factory(setup_lua(["typilot-lsp-not-installed-here"]))
     report = checkhealth(nv)
     assert "`typilot-lsp-not-installed-here` not found on $PATH" in report
-    assert "pip install typilot-lsp" in report
+    assert "pipx install typilot-lsp" in report
+    assert "pip install typilot-lsp in a virtual environment" in report
+    # loaded from this repository: the server can be installed from the same clone
+    assert f"from the clone the plugin came from: pipx install {REPO}" in report
+    assert "typilot-lsp[voice]" in report
+
+
+def test_health_of_a_default_setup_warns_about_nothing(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    """A new user's setup: only `cmd`, no settings (the host comes from $OLLAMA_HOST)."""
+    nv = nvim_factory(
+        f"require('typilot').setup({{ cmd = {{ {lua_str(find_server()[0])} }} }})\n",
+        {"OLLAMA_HOST": replay_ollama.url},
+    )
+    report = checkhealth(nv)
+    assert "unknown setting" not in report, report
+    assert "runs can work" in report, report
+    # voice is optional and depends on this machine's microphone: only its section may warn
+    before_voice = report.split("typilot: voice (optional)")[0]
+    assert "WARNING" not in before_voice and "ERROR" not in before_voice, before_voice
+    assert f"plugin {__version__}" in report
+
+
+def test_health_passes_nested_empty_settings_as_objects(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    nv = nvim_factory(
+        setup_lua(
+            find_server(),
+            {"ollama": {"host": replay_ollama.url, "options": {}}, "commands": {}},
+        )
+    )
+    report = checkhealth(nv)
+    assert "settings:" not in report.split("typilot: voice (optional)")[0], report
+    assert "runs can work" in report
 
 
 def test_health_warns_without_setup(nvim: Nvim) -> None:

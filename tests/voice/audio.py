@@ -13,7 +13,10 @@ import os
 import shutil
 import subprocess
 import time
+import wave
 from pathlib import Path
+
+import numpy as np
 
 SINK = "typilot_test"
 VOICE = "en-us+f3"
@@ -55,6 +58,53 @@ def speak(text: str, path: Path, *, pad_start: float = 0.3, pad_end: float = 0.5
     )
     raw.unlink()
     return path
+
+
+def speak_with_pause(
+    first: str,
+    second: str,
+    pause: float,
+    path: Path,
+    *,
+    pad_start: float = 0.3,
+    pad_end: float = 0.5,
+) -> Path:
+    """`first`, exactly `pause` seconds of silence, then `second` (espeak-ng's own silence at the
+    joint trimmed away), as a 16 kHz mono 16-bit WAV."""
+    parts = []
+    for i, text in enumerate((first, second)):
+        wav = speak(text, path.with_suffix(f".part{i}.wav"), pad_start=0, pad_end=0)
+        parts.append(trim_silence(read_pcm(wav)))
+        wav.unlink()
+    silence = np.zeros(round(pause * SAMPLE_RATE), dtype=np.int16)
+    pad = [np.zeros(round(s * SAMPLE_RATE), dtype=np.int16) for s in (pad_start, pad_end)]
+    write_pcm(path, np.concatenate([pad[0], parts[0], silence, parts[1], pad[1]]))
+    return path
+
+
+def read_pcm(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        assert w.getframerate() == SAMPLE_RATE and w.getnchannels() == 1 and w.getsampwidth() == 2
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
+
+
+def write_pcm(path: Path, samples: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(samples.astype("<i2").tobytes())
+
+
+def sound_span(samples: np.ndarray, floor: int = 40) -> tuple[int, int]:
+    """First and one-past-last sample louder than `floor` (of 32768): where the voice is."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > floor)
+    return (int(loud[0]), int(loud[-1]) + 1) if loud.size else (0, 0)
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    start, end = sound_span(samples)
+    return samples[start:end]
 
 
 def model_path() -> str:
@@ -115,10 +165,17 @@ class PulseNullSink:
             subprocess.run(["pactl", *args], env={**os.environ, **self.env}, check=True)
         return self
 
-    def play(self, wav: Path) -> None:
-        """Play `wav` into the null sink; returns when it has been played."""
+    def play(self, wav: Path, latency_msec: int | None = None) -> None:
+        """Play `wav` into the null sink; returns when it has been played.
+
+        With `latency_msec` the stream's buffer is that small, so the return is within about
+        that much of the last sample reaching the sink (paplay's default buffer is ~2 s).
+        """
+        latency = [] if latency_msec is None else [f"--latency-msec={latency_msec}"]
         subprocess.run(
-            ["paplay", f"--device={SINK}", str(wav)], env={**os.environ, **self.env}, check=True
+            ["paplay", f"--device={SINK}", *latency, str(wav)],
+            env={**os.environ, **self.env},
+            check=True,
         )
 
     def stop(self) -> None:

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio import PHRASES, PulseNullSink
+from audio import PHRASES, PulseNullSink, speak_with_pause
 
-from typilot_lsp.voice.client import SidecarError, VoiceClient
+from typilot_lsp.config import VoiceConfig
+from typilot_lsp.features.voice.client import SidecarError, VoiceClient
+from typilot_lsp.voice_agent import protocol as p
 
 SERVER_SRC = str(Path(__file__).resolve().parents[2] / "server")
 
@@ -44,17 +46,15 @@ async def client(pulse: PulseNullSink, tmp_path: Path, tiny_en: str) -> AsyncIte
         await voice.aclose()
 
 
-def configure(model: str, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "computeType": "int8", "silenceSeconds": 0.8, **extra}
+def configure(model: str, **extra: Any) -> p.Configure:
+    return p.Configure(VoiceConfig(model=model, **extra))
 
 
-async def listen_to(
-    client: VoiceClient, pulse: PulseNullSink, wav: Path, **fields: Any
-) -> list[dict[str, Any]]:
+async def listen_to(client: VoiceClient, pulse: PulseNullSink, wav: Path) -> list[p.Event]:
     """Start listening, play `wav` into the microphone, and collect the listen's events."""
-    listen = await client.request("listen", **fields)
+    listen = await client.request(p.Listen())
     first = await asyncio.wait_for(listen.next_event(), 20)
-    assert first["event"] == "listening", first
+    assert isinstance(first, p.Listening), first
     await asyncio.to_thread(pulse.play, wav)
     events = [first]
     async with asyncio.timeout(60):
@@ -71,62 +71,89 @@ async def test_capture_from_the_microphone_ends_on_silence(
     tiny_en: str,
     phrase: str,
 ) -> None:
-    configured = await (await client.request("configure", **configure(tiny_en))).final()
-    assert configured["event"] == "configured"
-    assert configured["path"] == tiny_en
+    configured = await (await client.request(configure(tiny_en))).final()
+    assert isinstance(configured, p.Configured)
+    assert configured.path == tiny_en
     events = await listen_to(client, pulse, phrases[phrase])
-    kinds = [e["event"] for e in events]
-    assert kinds == ["listening", "speech", "transcribing", "result"], events
-    transcribing, result = events[2], events[3]
-    assert transcribing["reason"] == "silence"
-    assert result["command"] == PHRASES[phrase], result
-    assert result["audioSeconds"] > 0.8
-    assert result["latencySeconds"] is not None
+    kinds = [type(e) for e in events if not isinstance(e, p.Partial)]
+    assert kinds == [p.Listening, p.Speech, p.Transcribing, p.Result], events
+    transcribing, result = events[-2], events[-1]
+    assert isinstance(transcribing, p.Transcribing) and isinstance(result, p.Result)
+    assert transcribing.reason is p.EndReason.SILENCE
+    assert result.command == PHRASES[phrase], result
+    assert result.audio_seconds > 0.8
+    assert result.latency_seconds is not None
+    # The words were ready at the pause before the end was decided, and shown while listening.
+    assert result.speculative, result
+    partials = [e for e in events if isinstance(e, p.Partial)]
+    assert partials and partials[-1].text == result.text, events
+
+
+async def test_a_pause_mid_sentence_stays_one_command(
+    client: VoiceClient, pulse: PulseNullSink, tiny_en: str, tmp_path: Path
+) -> None:
+    """At the default silenceSeconds, 0.5 s of silence mid-sentence does not end the command."""
+    wav = speak_with_pause("generate a function that", "adds two numbers", 0.5, tmp_path / "p.wav")
+    await (await client.request(p.Configure(VoiceConfig(model=tiny_en)))).final()
+    events = await listen_to(client, pulse, wav)
+    results = [e for e in events if isinstance(e, p.Result)]
+    assert len(results) == 1, events
+    [result] = results
+    assert result.reason is p.EndReason.SILENCE
+    assert result.command == "gen", result
+    # Both halves are in the one command (tiny.en may hear "adds two" as "add to").
+    assert "function" in result.instruction and "numbers" in result.instruction, result
+    # The first half was transcribed at the pause and shown while the user went on.
+    partials = [e.text for e in events if isinstance(e, p.Partial)]
+    assert partials and "numbers" not in partials[0], events
 
 
 async def test_push_to_talk_stop_ends_capture(
     client: VoiceClient, pulse: PulseNullSink, phrases: dict[str, Path], tiny_en: str
 ) -> None:
-    await client.request("configure", **configure(tiny_en, silenceSeconds=10.0))
-    listen = await client.request("listen")
-    assert (await listen.next_event())["event"] == "listening"
+    await client.request(configure(tiny_en, silence_seconds=10.0))
+    listen = await client.request(p.Listen())
+    assert isinstance(await listen.next_event(), p.Listening)
     await asyncio.to_thread(pulse.play, phrases["summarize this function"])
-    assert (await asyncio.wait_for(listen.next_event(), 20))["event"] == "speech"
-    await client.notify("stop", id=listen.id)
-    transcribing = await asyncio.wait_for(listen.next_event(), 20)
-    assert transcribing["event"] == "transcribing"
-    assert transcribing["reason"] == "stop"
-    result = await asyncio.wait_for(listen.final(), 60)
-    assert result["command"] == "sum"
+    assert isinstance(await asyncio.wait_for(listen.next_event(), 20), p.Speech)
+    await client.notify(p.Stop(id=listen.id))
+    events = []
+    async with asyncio.timeout(60):
+        async for event in listen:
+            events.append(event)
+    [transcribing] = [e for e in events if isinstance(e, p.Transcribing)]
+    assert transcribing.reason is p.EndReason.STOP
+    result = events[-1]
+    assert isinstance(result, p.Result) and result.command == "sum", events
     # Stopping a capture that already ended is harmless.
-    await client.notify("stop", id=listen.id)
+    await client.notify(p.Stop(id=listen.id))
     assert await client.ping() == client.pid
 
 
 async def test_abort_drops_the_audio(client: VoiceClient, tiny_en: str) -> None:
-    await client.request("configure", **configure(tiny_en))
-    listen = await client.request("listen")
-    assert (await listen.next_event())["event"] == "listening"
-    await client.notify("abort", id=listen.id)
+    await client.request(configure(tiny_en))
+    listen = await client.request(p.Listen())
+    assert isinstance(await listen.next_event(), p.Listening)
+    await client.notify(p.Abort(id=listen.id))
     final = await asyncio.wait_for(listen.final(), 20)
-    assert final["event"] == "aborted"
+    assert isinstance(final, p.Aborted)
 
 
 async def test_transcribe_a_file(
     client: VoiceClient, phrases: dict[str, Path], tiny_en: str
 ) -> None:
-    await client.request("configure", **configure(tiny_en))
-    req = await client.request("transcribe", path=str(phrases["cancel"]))
+    await client.request(configure(tiny_en))
+    req = await client.request(p.Transcribe(path=str(phrases["cancel"])))
     result = await asyncio.wait_for(req.final(), 60)
-    assert result["command"] == "cancel"
-    missing = await client.request("transcribe", path="/nonexistent.wav")
+    assert isinstance(result, p.Result) and result.command == "cancel"
+    missing = await client.request(p.Transcribe(path="/nonexistent.wav"))
     with pytest.raises(SidecarError, match="cannot read audio file"):
         await asyncio.wait_for(missing.final(), 20)
 
 
 async def test_unknown_input_device_names_the_setting(client: VoiceClient, tiny_en: str) -> None:
-    await client.request("configure", **configure(tiny_en, inputDevice="no such microphone"))
-    listen = await client.request("listen")
+    await client.request(configure(tiny_en, input_device="no such microphone"))
+    listen = await client.request(p.Listen())
     with pytest.raises(SidecarError) as info:
         await asyncio.wait_for(listen.final(), 20)
     assert info.value.code == "device"
@@ -144,8 +171,8 @@ async def test_no_pulseaudio_means_no_microphone_with_the_fix(tmp_path: Path, ti
     env["XDG_RUNTIME_DIR"] = env["PULSE_RUNTIME_PATH"] = str(tmp_path)
     voice = VoiceClient(env=env)
     try:
-        await voice.request("configure", **configure(tiny_en))
-        listen = await voice.request("listen")
+        await voice.request(configure(tiny_en))
+        listen = await voice.request(p.Listen())
         with pytest.raises(SidecarError) as info:
             await asyncio.wait_for(listen.final(), 20)
         assert info.value.code == "no-device"
@@ -156,7 +183,7 @@ async def test_no_pulseaudio_means_no_microphone_with_the_fix(tmp_path: Path, ti
 
 
 async def test_bad_model_is_reported_on_configure(client: VoiceClient, tmp_path: Path) -> None:
-    req = await client.request("configure", model=str(tmp_path / "nowhere"))
+    req = await client.request(configure(str(tmp_path / "nowhere")))
     with pytest.raises(SidecarError) as info:
         await asyncio.wait_for(req.final(), 30)
     assert info.value.code == "model"
@@ -166,11 +193,11 @@ async def test_bad_model_is_reported_on_configure(client: VoiceClient, tmp_path:
 async def test_a_killed_sidecar_is_restarted_with_its_model(
     client: VoiceClient, phrases: dict[str, Path], tiny_en: str
 ) -> None:
-    await (await client.request("configure", **configure(tiny_en))).final()
+    await (await client.request(configure(tiny_en))).final()
     first_pid = await client.ping()
     # Killed in the middle of a request: the request fails with a message, not a hang.
     pending = await client.request(
-        "transcribe", path=str(phrases["generate a function that adds two numbers"])
+        p.Transcribe(path=str(phrases["generate a function that adds two numbers"]))
     )
     os.kill(first_pid, signal.SIGKILL)
     with pytest.raises(SidecarError, match="stopped unexpectedly"):
@@ -183,8 +210,8 @@ async def test_a_killed_sidecar_is_restarted_with_its_model(
     second_pid = await client.ping()
     assert second_pid != first_pid
     # The restarted sidecar got the last configure again: it transcribes with the same model.
-    result = await (await client.request("transcribe", path=str(phrases["cancel"]))).final()
-    assert result["command"] == "cancel"
+    result = await (await client.request(p.Transcribe(path=str(phrases["cancel"])))).final()
+    assert isinstance(result, p.Result) and result.command == "cancel"
 
 
 async def test_aclose_stops_the_sidecar(tmp_path: Path) -> None:
@@ -263,7 +290,7 @@ async def test_missing_portaudio_names_the_package(tmp_path: Path) -> None:
         command=["unshare", "-m", "sh", "-c", script], env=sidecar_env(None, tmp_path)
     )
     try:
-        listen = await voice.request("listen")
+        listen = await voice.request(p.Listen())
         with pytest.raises(SidecarError) as info:
             await asyncio.wait_for(listen.final(), 20)
     finally:

@@ -1,18 +1,26 @@
-"""The energy VAD that ends a recording: fed real-shaped signals, no audio device needed."""
+"""The end-pointer: Silero VAD (shipped inside faster-whisper) on real speech, no audio device.
+
+Speech is espeak-ng's; its end in the file is known from the samples themselves (the synthesized
+audio is digitally silent around the voice), so the decisions are checked against the truth.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from audio import SAMPLE_RATE, read_pcm, sound_span, speak, speak_with_pause
 
-from typilot_lsp.voice_agent.vad import EnergyVad, rms_db
+from typilot_lsp.config import VoiceConfig
+from typilot_lsp.voice_agent.vad import WINDOW, Endpointer, SileroVad, VadEvent
 
-RATE = 16000
+RATE = SAMPLE_RATE
+DEFAULT_SILENCE = VoiceConfig().silence_seconds
 
 
-def tone(seconds: float, amplitude: float = 0.3, freq: float = 220.0) -> np.ndarray:
-    t = np.arange(int(seconds * RATE)) / RATE
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+def as_float(samples: np.ndarray) -> np.ndarray:
+    return (samples.astype(np.float32) / 32768.0).astype(np.float32)
 
 
 def noise(seconds: float, level: float = 0.002, seed: int = 1) -> np.ndarray:
@@ -20,97 +28,167 @@ def noise(seconds: float, level: float = 0.002, seed: int = 1) -> np.ndarray:
     return (level * rng.standard_normal(int(seconds * RATE))).astype(np.float32)
 
 
-def feed_in_blocks(vad: EnergyVad, audio: np.ndarray, block: int) -> tuple[str | None, int]:
-    """Feed `audio` in blocks; return the end reason and the samples fed until it."""
-    fed = 0
+def feed(vad: Endpointer, audio: np.ndarray, block: int = 480) -> list[tuple[float, VadEvent]]:
+    """Feed `audio` in blocks; each event with the audio time (s) it was decided at."""
+    events = []
     for start in range(0, audio.size, block):
-        chunk = audio[start : start + block]
-        fed += chunk.size
-        reason = vad.feed(chunk)
-        if reason is not None:
-            return reason, fed
-    return None, fed
+        for event in vad.feed(audio[start : start + block]):
+            events.append((round(vad.samples / RATE, 3), event))
+        if events and events[-1][1] in (VadEvent.SILENCE, VadEvent.MAX, VadEvent.NO_SPEECH):
+            break
+    return events
 
 
-def test_rms_db() -> None:
-    assert rms_db(np.zeros(480, dtype=np.float32)) == float("-inf")
-    assert rms_db(np.ones(480, dtype=np.float32)) == pytest.approx(0.0)
-    assert rms_db(tone(0.1, amplitude=0.5)) == pytest.approx(-9.03, abs=0.1)
+@pytest.fixture(scope="module")
+def command_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("vad")
+    return speak("generate a function that adds two numbers", root / "gen.wav", pad_end=3.0)
 
 
-@pytest.mark.parametrize("block", [160, 480, 1000, 4096])
-def test_speech_then_silence_ends_after_silence_seconds(block: int) -> None:
-    vad = EnergyVad(RATE, silence_seconds=0.8, max_seconds=30)
-    audio = np.concatenate([noise(0.5), tone(1.0) + noise(1.0), noise(3.0)])
-    reason, fed = feed_in_blocks(vad, audio, block)
-    assert reason == "silence"
-    assert vad.speech_started
-    # Speech ended at 1.5 s; capture ends 0.8 s of silence later (to a frame and a block).
+@pytest.fixture(scope="module")
+def paused_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("vad-pause")
+    return speak_with_pause(
+        "generate a function that", "adds two numbers", 0.5, root / "paused.wav", pad_end=3.0
+    )
+
+
+def test_streaming_gives_the_model_s_batch_probabilities(command_wav: Path) -> None:
+    """Window by window, with the state carried, equals faster-whisper's whole-file run."""
+    from faster_whisper.vad import get_vad_model
+
+    audio = as_float(read_pcm(command_wav))
+    usable = audio.size // WINDOW * WINDOW
+    batch = np.asarray(get_vad_model()(audio[:usable])).ravel()
+    vad = SileroVad()
+    streamed = [prob for start in range(0, usable, 700) for prob in vad(audio[start : start + 700])]
+    streamed += vad(np.zeros(0, dtype=np.float32))
+    assert np.allclose(streamed, batch[: len(streamed)], atol=1e-4)
+    assert len(streamed) == usable // WINDOW
+
+
+@pytest.mark.parametrize("block", [160, 480, 512, 4096])
+def test_speech_then_silence_ends_after_the_hang_over(command_wav: Path, block: int) -> None:
+    samples = read_pcm(command_wav)
+    _start, end = sound_span(samples)
+    vad = Endpointer(silence_seconds=DEFAULT_SILENCE)
+    events = feed(vad, as_float(samples), block)
+    kinds = [e for _, e in events]
+    assert kinds[0] is VadEvent.SPEECH
+    assert kinds[-1] is VadEvent.SILENCE
+    assert VadEvent.PAUSE in kinds
+    # The end of speech is found to a few windows (a soft final "s" may fall below the model's
+    # threshold), and the end decided one hang-over later.
     assert vad.speech_end_sample is not None
-    assert abs(vad.speech_end_sample / RATE - 1.5) <= 0.03
-    assert 2.3 - 0.03 <= fed / RATE <= 2.3 + 0.03 + block / RATE
+    assert abs(vad.speech_end_sample - end) / RATE <= 0.1
+    decided = events[-1][0]
+    window = WINDOW / RATE  # the hang-over is counted in whole windows
+    hang_over = decided - vad.speech_end_sample / RATE
+    assert DEFAULT_SILENCE - window <= hang_over <= DEFAULT_SILENCE + window + block / RATE
 
 
-def test_pauses_shorter_than_silence_seconds_do_not_end_it() -> None:
-    vad = EnergyVad(RATE, silence_seconds=1.0, max_seconds=30)
-    audio = np.concatenate([tone(0.6), noise(0.7), tone(0.6), noise(2.0)])
-    reason, _fed = feed_in_blocks(vad, audio, 480)
-    assert reason == "silence"
-    assert abs(vad.speech_end_sample / RATE - 1.9) <= 0.03  # the end of the second word
+def test_a_half_second_pause_mid_sentence_does_not_end_the_command(paused_wav: Path) -> None:
+    samples = read_pcm(paused_wav)
+    _start, end = sound_span(samples)
+    vad = Endpointer(silence_seconds=DEFAULT_SILENCE)
+    events = feed(vad, as_float(samples))
+    kinds = [e for _, e in events]
+    # The pause is noticed (and would be transcribed early), then speech resumes...
+    assert kinds[:3] == [VadEvent.SPEECH, VadEvent.PAUSE, VadEvent.RESUME], events
+    # ...and only the silence after the second half ends the utterance.
+    assert kinds[-1] is VadEvent.SILENCE
+    assert vad.speech_end_sample is not None
+    assert abs(vad.speech_end_sample - end) / RATE <= 0.1
 
 
-def test_max_seconds_ends_endless_speech() -> None:
-    vad = EnergyVad(RATE, silence_seconds=1.0, max_seconds=2.0)
-    reason, fed = feed_in_blocks(vad, tone(5.0), 480)
-    assert reason == "max"
-    assert fed / RATE == pytest.approx(2.0, abs=0.03)
+def test_the_pause_comes_early_and_the_end_late(command_wav: Path) -> None:
+    samples = read_pcm(command_wav)
+    _start, end = sound_span(samples)
+    vad = Endpointer(silence_seconds=1.0, pause_seconds=0.15)
+    events = dict((e, t) for t, e in feed(vad, as_float(samples)))
+    assert events[VadEvent.PAUSE] - end / RATE < 0.35
+    assert events[VadEvent.SILENCE] - events[VadEvent.PAUSE] >= 0.8
 
 
-def test_no_speech_ends_a_silent_recording() -> None:
-    vad = EnergyVad(RATE, silence_seconds=1.0, max_seconds=30, no_speech_seconds=3.0)
-    reason, fed = feed_in_blocks(vad, noise(10.0), 480)
-    assert reason == "no-speech"
+def test_noise_is_not_speech() -> None:
+    vad = Endpointer(silence_seconds=0.6, max_seconds=30, no_speech_seconds=3.0)
+    events = feed(vad, noise(10.0, level=0.02))
+    assert [e for _, e in events] == [VadEvent.NO_SPEECH]
+    assert events[0][0] == pytest.approx(3.0, abs=0.05)
     assert not vad.speech_started
-    assert fed / RATE == pytest.approx(3.0, abs=0.03)
-
-
-def test_digital_silence_is_no_speech() -> None:
-    vad = EnergyVad(RATE, max_seconds=30, no_speech_seconds=1.0)
-    reason, _ = feed_in_blocks(vad, np.zeros(RATE * 2, dtype=np.float32), 480)
-    assert reason == "no-speech"
 
 
 def test_a_click_is_not_speech() -> None:
-    vad = EnergyVad(RATE, silence_seconds=0.5, max_seconds=30, no_speech_seconds=2.0)
-    audio = np.concatenate([noise(0.5), tone(0.03, amplitude=0.9), noise(3.0)])
-    reason, _ = feed_in_blocks(vad, audio, 480)
-    assert reason == "no-speech"
+    vad = Endpointer(silence_seconds=0.5, max_seconds=30, no_speech_seconds=2.0)
+    click = np.zeros(int(0.03 * RATE), dtype=np.float32)
+    click[::40] = 0.9
+    audio = np.concatenate([noise(0.5), click, noise(3.0)])
+    assert [e for _, e in feed(vad, audio)] == [VadEvent.NO_SPEECH]
 
 
-def test_threshold_follows_a_noisy_room() -> None:
-    # A loud but steady background (fan, hum) raises the threshold; speech above it still counts.
-    vad = EnergyVad(RATE, silence_seconds=0.6, max_seconds=30, no_speech_seconds=5.0)
-    room = 0.03
-    audio = np.concatenate(
-        [noise(1.0, room), tone(0.8, amplitude=0.4) + noise(0.8, room, 2), noise(2.0, room, 3)]
-    )
-    reason, _ = feed_in_blocks(vad, audio, 480)
-    assert reason == "silence"
-    assert vad.threshold_db > -50
-    assert abs(vad.speech_end_sample / RATE - 1.8) <= 0.03
+def test_digital_silence_is_no_speech() -> None:
+    vad = Endpointer(max_seconds=30, no_speech_seconds=1.0)
+    events = feed(vad, np.zeros(RATE * 2, dtype=np.float32))
+    assert [e for _, e in events] == [VadEvent.NO_SPEECH]
 
 
-def test_speech_from_the_first_moment_is_still_heard() -> None:
-    # The user talks before the room could be measured: speech must not become the noise floor.
-    vad = EnergyVad(RATE, silence_seconds=0.6, max_seconds=30, no_speech_seconds=5.0)
-    audio = np.concatenate([tone(1.2, amplitude=0.2), noise(2.0)])
-    reason, _ = feed_in_blocks(vad, audio, 480)
-    assert reason == "silence"
-    assert abs(vad.speech_end_sample / RATE - 1.2) <= 0.03
+def test_max_seconds_ends_endless_speech(command_wav: Path) -> None:
+    vad = Endpointer(silence_seconds=0.6, max_seconds=2.0)
+    events = feed(vad, as_float(read_pcm(command_wav)))
+    assert events[-1] == (pytest.approx(2.0, abs=0.03), VadEvent.MAX)
 
 
 def test_max_seconds_without_speech_is_no_speech() -> None:
-    vad = EnergyVad(RATE, silence_seconds=1.0, max_seconds=2.0, no_speech_seconds=10.0)
-    reason, fed = feed_in_blocks(vad, noise(5.0), 480)
-    assert reason == "no-speech"
-    assert fed / RATE == pytest.approx(2.0, abs=0.03)
+    vad = Endpointer(silence_seconds=1.0, max_seconds=2.0, no_speech_seconds=10.0)
+    events = feed(vad, noise(5.0))
+    assert events == [(pytest.approx(2.0, abs=0.03), VadEvent.NO_SPEECH)]
+
+
+def scripted(probs: list[float]) -> Endpointer:
+    """An end-pointer whose model says `probs`, one window per WINDOW samples fed."""
+    queue = list(probs)
+
+    def probabilities(samples: np.ndarray) -> list[float]:
+        count = samples.size // WINDOW
+        out, queue[:] = queue[:count], queue[count:]
+        return out
+
+    window = WINDOW / RATE
+    return Endpointer(
+        silence_seconds=5 * window,
+        pause_seconds=2 * window,
+        min_speech_seconds=2 * window,
+        probabilities=probabilities,
+    )
+
+
+def run_script(probs: list[float]) -> list[VadEvent]:
+    vad = scripted(probs)
+    return [e for _ in probs for e in vad.feed(np.zeros(WINDOW, dtype=np.float32))]
+
+
+def test_one_speech_window_does_not_start_speech() -> None:
+    assert run_script([0.9, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]) == []
+
+
+def test_hysteresis_between_the_thresholds() -> None:
+    # 0.4 (between neg_threshold and threshold) does not start speech...
+    assert run_script([0.4] * 9) == []
+    # ...but once it has started, it continues it and resumes it after a pause.
+    assert run_script([0.9, 0.9, 0.4, 0.4, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1]) == [
+        VadEvent.SPEECH,
+        VadEvent.PAUSE,
+        VadEvent.RESUME,
+        VadEvent.PAUSE,
+        VadEvent.SILENCE,
+    ]
+
+
+def test_pause_resume_pause_end() -> None:
+    assert run_script([0.9, 0.9, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9]) == [
+        VadEvent.SPEECH,
+        VadEvent.PAUSE,
+        VadEvent.RESUME,
+        VadEvent.PAUSE,
+        VadEvent.SILENCE,
+    ]

@@ -24,13 +24,18 @@ import { HISTORY_REQUEST, parseHistory, pickItem, responseDocumentName, response
 import { RunProgressFeature } from './common/progress';
 import { onDidChangeInterpreter, selectedInterpreter } from './common/python';
 import {
-  canImportModule,
+  bundledLibs,
+  canImportModules,
   describeServer,
   discoverServer,
   doctorArgs,
-  INSTALL_COMMAND,
   isExecutableFile,
+  probePython,
+  PYTHON_DOWNLOAD,
   serveArgs,
+  versionMismatch,
+  voiceInstallCommand,
+  VOICE_MODULES,
   type ServerCommand,
 } from './common/server';
 import {
@@ -59,6 +64,10 @@ class TypilotExtension implements vscode.Disposable {
   private readonly progress = new RunProgress();
   private readonly applier: RunEditApplier;
   private readonly keys: string[];
+  private readonly extensionPath: string;
+  private readonly version: string;
+  /** The bundled server's interpreter has the voice extra (checked at the first voice key press). */
+  private voiceDependenciesChecked = false;
   private readonly disposables: vscode.Disposable[] = [];
   private voiceTarget: { uri: string; position: { line: number; character: number } } | undefined;
   private voiceStarting = false;
@@ -66,6 +75,9 @@ class TypilotExtension implements vscode.Disposable {
 
   constructor(context: vscode.ExtensionContext) {
     this.keys = contributedKeys(context.extension.packageJSON);
+    this.extensionPath = context.extensionPath;
+    const version = (context.extension.packageJSON as { version?: unknown }).version;
+    this.version = typeof version === 'string' ? version : '';
     this.log = vscode.window.createOutputChannel(CLIENT_NAME, { log: true });
     this.status = vscode.window.createStatusBarItem('typilot.status', vscode.StatusBarAlignment.Right, 100);
     this.status.name = 'Typilot';
@@ -128,18 +140,24 @@ class TypilotExtension implements vscode.Disposable {
       serverPath,
       pythonCommand: serverPath === undefined ? await selectedInterpreter(folder?.uri) : undefined,
       pathEnv: process.env.PATH,
+      pythonPathEnv: process.env.PYTHONPATH,
       workspaceFolder: folder?.uri.fsPath,
+      bundleDir: bundledLibs(this.extensionPath),
       isExecutable: isExecutableFile,
-      canImport: (cmd) => canImportModule(cmd),
+      probePython: (cmd) => probePython(cmd),
     });
     if (!found.ok) {
       this.log.error(found.message);
       this.setServerState('missing');
       void vscode.window
-        .showErrorMessage(found.message, 'Copy install command', 'Open Settings')
+        .showErrorMessage(`Typilot: ${found.message}`, 'Select Interpreter', 'Get Python', 'Open Settings')
         .then(async (choice) => {
-          if (choice === 'Copy install command') {
-            await vscode.env.clipboard.writeText(INSTALL_COMMAND);
+          if (choice === 'Select Interpreter') {
+            await vscode.commands.executeCommand('python.setInterpreter').then(undefined, () =>
+              vscode.window.showWarningMessage('Typilot: install the Python extension (ms-python.python) to select an interpreter, or put python3 on PATH.'),
+            );
+          } else if (choice === 'Get Python') {
+            await vscode.env.openExternal(vscode.Uri.parse(PYTHON_DOWNLOAD));
           } else if (choice === 'Open Settings') {
             await vscode.commands.executeCommand('workbench.action.openSettings', 'typilot.serverPath');
           }
@@ -161,10 +179,11 @@ class TypilotExtension implements vscode.Disposable {
         return;
       }
       this.server = server;
+      this.voiceDependenciesChecked = false; // another interpreter may lack them
       const serverOptions: ServerOptions = {
         command: server.command,
         args: serveArgs(server),
-        options: { env: { ...process.env } },
+        options: { env: { ...process.env, ...server.env }, cwd: server.cwd },
       };
       const clientOptions: LanguageClientOptions = {
         documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
@@ -192,6 +211,12 @@ class TypilotExtension implements vscode.Disposable {
       this.client = client;
       try {
         await client.start();
+        const info = client.initializeResult?.serverInfo;
+        this.log.info(`${info?.name ?? 'the server'} ${info?.version ?? '(no version)'} is running; extension ${this.version}`);
+        const mismatch = versionMismatch(this.version, info);
+        if (mismatch !== undefined) {
+          this.log.warn(mismatch);
+        }
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         this.log.error(`The Typilot server did not start: ${message}`);
@@ -299,6 +324,9 @@ class TypilotExtension implements vscode.Disposable {
         void vscode.window.showWarningMessage('Typilot: open a file first; the voice command lands at its cursor.');
         return;
       }
+      if (!(await this.voiceDependencies())) {
+        return;
+      }
       const active = editor.selection.active;
       this.voiceTarget = {
         uri: client.code2ProtocolConverter.asUri(editor.document.uri),
@@ -317,6 +345,36 @@ class TypilotExtension implements vscode.Disposable {
       this.voiceStarting = false;
       this.refreshStatus();
     }
+  }
+
+  /**
+   * The bundled server has no voice packages (faster-whisper and sounddevice are native): at the
+   * first voice key press, check that the interpreter has them, else say how to install them.
+   * Nothing is installed for the user: "Open Terminal" types the command without running it.
+   */
+  private async voiceDependencies(): Promise<boolean> {
+    const server = this.server;
+    if (this.voiceDependenciesChecked || server?.source !== 'bundled' || server.python === undefined) {
+      return true;
+    }
+    if (await canImportModules(server.python, VOICE_MODULES, server.env)) {
+      this.voiceDependenciesChecked = true;
+      return true;
+    }
+    const command = voiceInstallCommand(server.python);
+    const message =
+      `Typilot voice needs faster-whisper and sounddevice (native packages the extension does not bundle) in ${server.python.join(' ')}. ` +
+      `Install them with: ${command}`;
+    this.log.warn(message);
+    const choice = await vscode.window.showWarningMessage(message, 'Copy Command', 'Open Terminal');
+    if (choice === 'Copy Command') {
+      await vscode.env.clipboard.writeText(command);
+    } else if (choice === 'Open Terminal') {
+      const terminal = vscode.window.createTerminal('Typilot: voice setup');
+      terminal.show();
+      terminal.sendText(command, false); // typed, not run: the user presses Enter
+    }
+    return false;
   }
 
   private async showHistory(): Promise<void> {
@@ -364,9 +422,12 @@ class TypilotExtension implements vscode.Disposable {
     const settingsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'typilot-doctor-')), 'settings.json');
     fs.writeFileSync(settingsFile, JSON.stringify({ [SECTION]: this.settingsFor() }), { mode: 0o600 });
     const args = doctorArgs(server, settingsFile);
+    const info = this.client?.initializeResult?.serverInfo;
+    channel.appendLine(`Typilot extension ${this.version}; running server: ${info ? `${info.name} ${info.version ?? ''}` : 'none'}`);
+    channel.appendLine(`Server: ${describeServer(server)}`);
     channel.appendLine(`$ ${[server.command, ...args].join(' ')}`);
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(server.command, args, { env: process.env });
+      const child = spawn(server.command, args, { env: { ...process.env, ...server.env }, cwd: server.cwd });
       child.stdout.on('data', (data: Buffer) => channel.append(data.toString()));
       child.stderr.on('data', (data: Buffer) => channel.append(data.toString()));
       child.on('error', (error) => {

@@ -44,12 +44,32 @@ local function settings()
   return (config.options.settings or {}).typilot or {}
 end
 
+--- A copy of a settings table in which every empty table is a JSON object: vim.json.encode
+--- writes `{}` as `[]`, which the server would read as a list (`settings: typilot.typilot:
+--- unknown setting` for a setup() without settings). Settings have no list values that can be
+--- empty, so an empty table always means an empty object.
+---@param value any
+---@return any
+local function as_json_objects(value)
+  if type(value) ~= 'table' then
+    return value
+  end
+  if next(value) == nil then
+    return vim.empty_dict()
+  end
+  local out = {}
+  for k, v in pairs(value) do
+    out[k] = as_json_objects(v)
+  end
+  return out
+end
+
 --- Writes the settings to a temporary JSON file for `typilot-lsp doctor --settings FILE`, so
 --- doctor checks the host, model, privacy and history settings the server will get.
 ---@return string|nil path, string|nil err
 local function settings_file()
   local path = vim.fn.tempname() .. '.json'
-  local ok, encoded = pcall(vim.json.encode, { typilot = settings() })
+  local ok, encoded = pcall(vim.json.encode, { typilot = as_json_objects(settings()) })
   if not ok then
     return nil, 'settings are not JSON-encodable: ' .. tostring(encoded)
   end
@@ -100,6 +120,21 @@ local sections = {
   { title = 'typilot: voice (optional)', names = { 'voice', 'microphone' }, optional = true },
 }
 
+--- The repository the plugin was loaded from (a clone has `pyproject.toml` next to `neovim/`),
+--- so that the health check can say how to install the server from it.
+---@return string|nil
+function M.repository()
+  local files = vim.api.nvim_get_runtime_file('lua/typilot/health.lua', false)
+  if #files == 0 then
+    return nil
+  end
+  local root = vim.fs.dirname(vim.fs.dirname(vim.fs.dirname(vim.fs.dirname(vim.fs.normalize(files[1])))))
+  if vim.uv.fs_stat(root .. '/pyproject.toml') and vim.uv.fs_stat(root .. '/server/typilot_lsp') then
+    return root
+  end
+  return nil
+end
+
 function M.check()
   health.start('typilot: Neovim')
   if vim.fn.has('nvim-0.10') == 0 then
@@ -129,10 +164,24 @@ function M.check()
   local base = config.base_cmd(cmd)
   local exe = base[1]
   if vim.fn.executable(exe) == 0 then
-    health.error(('`%s` not found on $PATH'):format(exe), {
-      'Install the server: pip install typilot-lsp (or pipx install typilot-lsp)',
-      "or point setup({ cmd = { '/path/to/typilot-lsp' } }) at it",
-    })
+    local advice = {}
+    local clone = M.repository()
+    if clone then
+      table.insert(
+        advice,
+        ('Install the server (Python 3.10 or newer) from the clone the plugin came from: pipx install %s'):format(
+          vim.fn.fnameescape(clone)
+        )
+      )
+    end
+    table.insert(
+      advice,
+      (clone and 'or' or 'Install the server (Python 3.10 or newer):')
+        .. ' pipx install typilot-lsp, or pip install typilot-lsp in a virtual environment'
+    )
+    table.insert(advice, "then, if it is not on $PATH: setup({ cmd = { '/path/to/venv/bin/typilot-lsp' } })")
+    table.insert(advice, 'voice needs its extra: pipx install "typilot-lsp[voice]" (or pip install "typilot-lsp[voice]")')
+    health.error(('`%s` not found on $PATH'):format(exe), advice)
     return
   end
   local version_cmd = vim.list_extend(vim.deepcopy(base), { '--version' })
@@ -144,6 +193,16 @@ function M.check()
     return
   end
   health.ok(('%s (%s)'):format(vim.trim(res.stdout), vim.fn.exepath(exe)))
+  local server_version = vim.trim(res.stdout):match('^typilot%-lsp%s+(%S+)')
+  local plugin_version = require('typilot.version')
+  if server_version and server_version ~= plugin_version then
+    health.warn(
+      ('the plugin is %s, the server %s: settings or commands may not match'):format(plugin_version, server_version),
+      { 'Update both from the same release: the plugin with your plugin manager, the server with pip/pipx' }
+    )
+  else
+    health.ok(('plugin %s'):format(plugin_version))
+  end
 
   local file, ferr = settings_file()
   if not file then

@@ -1,4 +1,4 @@
-"""Microphone capture with sounddevice: 16 kHz mono float32, ended by the caller or the VAD.
+"""Microphone capture with sounddevice: 16 kHz mono float32, ended by the caller or the end-pointer.
 
 Only the sidecar imports this module (sounddevice loads PortAudio, which the language server
 process never needs).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -22,7 +23,8 @@ from typilot_lsp.voice_agent.errors import (
     PortAudioMissing,
     VoiceDependencyMissing,
 )
-from typilot_lsp.voice_agent.vad import EnergyVad
+from typilot_lsp.voice_agent.protocol import EndReason
+from typilot_lsp.voice_agent.vad import ENDING, Endpointer, VadEvent
 
 __all__ = ["SAMPLE_RATE", "Capture", "CaptureResult", "import_sounddevice", "input_devices"]
 
@@ -68,11 +70,12 @@ def _device_arg(device: str | int | None) -> str | int | None:
 @attrs.define
 class CaptureResult:
     audio: npt.NDArray[np.float32]
-    reason: str
-    """silence, max, no-speech, stop (push-to-talk released) or abort."""
+    reason: EndReason
     speech_detected: bool
     speech_end_monotonic: float | None
-    """time.monotonic() when the last voiced audio arrived; None when none did."""
+    """time.monotonic() when the last speech window arrived; None when none did."""
+    speech_end_sample: int | None
+    """Samples of `audio` up to the end of the last speech window; None without speech."""
 
     @property
     def seconds(self) -> float:
@@ -88,10 +91,11 @@ def _resample(block: npt.NDArray[np.float32], rate: float) -> npt.NDArray[np.flo
 
 
 class Capture:
-    """One recording: open the device, collect audio until the VAD, `stop()` or `abort()` ends it.
+    """One recording: open the device, collect audio until the end-pointer, `stop()` or `abort()`.
 
     `run()` blocks (call it on a thread of its own); `stop()` and `abort()` may be called from any
-    thread. `on_speech` is called once, from the capturing thread, when speech is first detected.
+    thread. `on_event` is called from the capturing thread with each end-pointer event but the
+    ending one (speech, pause, resume); `snapshot()` there gives the audio so far.
     """
 
     def __init__(
@@ -102,32 +106,41 @@ class Capture:
         max_seconds: float,
         no_speech_seconds: float = 10.0,
         vad_enabled: bool = True,
+        endpointer: Endpointer | None = None,
     ) -> None:
         self.device = _device_arg(device)
-        self.vad = EnergyVad(
+        self.vad = endpointer or Endpointer(
             SAMPLE_RATE,
-            silence_seconds=silence_seconds,
+            # Without the end-pointer only stop, abort and maxSeconds end the capture.
+            silence_seconds=silence_seconds if vad_enabled else max_seconds + 1.0,
             max_seconds=max_seconds,
             no_speech_seconds=no_speech_seconds if vad_enabled else max_seconds,
         )
         self.vad_enabled = vad_enabled
         self._blocks: queue.Queue[npt.NDArray[np.float32]] = queue.Queue()
+        self._chunks: list[npt.NDArray[np.float32]] = []
         self._ended = threading.Event()
-        self._end_reason: str | None = None
+        self._end_reason: EndReason | None = None
         self.overflows = 0
 
     def stop(self) -> None:
         """End capture and keep the audio (push-to-talk released)."""
-        self._end("stop")
+        self._end(EndReason.STOP)
 
     def abort(self) -> None:
         """End capture and drop the audio."""
-        self._end("abort")
+        self._end(EndReason.ABORT)
 
-    def _end(self, reason: str) -> None:
+    def _end(self, reason: EndReason) -> None:
         if self._end_reason is None:
             self._end_reason = reason
         self._ended.set()
+
+    def snapshot(self) -> npt.NDArray[np.float32]:
+        """The audio recorded so far (call from the capturing thread, e.g. in `on_event`)."""
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0].copy() if self._chunks else np.zeros(0, dtype=np.float32)
 
     def _open(self, sd: ModuleType) -> tuple[Any, float]:
         def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
@@ -168,44 +181,45 @@ class Capture:
                 raise NoInputDevice(str(exc)) from exc
             raise InputDeviceError(self.device, str(exc), available) from exc
 
-    def run(self, on_speech: Any = None, on_open: Any = None) -> CaptureResult:
+    def run(
+        self,
+        on_event: Callable[[VadEvent], None] | None = None,
+        on_open: Callable[[], None] | None = None,
+    ) -> CaptureResult:
         """Record until the end; raises VoiceError when the device cannot be opened.
 
-        `on_open` is called once the device records, `on_speech` when speech is first heard.
+        `on_open` is called once the device records, `on_event` with the end-pointer's events.
         """
         sd = import_sounddevice()
         stream, rate = self._open(sd)
         if on_open is not None:
             on_open()
-        chunks: list[npt.NDArray[np.float32]] = []
         speech_end: float | None = None
-        reported_speech = False
-        # The VAD counts samples; a device that stops delivering them must not stall capture.
+        # The end-pointer counts samples; a device that stops delivering them must not stall.
         deadline = time.monotonic() + self.vad.max_samples / SAMPLE_RATE + 2.0
         try:
             while not self._ended.is_set():
                 if time.monotonic() > deadline:
-                    self._end("max")
+                    self._end(EndReason.MAX)
                     break
                 try:
                     block = self._blocks.get(timeout=0.1)
                 except queue.Empty:
                     if not stream.active:
-                        self._end("device-lost")
+                        self._end(EndReason.DEVICE_LOST)
                     continue
                 arrived = time.monotonic()
                 block = _resample(block, rate)
-                chunks.append(block)
+                self._chunks.append(block)
                 before = self.vad.speech_end_sample
-                reason = self.vad.feed(block)
+                events = self.vad.feed(block)
                 if self.vad.speech_end_sample != before:
                     speech_end = arrived
-                if self.vad.speech_started and not reported_speech:
-                    reported_speech = True
-                    if on_speech is not None:
-                        on_speech()
-                if reason is not None and (self.vad_enabled or reason == "max"):
-                    self._end(reason)
+                for event in events:
+                    if event in ENDING:
+                        self._end(EndReason(event.value))
+                    elif on_event is not None:
+                        on_event(event)
         finally:
             try:
                 stream.stop()
@@ -214,11 +228,12 @@ class Capture:
                 pass
         # Blocks that arrived between the end and the stream closing belong to the utterance.
         while not self._blocks.empty():
-            chunks.append(_resample(self._blocks.get_nowait(), rate))
-        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+            self._chunks.append(_resample(self._blocks.get_nowait(), rate))
+        audio = self.snapshot()
         return CaptureResult(
             audio=audio,
-            reason=self._end_reason or "stop",
+            reason=self._end_reason or EndReason.STOP,
             speech_detected=self.vad.speech_started,
             speech_end_monotonic=speech_end,
+            speech_end_sample=self.vad.speech_end_sample,
         )

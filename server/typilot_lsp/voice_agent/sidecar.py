@@ -1,211 +1,204 @@
 """`typilot-lsp voice`: the voice sidecar. JSON lines in on stdin, JSON lines out on stdout.
 
-The language server starts one sidecar on first use and talks to it with one JSON object per line.
-Requests carry an ``op`` and usually an ``id``; every event the sidecar writes carries an ``event``
-and the ``id`` of the request it answers.
+The language server starts one sidecar on first use; the messages are the typed ones of
+`typilot_lsp.voice_agent.protocol` (requests, events and their fields are described there).
 
-Requests:
-    {"op": "configure", "id": 1, "model": "tiny.en", "computeType": "int8", "language": "en",
-     "inputDevice": null, "maxSeconds": 30, "silenceSeconds": 1.2}
-        -> {"event": "configured", "id": 1, "model": ..., "path": ..., "loadSeconds": ...}
-        (the model is loaded now and kept warm; reloaded only when model or computeType change)
-    {"op": "listen", "id": 2, "vad": true}
-        -> {"event": "listening"}, {"event": "speech"} when speech starts,
-           {"event": "transcribing", "reason": "silence"|"max"|"stop"|"no-speech", "audioSeconds"},
-           {"event": "result", "text", "command", "instruction", "audioSeconds",
-            "transcribeSeconds", "latencySeconds"}   (latency: end of speech -> result)
-        or {"event": "aborted"}
-    {"op": "stop", "id": 2}       end the capture of listen 2 and transcribe it (push-to-talk)
-    {"op": "abort", "id": 2}      end it and drop the audio
-                                  (both are ignored when that capture has already ended)
-    {"op": "transcribe", "id": 3, "path": "x.wav"}  -> "transcribing", then "result"
-    {"op": "ping", "id": 4}       -> {"event": "pong", "pid": ...}
-    {"op": "shutdown"}            exit
-Errors: {"event": "error", "id", "code", "message"}; the message names the fix.
+Threads: the main thread reads requests and never waits on audio or the model; each listen
+records on a capture thread of its own (which also runs the end-pointer, ~0.1 ms a window); the
+model (load, warm-up, every transcription) runs on one model thread, so it stays warm and is never
+used by two threads at once.
 
-At start the sidecar writes {"event": "hello", "pid", "version"}. It exits when stdin closes, so it
-never outlives the server that started it.
+A listen transcribes early: at the first pause in speech (`Endpointer.pause_seconds`) it
+transcribes what was said so far, while the user may still be speaking, and reports the words as a
+`partial` event. If speech resumes, that transcript is dropped (the next pause makes another); if
+the pause becomes the end, it is the result, ready as soon as the end is decided.
+
+At start the sidecar writes `hello`. It exits when stdin closes, so it never outlives the server
+that started it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
-import queue
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 import attrs
 
 from typilot_lsp import __version__
+from typilot_lsp.voice_agent import protocol as p
 from typilot_lsp.voice_agent.errors import VoiceDependencyMissing, VoiceError
 from typilot_lsp.voice_agent.grammar import parse
 
-__all__ = ["Sidecar", "VoiceSettings", "main"]
+__all__ = ["Sidecar", "main"]
+
+SAMPLE_RATE = 16000
 
 
-@attrs.frozen
-class VoiceSettings:
-    model: str = "tiny.en"
-    compute_type: str = "int8"
-    language: str = "en"
-    input_device: str | int | None = None
-    max_seconds: float = 30.0
-    silence_seconds: float = 1.2
-    user_commands: tuple[str, ...] = ()
+@attrs.define
+class _Early:
+    """A transcription started at a pause: valid for the result while no speech came after."""
 
-    @classmethod
-    def from_message(cls, msg: dict[str, Any]) -> VoiceSettings:
-        default = cls()
-        device = msg.get("inputDevice", default.input_device)
-        return cls(
-            model=str(msg.get("model") or default.model),
-            compute_type=str(msg.get("computeType") or default.compute_type),
-            language=str(msg.get("language") or default.language),
-            input_device=device if isinstance(device, (str, int)) else None,
-            max_seconds=float(msg.get("maxSeconds") or default.max_seconds),
-            silence_seconds=float(msg.get("silenceSeconds") or default.silence_seconds),
-            user_commands=tuple(str(c) for c in msg.get("userCommands") or ()),
-        )
+    samples: int
+    future: Future[Any]
 
 
 class Sidecar:
-    """The request loop. Capture runs on a thread per listen; model work on one worker thread."""
+    """The request loop. Capture runs on a thread per listen; model work on one model thread."""
 
     def __init__(self, out: IO[str]) -> None:
         self._out = out
         self._out_lock = threading.Lock()
-        self.settings = VoiceSettings()
+        self.settings = p.Configure()
         self._transcriber: Any = None
         self._loaded_key: tuple[str, str] | None = None
-        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._worker = threading.Thread(target=self._work, name="voice-worker", daemon=True)
-        self._worker.start()
+        self._model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-model")
         self._capture: Any = None
-        self._capture_id: Any = None
+        self._capture_id: int | None = None
         self._capture_lock = threading.Lock()
 
     # --- output --------------------------------------------------------------------------
 
-    def emit(self, event: str, id: Any = None, **fields: Any) -> None:
-        message = {"event": event, "id": id, **fields}
-        line = json.dumps(message, ensure_ascii=False)
+    def emit(self, event: p.Event) -> None:
+        line = p.encode(event)
         with self._out_lock:
             self._out.write(line + "\n")
             self._out.flush()
 
-    def _error(self, id: Any, exc: BaseException) -> None:
+    def _error(self, id: int | None, exc: BaseException) -> None:
         if isinstance(exc, ModuleNotFoundError) and exc.name:
             # numpy, faster-whisper, sounddevice and friends come with the voice extra.
             exc = VoiceDependencyMissing(exc.name.split(".")[0], str(exc))
         if isinstance(exc, VoiceError):
-            self.emit("error", id, code=exc.code, message=str(exc))
+            self.emit(p.Error(code=exc.code, message=str(exc), id=id))
         else:
             traceback.print_exc(file=sys.stderr)
             self.emit(
-                "error",
-                id,
-                code="internal",
-                message=f"the voice sidecar failed ({type(exc).__name__}: {exc}); see the "
-                "server log (stderr) for details and report it if it persists",
+                p.Error(
+                    code="internal",
+                    message=f"the voice sidecar failed ({type(exc).__name__}: {exc}); see the "
+                    "server log (stderr) for details and report it if it persists",
+                    id=id,
+                )
             )
 
-    # --- model ---------------------------------------------------------------------------
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            job()
+    # --- model (model thread only) -------------------------------------------------------
 
     def _ensure_model(self) -> Any:
-        """The warm transcriber for the current settings (worker thread only)."""
+        """The warm transcriber for the current settings."""
         from typilot_lsp.voice_agent.transcribe import Transcriber
 
-        key = (self.settings.model, self.settings.compute_type)
+        voice = self.settings.voice
+        key = (voice.model, voice.compute_type)
         if self._transcriber is None or self._loaded_key != key:
             self._transcriber = None
             self._transcriber = Transcriber(
-                self.settings.model,
-                compute_type=self.settings.compute_type,
-                language=self.settings.language,
+                voice.model, compute_type=voice.compute_type, language=voice.language
             )
             self._loaded_key = key
             # Warm while the user is still speaking (configure comes with the first listen).
             self._transcriber.warm_up()
-        self._transcriber.language = self.settings.language or None
+        self._transcriber.language = voice.language or None
         return self._transcriber
 
-    def _configure(self, id: Any) -> None:
+    def _configure(self, id: int | None) -> None:
         try:
             transcriber = self._ensure_model()
         except Exception as exc:
             self._error(id, exc)
             return
         self.emit(
-            "configured",
-            id,
-            model=self.settings.model,
-            path=transcriber.path,
-            loadSeconds=round(transcriber.load_seconds, 3),
+            p.Configured(
+                model=self.settings.voice.model,
+                path=transcriber.path,
+                load_seconds=round(transcriber.load_seconds, 3),
+                id=id,
+            )
         )
 
-    def _transcribe_and_emit(
-        self, id: Any, audio: Any, speech_end: float | None, reason: str | None = None
-    ) -> None:
-        try:
-            transcriber = self._ensure_model()
-            transcript = transcriber.transcribe(audio)
-        except Exception as exc:
-            self._error(id, exc)
-            return
+    def _transcribe(self, audio: Any) -> Any:
+        return self._ensure_model().transcribe(audio)
+
+    def _result(
+        self,
+        id: int | None,
+        transcript: Any,
+        reason: p.EndReason,
+        speech_end: float | None,
+        speculative: bool = False,
+    ) -> p.Result:
         parsed = parse(transcript.text, self.settings.user_commands)
-        latency = None if speech_end is None else round(time.monotonic() - speech_end, 3)
-        self.emit(
-            "result",
-            id,
-            **parsed.to_json(),
+        return p.Result(
+            text=parsed.text,
+            command=parsed.command,
+            instruction=parsed.instruction,
             reason=reason,
-            audioSeconds=round(transcript.audio_seconds, 3),
-            transcribeSeconds=round(transcript.transcribe_seconds, 3),
-            latencySeconds=latency,
+            audio_seconds=round(transcript.audio_seconds, 3),
+            transcribe_seconds=round(transcript.transcribe_seconds, 3),
+            latency_seconds=None if speech_end is None else round(time.monotonic() - speech_end, 3),
+            speculative=speculative,
+            id=id,
         )
 
     # --- capture -------------------------------------------------------------------------
 
-    def _listen(self, id: Any, vad: bool) -> None:
+    def _listen(self, request: p.Listen) -> None:
         from typilot_lsp.voice_agent.capture import Capture
+        from typilot_lsp.voice_agent.vad import VadEvent
 
-        settings = self.settings
+        id = request.id
+        voice = self.settings.voice
         capture = Capture(
-            settings.input_device,
-            silence_seconds=settings.silence_seconds,
-            max_seconds=settings.max_seconds,
-            vad_enabled=vad,
+            voice.input_device,
+            silence_seconds=voice.silence_seconds,
+            max_seconds=voice.max_seconds,
+            vad_enabled=request.vad,
         )
         with self._capture_lock:
             if self._capture is not None:
                 self.emit(
-                    "error",
-                    id,
-                    code="busy",
-                    message="already listening: say your command, or stop the current "
-                    "recording first (Typilot: stop voice)",
+                    p.Error(
+                        code="busy",
+                        message="already listening: say your command, or stop the current "
+                        "recording first (Typilot: stop voice)",
+                        id=id,
+                    )
                 )
                 return
             self._capture, self._capture_id = capture, id
+        lock = threading.Lock()
+        early: list[_Early] = []  # the latest early transcription, if any
+        finished = threading.Event()
+
+        def partial(future: Future[Any], seconds: float) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return  # the result transcribes again and reports a failure
+            text = future.result().text
+            with lock:
+                if text and not finished.is_set():
+                    self.emit(p.Partial(text=text, audio_seconds=round(seconds, 3), id=id))
+
+        def on_event(event: VadEvent) -> None:
+            if event is VadEvent.SPEECH:
+                self.emit(p.Speech(id=id))
+            elif event is VadEvent.PAUSE:
+                if early and not early[-1].future.done():
+                    return  # one at a time: the end transcribes again if this one is stale
+                audio = capture.snapshot()
+                future = self._model.submit(self._transcribe, audio)
+                early[:] = [_Early(audio.size, future)]
+                future.add_done_callback(lambda f: partial(f, audio.size / SAMPLE_RATE))
 
         def run() -> None:
             try:
                 result = capture.run(
-                    on_open=lambda: self.emit("listening", id),
-                    on_speech=lambda: self.emit("speech", id),
+                    on_event=on_event, on_open=lambda: self.emit(p.Listening(id=id))
                 )
             except Exception as exc:
                 self._error(id, exc)
@@ -213,32 +206,41 @@ class Sidecar:
             finally:
                 with self._capture_lock:
                     self._capture, self._capture_id = None, None
-            if result.reason == "abort":
-                self.emit("aborted", id, audioSeconds=round(result.seconds, 3))
+            seconds = round(result.seconds, 3)
+            with lock:  # no partial after this point: the words so far are the result's
+                finished.set()
+                if result.reason is p.EndReason.ABORT:
+                    self.emit(p.Aborted(audio_seconds=seconds, id=id))
+                    return
+                self.emit(
+                    p.Transcribing(
+                        reason=result.reason,
+                        audio_seconds=seconds,
+                        speech=result.speech_detected,
+                        id=id,
+                    )
+                )
+            if result.reason is p.EndReason.NO_SPEECH:
+                self.emit(p.Result(text="", command=None, reason=result.reason,
+                                   audio_seconds=seconds, id=id))  # fmt: skip
+                return
+            end = result.speech_end_sample
+            ready = early[-1] if early and end is not None and early[-1].samples >= end else None
+            future = ready.future if ready else self._model.submit(self._transcribe, result.audio)
+            try:
+                transcript = future.result()
+            except Exception as exc:
+                self._error(id, exc)
                 return
             self.emit(
-                "transcribing",
-                id,
-                reason=result.reason,
-                audioSeconds=round(result.seconds, 3),
-                speech=result.speech_detected,
-            )
-            if result.reason == "no-speech":
-                self.emit(
-                    "result", id, text="", command=None, instruction="", reason="no-speech",
-                    audioSeconds=round(result.seconds, 3), transcribeSeconds=0.0,
-                    latencySeconds=None,
-                )  # fmt: skip
-                return
-            self._jobs.put(
-                lambda: self._transcribe_and_emit(
-                    id, result.audio, result.speech_end_monotonic, result.reason
+                self._result(
+                    id, transcript, result.reason, result.speech_end_monotonic, ready is not None
                 )
             )
 
         threading.Thread(target=run, name=f"voice-capture-{id}", daemon=True).start()
 
-    def _end_capture(self, id: Any, abort: bool) -> None:
+    def _end_capture(self, id: int | None, abort: bool) -> None:
         with self._capture_lock:
             capture, current = self._capture, self._capture_id
         if capture is None or (id is not None and id != current):
@@ -252,70 +254,71 @@ class Sidecar:
 
     # --- requests ------------------------------------------------------------------------
 
-    def _transcribe_file(self, id: Any, path: str) -> None:
+    def _transcribe_file(self, id: int | None, path: str) -> None:
         try:
             from typilot_lsp.voice_agent.transcribe import read_wav
 
             audio = read_wav(path)
+            self.emit(
+                p.Transcribing(
+                    reason=p.EndReason.FILE, audio_seconds=round(audio.size / SAMPLE_RATE, 3), id=id
+                )
+            )
+            transcript = self._transcribe(audio)
         except Exception as exc:
             self._error(id, exc)
             return
-        self.emit("transcribing", id, reason="file", audioSeconds=round(audio.size / 16000, 3))
-        self._transcribe_and_emit(id, audio, None, "file")
+        self.emit(self._result(id, transcript, p.EndReason.FILE, None))
 
-    def handle(self, msg: dict[str, Any]) -> bool:
+    def handle(self, request: p.Request) -> bool:
         """Handle one request; False when the sidecar should exit."""
         try:
-            return self._handle(msg)
+            return self._handle(request)
         except Exception as exc:  # one bad request must not end the sidecar
-            self._error(msg.get("id"), exc)
+            self._error(request.id, exc)
             return True
 
-    def _handle(self, msg: dict[str, Any]) -> bool:
-        op = msg.get("op")
-        id = msg.get("id")
-        if op == "configure":
-            self.settings = VoiceSettings.from_message(msg)
-            self._jobs.put(lambda: self._configure(id))
-        elif op == "listen":
-            self._listen(id, bool(msg.get("vad", True)))
-        elif op == "stop":
+    def _handle(self, request: p.Request) -> bool:
+        id = request.id
+        if isinstance(request, p.Configure):
+            self.settings = request
+            self._model.submit(self._configure, id)
+        elif isinstance(request, p.Listen):
+            self._listen(request)
+        elif isinstance(request, p.Stop):
             self._end_capture(id, abort=False)
-        elif op == "abort":
+        elif isinstance(request, p.Abort):
             self._end_capture(id, abort=True)
-        elif op == "transcribe":
-            path = str(msg.get("path", ""))
-            self._jobs.put(lambda: self._transcribe_file(id, path))
-        elif op == "ping":
-            self.emit("pong", id, pid=os.getpid())
-        elif op == "shutdown":
+        elif isinstance(request, p.Transcribe):
+            self._model.submit(self._transcribe_file, id, request.path)
+        elif isinstance(request, p.Ping):
+            self.emit(p.Pong(pid=os.getpid(), id=id))
+        elif isinstance(request, p.Shutdown):
             return False
-        else:
-            self.emit("error", id, code="protocol", message=f"unknown op {op!r}")
         return True
 
     def serve(self, lines: IO[str]) -> int:
-        self.emit("hello", pid=os.getpid(), version=__version__)
+        self.emit(p.Hello(pid=os.getpid(), version=__version__))
         for raw in lines:
             raw = raw.strip()
             if not raw:
                 continue
             try:
-                msg = json.loads(raw)
-                if not isinstance(msg, dict):
-                    raise ValueError("not an object")
-            except ValueError as exc:
-                self.emit("error", code="protocol", message=f"bad request line: {exc}")
+                request = p.decode_request(raw)
+            except p.ProtocolError as exc:
+                self.emit(p.Error(code="protocol", message=str(exc), id=getattr(exc, "id", None)))
                 continue
-            if not self.handle(msg):
+            if not self.handle(request):
                 break
         with self._capture_lock:
             capture = self._capture
         if capture is not None:
             capture.abort()
         # Let queued work answer (briefly: a model download is not worth waiting for).
-        self._jobs.put(None)
-        self._worker.join(timeout=2.0)
+        drained = self._model.submit(lambda: None)
+        with contextlib.suppress(Exception):
+            drained.result(timeout=2.0)
+        self._model.shutdown(wait=False)
         return 0
 
 

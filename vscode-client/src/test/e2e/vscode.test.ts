@@ -11,9 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { PYTHON, REPO, SERVER, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
+import { CLIENT_DIR, PYTHON, REPO, SERVER, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
 import { missingAudioTools, PulseNullSink, speak } from './audio';
-import { launchBrowser, missingPrerequisites, startCodeServer, statusText, visibleLines, type CodeServer } from './codeServer';
+import { launchBrowser, missingPrerequisites, NODE_BIN, startCodeServer, statusText, visibleLines, type CodeServer } from './codeServer';
 
 const OUTPUT = path.join(REPO, 'test-output', 'vscode');
 const INSTRUCTION = 'add two numbers and keep a running log';
@@ -533,4 +533,80 @@ test('untrusted workspace (Restricted Mode): its serverPath, host and privacy va
     await other.stop();
     fs.rmSync(untrustedRoot, { recursive: true, force: true });
   }
+});
+
+test('the .vsix alone: no typilot-lsp anywhere, a bare Python venv on PATH; gen: streams and one Ctrl+Z undoes it; the voice key says how to get voice', async () => {
+  // A third code-server whose PATH has no typilot-lsp and whose first python3 is a fresh venv
+  // without any package (not even pip): the server can only come from the .vsix's bundled/libs.
+  const bareRoot = tempDir('vscode-bundled');
+  const venv = path.join(bareRoot, 'venv');
+  const base = execFileSync(PYTHON, ['-c', 'import sys; print(sys._base_executable)'], { encoding: 'utf8' }).trim();
+  execFileSync(base, ['-m', 'venv', '--without-pip', venv]);
+  const barePython = path.join(venv, 'bin', 'python3');
+  assert.throws(() => execFileSync(barePython, ['-c', 'import typilot_lsp'], { stdio: 'ignore' }), 'the venv has no typilot_lsp');
+  const pathEnv = [path.join(venv, 'bin'), NODE_BIN, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+  for (const dir of pathEnv.split(':')) {
+    assert.equal(fs.existsSync(path.join(dir, 'typilot-lsp')), false, `no typilot-lsp in ${dir}`);
+  }
+  // VS Code takes PATH from a login shell (/etc/profile resets it): the user's profile puts the
+  // venv first, as a user's would for their Python.
+  fs.mkdirSync(path.join(bareRoot, 'home'), { recursive: true });
+  fs.writeFileSync(path.join(bareRoot, 'home', '.profile'), `export PATH='${pathEnv}'\n`);
+  const workspace = path.join(bareRoot, 'workspace');
+  fs.mkdirSync(workspace, { recursive: true });
+  const bareFile = path.join(workspace, 'demo.py');
+  const original = 'x = 1\n# gen: bundled check\n';
+  fs.writeFileSync(bareFile, original);
+  const reply = Array.from({ length: 10 }, (_, i) => `bundled_${i} = "${'ü'.repeat(i)}"`).join('\n') + '\n';
+  await replay!.addRule({ match: 'bundled check', reply, tokens_per_second: 60 });
+  const bareServer = await startCodeServer(
+    bareRoot,
+    { 'typilot.ollama.host': replay!.url, 'typilot.streaming.editIntervalMs': 30 },
+    { PATH: pathEnv, PYTHONPATH: '', VIRTUAL_ENV: '' },
+  );
+  const saved = { page, file };
+  const barePage = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+  page = barePage;
+  file = bareFile;
+  try {
+    await page.goto(`${bareServer.url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
+    await openDemoFile();
+    await goToLine(2);
+    await chooseQuickFix('Typilot: gen — bundled check');
+    await waitFor('the status bar spinner', async () => ((await statusText(page))?.includes('$(loading') ? true : undefined), 20000);
+    await waitFor('the run to end', async () => {
+      const text = await statusText(page);
+      return text !== undefined && !text.includes('$(loading') && (await visibleLines(page)).some((l) => l.startsWith('bundled_9')) ? true : undefined;
+    }, 60000);
+    await shot('12-bundled-streamed.png');
+    const streamed = await saveAndRead(original);
+    assert.equal(streamed, `x = 1\n${reply}`, 'the whole reply, in place of the prefix line');
+    await page.keyboard.press('Control+Z');
+    await sleep(300);
+    assert.equal(await saveAndRead(streamed), original, 'one Ctrl+Z restored the prefix line');
+
+    // The Typilot output names the bundled server, the bare interpreter and the server's version.
+    // Voice needs native packages the .vsix does not carry: the first press says how to get them.
+    await page.keyboard.press('Control+Alt+V');
+    const hint = await waitFor('the voice install hint', async () => (await notifications()).find((t) => t.includes('typilot-lsp[voice]')), 30000);
+    await shot('13-bundled-voice-hint.png');
+    assert.match(hint, /faster-whisper and sounddevice/);
+    assert.ok(hint.includes(`${barePython} -m pip install 'typilot-lsp[voice]'`), hint);
+    assert.doesNotMatch((await statusText(page)) ?? '', /listening/, 'nothing started listening');
+  } finally {
+    page = saved.page;
+    file = saved.file;
+    await barePage.close();
+    await bareServer.stop();
+  }
+  // The Typilot output (complete once code-server has stopped) names the bundled server, the bare
+  // interpreter and the server's version, which is the extension's.
+  const log = findFile(path.join(bareRoot, 'data', 'logs'), /Typilot\.log$/);
+  const text = log === undefined ? '(no Typilot output log)' : fs.readFileSync(log, 'utf8');
+  fs.writeFileSync(path.join(OUTPUT, 'typilot-output-bundled.log'), text);
+  fs.rmSync(bareRoot, { recursive: true, force: true });
+  const pkg = JSON.parse(fs.readFileSync(path.join(CLIENT_DIR, 'package.json'), 'utf8')) as { version: string };
+  assert.ok(text.includes(`Starting ${barePython} -m typilot_lsp (the bundled server, Python`), text);
+  assert.ok(text.includes(`typilot-lsp ${pkg.version} is running; extension ${pkg.version}`), text);
 });

@@ -1,10 +1,10 @@
 """Voice commands: `typilot.voice.start {uri, position}` and `typilot.voice.stop`.
 
 Start listens through the voice sidecar (push-to-talk: stop ends the recording; otherwise it ends
-by itself after `voice.silenceSeconds` of silence, or at `voice.maxSeconds`). The transcript is
+by itself after `voice.silenceSeconds` of non-speech, or at `voice.maxSeconds`). The transcript is
 parsed into a command; gen/fix/sum become a prefixed comment line at the cursor (in the file's
 comment syntax) that runs like any other run, with source "voice"; "cancel" cancels the runs in the
-file. Progress shows Listening, Transcribing, Generating.
+file. Progress shows Listening, the words heard so far, Transcribing, Generating.
 
 This module never imports faster-whisper or sounddevice: they live in the sidecar process.
 """
@@ -16,17 +16,23 @@ import contextlib
 import itertools
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from typilot_lsp.comments import line_comment_for
-from typilot_lsp.config import Config, VoiceConfig
 from typilot_lsp.errors import RequestFailed, TypilotError
-from typilot_lsp.server import TypilotServer
-from typilot_lsp.voice.client import SidecarError, VoiceClient, VoiceRequest
+from typilot_lsp.feature import Feature
+from typilot_lsp.features.voice.client import SidecarError, VoiceClient, VoiceRequest
+from typilot_lsp.server import TypilotServer  # at run time: pygls reads the handlers' hints
+from typilot_lsp.voice_agent import protocol as p
+
+if TYPE_CHECKING:
+    from typilot_lsp.config import Config
+    from typilot_lsp.documents import DocumentState
 
 log = logging.getLogger("typilot_lsp.voice")
 
@@ -34,6 +40,8 @@ START_COMMAND = "typilot.voice.start"
 STOP_COMMAND = "typilot.voice.stop"
 PREFIX_INDEX_TIMEOUT = 5.0
 LISTEN_TIMEOUT = 15.0
+HEARD_CHARS = 80
+"""The progress message shows at most this much of the words heard so far."""
 
 _ids = itertools.count(1)
 
@@ -50,18 +58,6 @@ class VoiceSession:
     started_at: float = attrs.field(factory=time.monotonic)
 
 
-def configure_message(voice: VoiceConfig, user_commands: list[str]) -> dict[str, Any]:
-    return {
-        "model": voice.model,
-        "computeType": voice.compute_type,
-        "language": voice.language,
-        "inputDevice": voice.input_device,
-        "maxSeconds": voice.max_seconds,
-        "silenceSeconds": voice.silence_seconds,
-        "userCommands": user_commands,
-    }
-
-
 def prefixed_line(
     language_id: str, indent: str, prefix: str, instruction: str
 ) -> str:  # e.g. "    # gen: parse an ISO date"
@@ -71,22 +67,72 @@ def prefixed_line(
     return f"{line} {closer}" if closer else line
 
 
-class VoiceFeature:
-    def __init__(self, server: TypilotServer) -> None:
-        self.server = server
+class VoiceFeature(Feature):
+    """Owns the sidecar's client (started on first use, stopped on shutdown) and one session."""
+
+    def __init__(
+        self, server: TypilotServer, client_factory: Callable[[], VoiceClient] = VoiceClient
+    ) -> None:
+        super().__init__(server)
+        self._client_factory = client_factory
+        self._client: VoiceClient | None = None
         self.session: VoiceSession | None = None
         self._starting = False
-        self._configured: dict[str, Any] | None = None
+        self._configured: p.Configure | None = None
+        """The last configure sent; None sends it again before the next listen."""
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def register(self) -> None:
+        server = self.server
+
+        @server.command(START_COMMAND)
+        async def voice_start(ls: TypilotServer, *args: Any) -> dict[str, Any]:
+            uri, position = _position_args(args)
+            try:
+                return await self.start(uri, position)
+            except TypilotError as exc:
+                message = str(exc) if str(exc).startswith("Typilot") else f"Typilot voice: {exc}"
+                ls.show_message(message, types.MessageType.Error)
+                raise RequestFailed(message) from exc
+
+        @server.command(STOP_COMMAND)
+        async def voice_stop(ls: TypilotServer, *args: Any) -> dict[str, Any]:
+            return await self.stop()
+
+    def settings_changed(self, old: Config, new: Config) -> None:
+        if old.voice != new.voice or old.commands.keys() != new.commands.keys():
+            self._configured = None  # sent again before the next listen
+
+    async def shutdown(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # --- what voice needs of the documents and the runs (all of it here) -----------------
+
+    def _document(self, uri: str) -> DocumentState | None:
+        return self.server.documents.get(uri)
+
+    def _cancel_runs(self, uri: str) -> int:
+        return self.server.runs.cancel(uri)
+
+    async def _start_run(self, uri: str, line: int) -> None:
+        await self.server.runs.start(uri, line, source="voice")
+
+    # --- the sidecar ---------------------------------------------------------------------
 
     @property
     def client(self) -> VoiceClient:
-        if self.server.voice is None:
-            self.server.voice = VoiceClient()
-        client: VoiceClient = self.server.voice
-        return client
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
 
-    def user_commands(self) -> list[str]:
-        return [name.rstrip(":") for name in self.server.config.commands]
+    def configure_request(self) -> p.Configure:
+        config = self.server.config
+        return p.Configure(
+            voice=config.voice, user_commands=tuple(name.rstrip(":") for name in config.commands)
+        )
 
     # --- progress ------------------------------------------------------------------------
 
@@ -136,12 +182,12 @@ class VoiceFeature:
 
     async def _abort(self, session: VoiceSession) -> None:
         with contextlib.suppress(SidecarError):
-            await self.client.notify("abort", id=session.listen.id)
+            await self.client.notify(p.Abort(id=session.listen.id))
 
     # --- commands ------------------------------------------------------------------------
 
     async def start(self, uri: str, position: types.Position) -> dict[str, Any]:
-        if uri not in self.server.documents:
+        if self._document(uri) is None:
             raise TypilotError(f"Typilot voice: {uri} is not open in the editor.")
         if self.session is not None or self._starting:
             raise TypilotError(
@@ -156,13 +202,13 @@ class VoiceFeature:
 
     async def _start(self, uri: str, position: types.Position) -> dict[str, Any]:
         client = self.client
-        message = configure_message(self.server.config.voice, self.user_commands())
+        message = self.configure_request()
         configure: VoiceRequest | None = None
         if message != self._configured or not client.running:
-            # Loads the model on the sidecar's worker while the microphone is already open.
-            configure = await client.request("configure", **message)
+            # Loads the model on the sidecar's model thread while the microphone is already open.
+            configure = await client.request(message)
             self._configured = message
-        listen = await client.request("listen")
+        listen = await client.request(p.Listen())
         session = VoiceSession(uri, position, listen, f"typilot-voice-{next(_ids)}")
         self.session = session
         try:
@@ -170,18 +216,20 @@ class VoiceFeature:
         except asyncio.TimeoutError:
             self.session = None
             with contextlib.suppress(SidecarError):
-                await client.notify("abort", id=listen.id)
+                await client.notify(p.Abort(id=listen.id))
             raise TypilotError(
                 f"the microphone did not open within {LISTEN_TIMEOUT:g} s: check "
                 "`typilot.voice.inputDevice` and your sound server (PulseAudio/PipeWire), or "
                 "run `typilot-lsp doctor`"
             ) from None
-        if first.get("event") != "listening":
+        if not isinstance(first, p.Listening):
             self.session = None
             if configure is not None and not configure.done:
                 # A dead microphone says nothing about the model: keep its answer for later.
                 self.server.run_task(self._watch_configure(configure, None), "voice configure")
-            raise SidecarError(str(first.get("message", first)), str(first.get("code")))
+            if isinstance(first, p.Error):
+                raise SidecarError(first.message, first.code)
+            raise SidecarError(f"the voice sidecar answered listen with {first!r}")
         await self._progress_begin(session)
         session.task = self.server.run_task(self._follow(session, configure), "voice session")
         return {"listening": True, "sessionId": listen.id}
@@ -191,23 +239,21 @@ class VoiceFeature:
         if session is None:
             return {"stopped": False}
         with contextlib.suppress(SidecarError):
-            await self.client.notify("stop", id=session.listen.id)
+            await self.client.notify(p.Stop(id=session.listen.id))
         return {"stopped": True, "sessionId": session.listen.id}
 
     # --- one session ---------------------------------------------------------------------
 
     async def _watch_configure(self, configure: VoiceRequest, session: VoiceSession | None) -> None:
         event = await configure.next_event()
-        if event.get("event") == "error":
+        if isinstance(event, p.Error):
             self._configured = None
             if session is not None and self.session is session:
                 session.cancelled = True
                 with contextlib.suppress(SidecarError):
-                    await self.client.notify("abort", id=session.listen.id)
+                    await self.client.notify(p.Abort(id=session.listen.id))
                 self._progress_end(session, "voice model unavailable")
-            self.server.show_message(
-                f"Typilot voice: {event.get('message')}", types.MessageType.Error
-            )
+            self.server.show_message(f"Typilot voice: {event.message}", types.MessageType.Error)
 
     async def _follow(self, session: VoiceSession, configure: VoiceRequest | None) -> None:
         if configure is not None:
@@ -215,20 +261,21 @@ class VoiceFeature:
             self.server.run_task(self._watch_configure(configure, session), "voice configure")
         try:
             async for event in session.listen:
-                kind = event.get("event")
-                if kind == "speech":
+                if isinstance(event, p.Speech):
                     self._report(session, "Listening… (hearing you)")
-                elif kind == "transcribing":
+                elif isinstance(event, p.Partial):
+                    self._report(session, f"Listening… heard: {_heard(event.text)}")
+                elif isinstance(event, p.Transcribing):
                     self._report(session, "Transcribing…")
-                elif kind == "aborted":
+                elif isinstance(event, p.Aborted):
                     self._progress_end(session, "stopped")
-                elif kind == "error":
+                elif isinstance(event, p.Error):
                     self._progress_end(session, "failed")
                     if not session.cancelled:
                         self.server.show_message(
-                            f"Typilot voice: {event.get('message')}", types.MessageType.Error
+                            f"Typilot voice: {event.message}", types.MessageType.Error
                         )
-                elif kind == "result":
+                elif isinstance(event, p.Result):
                     if session.cancelled:
                         self._progress_end(session, "stopped")
                     else:
@@ -244,30 +291,29 @@ class VoiceFeature:
                 self.session = None
             self._progress_end(session, "done")
 
-    async def _on_result(self, session: VoiceSession, event: dict[str, Any]) -> None:
-        command = event.get("command")
-        instruction = str(event.get("instruction") or "")
+    async def _on_result(self, session: VoiceSession, event: p.Result) -> None:
+        command = event.command
+        instruction = event.instruction
         if not command:
-            reason = event.get("reason")
             hint = (
                 "nothing was heard: check that the microphone is not muted and that "
                 "`typilot.voice.inputDevice` names the right one"
-                if reason == "no-speech"
+                if event.reason is p.EndReason.NO_SPEECH
                 else "no words were recognised: speak closer to the microphone and try again"
             )
             self._progress_end(session, "no speech")
             self.server.show_message(f"Typilot voice: {hint}.", types.MessageType.Warning)
             return
         if command == "cancel":
-            count = self.server.runs.cancel(session.uri)
+            count = self._cancel_runs(session.uri)
             self._progress_end(session, f"cancelled {count} run(s)")
             return
-        prefix = self._prefix_for(str(command))
+        prefix = self._prefix_for(command)
         line = await self._insert_line(session, prefix, instruction)
         # The run reports its own progress from here on; ours ends once it has started.
         self._report(session, f"Generating… {prefix} {instruction}".rstrip())
         try:
-            await self.server.runs.start(session.uri, line, source="voice")
+            await self._start_run(session.uri, line)
         finally:
             self._progress_end(session, "Generating")
 
@@ -281,7 +327,7 @@ class VoiceFeature:
         return prefixes.get("gen", "gen:")
 
     async def _insert_line(self, session: VoiceSession, prefix: str, instruction: str) -> int:
-        doc = self.server.documents.get(session.uri)
+        doc = self._document(session.uri)
         if doc is None:
             raise TypilotError(f"{session.uri} was closed before the voice command arrived.")
         line_no = min(max(session.position.line, 0), max(len(doc.lines) - 1, 0))
@@ -315,37 +361,74 @@ class VoiceFeature:
                 ),
                 new_text=text + doc.eol,
             )
-        result = await self.server.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(
-                label="Typilot voice",
-                edit=types.WorkspaceEdit(
-                    document_changes=[
-                        types.TextDocumentEdit(
-                            text_document=types.OptionalVersionedTextDocumentIdentifier(
-                                uri=session.uri, version=doc.version
-                            ),
-                            edits=[edit],
-                        )
-                    ]
-                ),
+        # The editor's didChange brings the new line into the prefix index; listen for it from
+        # before the edit is sent (the change may arrive before the edit's answer).
+        indexed = _LineIndexed(doc, line_no, text)
+        doc.listeners.append(indexed)
+        try:
+            result = await self.server.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(
+                    label="Typilot voice",
+                    edit=types.WorkspaceEdit(
+                        document_changes=[
+                            types.TextDocumentEdit(
+                                text_document=types.OptionalVersionedTextDocumentIdentifier(
+                                    uri=session.uri, version=doc.version
+                                ),
+                                edits=[edit],
+                            )
+                        ]
+                    ),
+                )
             )
-        )
-        if not result.applied:
-            raise TypilotError(
-                f"the editor refused to insert the voice command ({result.failure_reason or 'no reason given'}); "
-                "try again without typing while it is inserted"
-            )
-        # The editor's didChange brings the new line into the prefix index.
-        deadline = time.monotonic() + PREFIX_INDEX_TIMEOUT
-        while time.monotonic() < deadline:
-            doc = self.server.documents.get(session.uri)
-            if doc is not None and doc.line_text(line_no) == text and line_no in doc.prefixed:
-                return line_no
-            await asyncio.sleep(0.02)
-        raise TypilotError(
-            "the voice command was inserted but the editor did not report the change: check that "
-            "the client sends textDocument/didChange"
-        )
+            if not result.applied:
+                raise TypilotError(
+                    "the editor refused to insert the voice command "
+                    f"({result.failure_reason or 'no reason given'}); "
+                    "try again without typing while it is inserted"
+                )
+            indexed.check()
+            try:
+                await asyncio.wait_for(indexed.event.wait(), PREFIX_INDEX_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise TypilotError(
+                    "the voice command was inserted but the editor did not report the change: "
+                    "check that the client sends textDocument/didChange"
+                ) from None
+        finally:
+            with contextlib.suppress(ValueError):
+                doc.listeners.remove(indexed)
+        return line_no
+
+
+class _LineIndexed:
+    """A document listener that fires once line `line_no` reads `text` and is prefixed."""
+
+    def __init__(self, doc: DocumentState, line_no: int, text: str) -> None:
+        self.doc = doc
+        self.line_no = line_no
+        self.text = text
+        self.event = asyncio.Event()
+
+    def on_change(self, l1: int, c1: int, l2: int, c2: int, text: str) -> None:
+        pass
+
+    def on_changes_applied(self, version: int) -> None:
+        self.check()
+
+    def check(self) -> None:
+        doc = self.doc
+        if (
+            self.line_no < len(doc.lines)
+            and doc.line_text(self.line_no) == self.text
+            and self.line_no in doc.prefixed
+        ):
+            self.event.set()
+
+
+def _heard(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= HEARD_CHARS else "…" + text[-(HEARD_CHARS - 1) :]
 
 
 def _position_args(args: tuple[Any, ...]) -> tuple[str, types.Position]:
@@ -362,32 +445,3 @@ def _position_args(args: tuple[Any, ...]) -> tuple[str, types.Position]:
     except (TypeError, ValueError, AttributeError) as exc:
         raise JsonRpcInvalidParams(f"{START_COMMAND}: invalid position {pos!r}") from exc
     return raw["uri"], position
-
-
-def setup(server: TypilotServer) -> None:
-    feature = VoiceFeature(server)
-
-    @server.command(START_COMMAND)
-    async def voice_start(ls: TypilotServer, *args: Any) -> dict[str, Any]:
-        uri, position = _position_args(args)
-        try:
-            return await feature.start(uri, position)
-        except TypilotError as exc:
-            message = str(exc) if str(exc).startswith("Typilot") else f"Typilot voice: {exc}"
-            ls.show_message(message, types.MessageType.Error)
-            raise RequestFailed(message) from exc
-
-    @server.command(STOP_COMMAND)
-    async def voice_stop(ls: TypilotServer, *args: Any) -> dict[str, Any]:
-        return await feature.stop()
-
-    def on_config(old: Config, new: Config) -> None:
-        if old.voice != new.voice or old.commands.keys() != new.commands.keys():
-            feature._configured = None  # sent again before the next listen
-
-    async def shutdown() -> None:
-        if server.voice is not None:
-            await server.voice.aclose()
-
-    server.config_listeners.append(on_config)
-    server.shutdown_hooks.append(shutdown)

@@ -4,13 +4,13 @@ The language server never imports faster-whisper or sounddevice: everything that
 in the sidecar process this client starts on first use. The client
 
 * starts the sidecar lazily and waits for its ``hello`` line,
-* sends requests and hands each event to the request with the same ``id``,
+* sends typed requests and hands each typed event to the request with the same ``id``,
 * notices when the sidecar dies: pending requests fail with an actionable error, and the sidecar is
   started again (at once, a few times a minute at most; later on the next request), with the last
   ``configure`` sent again so the model is warm again,
 * stops it on shutdown (``shutdown`` request, then terminate, then kill).
 
-See `typilot_lsp.voice_agent.sidecar` for the protocol.
+The messages are those of `typilot_lsp.voice_agent.protocol`, the one module both sides import.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import os
 import sys
@@ -26,13 +25,15 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import attrs
+
 from typilot_lsp.errors import TypilotError
+from typilot_lsp.voice_agent import protocol as p
 
 __all__ = ["SidecarError", "VoiceClient", "VoiceRequest"]
 
 log = logging.getLogger("typilot_lsp.voice")
 
-TERMINAL_EVENTS = frozenset(("result", "error", "aborted", "configured", "pong"))
 HELLO_TIMEOUT = 30.0
 RESTART_LIMIT = 3
 RESTART_WINDOW = 60.0
@@ -49,37 +50,38 @@ class SidecarError(TypilotError):
 class VoiceRequest:
     """One request in flight: iterate over its events until the terminal one."""
 
-    def __init__(self, client: VoiceClient, id: int, op: str) -> None:
+    def __init__(self, client: VoiceClient, request: p.Request) -> None:
+        assert request.id is not None
         self.client = client
-        self.id = id
-        self.op = op
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.request = request
+        self.id: int = request.id
+        self.events: asyncio.Queue[p.Event] = asyncio.Queue()
         self.done = False
 
-    def deliver(self, event: dict[str, Any]) -> None:
+    def deliver(self, event: p.Event) -> None:
         if self.done:
             return
-        if event.get("event") in TERMINAL_EVENTS:
+        if isinstance(event, p.TERMINAL_EVENTS):
             self.done = True
             self.client._requests.pop(self.id, None)
         self.events.put_nowait(event)
 
-    async def next_event(self) -> dict[str, Any]:
+    async def next_event(self) -> p.Event:
         return await self.events.get()
 
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    async def __aiter__(self) -> AsyncIterator[p.Event]:
         while True:
             event = await self.events.get()
             yield event
-            if event.get("event") in TERMINAL_EVENTS:
+            if isinstance(event, p.TERMINAL_EVENTS):
                 return
 
-    async def final(self) -> dict[str, Any]:
+    async def final(self) -> p.Event:
         """The terminal event; raises SidecarError for an error event."""
         async for event in self:
-            if event.get("event") == "error":
-                raise SidecarError(str(event.get("message")), str(event.get("code")))
-            if event.get("event") in TERMINAL_EVENTS:
+            if isinstance(event, p.Error):
+                raise SidecarError(event.message, event.code)
+            if isinstance(event, p.TERMINAL_EVENTS):
                 return event
         raise AssertionError("unreachable")
 
@@ -104,7 +106,7 @@ class VoiceClient:
         self._restart_times: list[float] = []
         self._requests: dict[int, VoiceRequest] = {}
         self._ids = itertools.count(1)
-        self._configure: dict[str, Any] | None = None
+        self._configure: p.Configure | None = None
         self._closing = False
         self._start_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -166,7 +168,7 @@ class VoiceClient:
             log.info("voice sidecar started (pid %s)", pid)
             if self._configure is not None:
                 # Warm the model again after a restart; the answer goes nowhere.
-                await self._write({**self._configure, "id": next(self._ids)})
+                await self._write(attrs.evolve(self._configure, id=next(self._ids)))
             return pid
 
     async def aclose(self) -> None:
@@ -175,7 +177,7 @@ class VoiceClient:
         process = self.process
         if process is not None and process.returncode is None:
             with contextlib.suppress(Exception):
-                await self._write({"op": "shutdown"})
+                await self._write(p.Shutdown())
             try:
                 await asyncio.wait_for(process.wait(), 3)
             except asyncio.TimeoutError:
@@ -198,11 +200,11 @@ class VoiceClient:
 
     # --- I/O -----------------------------------------------------------------------------
 
-    async def _write(self, message: dict[str, Any]) -> None:
+    async def _write(self, message: p.Request) -> None:
         process = self.process
         if process is None or process.stdin is None or process.returncode is not None:
             raise SidecarError("the voice sidecar is not running", "not-running")
-        process.stdin.write((json.dumps(message) + "\n").encode())
+        process.stdin.write((p.encode(message) + "\n").encode())
         try:
             await process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -217,22 +219,21 @@ class VoiceClient:
             if not line:
                 break
             try:
-                event = json.loads(line)
-            except ValueError:
-                log.warning("voice sidecar wrote a line that is not JSON (%d bytes)", len(line))
+                event = p.decode_event(line)
+            except p.ProtocolError as exc:
+                log.warning(
+                    "voice sidecar wrote a line that is no event (%d bytes): %s", len(line), exc
+                )
                 continue
-            if not isinstance(event, dict):
-                continue
-            if event.get("event") == "hello":
+            if isinstance(event, p.Hello):
                 if not ready.done():
-                    ready.set_result(int(event.get("pid", process.pid)))
+                    ready.set_result(event.pid)
                 continue
-            event_id = event.get("id")
-            request = self._requests.get(event_id) if isinstance(event_id, int) else None
+            request = self._requests.get(event.id) if event.id is not None else None
             if request is not None:
                 request.deliver(event)
-            elif event.get("event") == "error":
-                log.warning("voice sidecar: %s", event.get("message"))
+            elif isinstance(event, p.Error):
+                log.warning("voice sidecar: %s", event.message)
         code = await process.wait()
         if not ready.done():
             ready.set_exception(
@@ -277,35 +278,33 @@ class VoiceClient:
 
     def _fail_pending(self, message: str) -> None:
         for request in list(self._requests.values()):
-            request.deliver(
-                {"event": "error", "id": request.id, "code": "died", "message": message}
-            )
+            request.deliver(p.Error(code="died", message=message, id=request.id))
         self._requests.clear()
 
     # --- requests ------------------------------------------------------------------------
 
-    async def request(self, op: str, **fields: Any) -> VoiceRequest:
+    async def request(self, request: p.Request) -> VoiceRequest:
         """Send one request (starting the sidecar if needed); iterate the result for events."""
         if not self.running:
             await self.start()
-        id = next(self._ids)
-        req = VoiceRequest(self, id, op)
-        self._requests[id] = req
-        message = {"op": op, "id": id, **fields}
-        if op == "configure":
-            self._configure = {k: v for k, v in message.items() if k != "id"}
+        request = attrs.evolve(request, id=next(self._ids))
+        req = VoiceRequest(self, request)
+        self._requests[req.id] = req
+        if isinstance(request, p.Configure):
+            self._configure = request
         try:
-            await self._write(message)
+            await self._write(request)
         except SidecarError:
-            self._requests.pop(id, None)
+            self._requests.pop(req.id, None)
             raise
         return req
 
-    async def notify(self, op: str, **fields: Any) -> None:
-        """Send a request that has no answer of its own (stop, abort)."""
-        await self._write({"op": op, **fields})
+    async def notify(self, request: p.Stop | p.Abort) -> None:
+        """Send a request that has no answer of its own (stop or abort listen `request.id`)."""
+        await self._write(request)
 
     async def ping(self, timeout: float = 10.0) -> int:
-        req = await self.request("ping")
+        req = await self.request(p.Ping())
         event = await asyncio.wait_for(req.final(), timeout)
-        return int(event["pid"])
+        assert isinstance(event, p.Pong), event
+        return event.pid
