@@ -43,11 +43,16 @@ def typilot_home(tmp_path: Path) -> dict[str, str]:
     """An environment for a process under test whose user dirs all live in a tmp dir.
 
     A copy of ``os.environ`` with HOME and XDG_DATA_HOME / XDG_CONFIG_HOME / XDG_CACHE_HOME
-    pointing into ``tmp_path / "home"`` (created), and OLLAMA_HOST removed so nothing reaches a
+    pointing into ``tmp_path / "home"`` (created), and OLLAMA_HOST (and Typilot's own
+    TYPILOT_SETTINGS, TYPILOT_HISTORY_PATH) removed so nothing reaches a
     real Ollama by accident. Pass it as ``env=`` to subprocesses.
     """
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if k != "OLLAMA_HOST"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OLLAMA_HOST", "TYPILOT_SETTINGS", "TYPILOT_HISTORY_PATH")
+    }
     env["HOME"] = str(home)
     for var, sub in (
         ("XDG_DATA_HOME", ".local/share"),

@@ -457,9 +457,13 @@ def load_settings(
         if isinstance(loaded, dict) and isinstance(loaded.get("typilot"), dict):
             loaded = loaded["typilot"]
         data = loaded
-    config, errors = Config.from_dict(data)
+    # --settings over the user settings file (typilot_lsp.user_settings, which imports this).
+    from typilot_lsp.user_settings import config_with_user_settings
+
+    config, errors = config_with_user_settings(data)
+    where = f" (in {settings_file})" if settings_file else ""
     return LoadedSettings(
         config.with_overrides(backend=backend, host=host, model=model),
-        [f"{error} (in {settings_file})" for error in errors],
+        [error if "(in " in error else f"{error}{where}" for error in errors],
         failure,
     )

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from typilot_lsp import __version__
 from typilot_lsp.config import Config
@@ -27,9 +28,48 @@ log = logging.getLogger("typilot_lsp")
 FeatureT = TypeVar("FeatureT", bound=Feature)
 
 
+class TypilotProtocol(LanguageServerProtocol):
+    """pygls's protocol, without its one leak per notification.
+
+    pygls 2.1 keeps the future of every handler it runs in `_request_futures` under a message
+    id; for a request the reply pops it, but for a notification (and for each step of a
+    generator handler, such as the built-in didOpen/didChange/didClose) the id is a fresh
+    uuid that nothing ever pops. One editor session sends thousands of didChange
+    notifications: each future, with its lock and callbacks, stayed for the server's life
+    (about 14 KB per short run). Here such an entry is dropped as soon as its handler ends.
+    """
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        if getattr(callback, "func", None) == self._send_handler_result:
+            return  # a client's request: the reply pops its entry
+        future = self._request_futures.get(msg_id)
+        if future is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        # Not at once: a future's callbacks can run inside a loop over the table (pygls's
+        # `shutdown` cancels every pending future while iterating it).
+        def forget(_: Any) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._request_futures.pop, msg_id, None)
+
+        future.add_done_callback(forget)
+
+
 class TypilotServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("typilot-lsp", __version__)
+        super().__init__("typilot-lsp", __version__, protocol_cls=TypilotProtocol)
         self.config = Config()
         self._features: dict[type[Feature], Feature] = {}
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -18,6 +18,7 @@ def isolated_env(tmp_path: pathlib.Path) -> dict[str, str]:
     """Environment for child processes: HOME and the XDG dirs inside tmp_path."""
     env = dict(os.environ)
     env.pop("TYPILOT_HISTORY_PATH", None)
+    env.pop("TYPILOT_SETTINGS", None)
     for name, sub in (
         ("HOME", "home"),
         ("XDG_DATA_HOME", "home/.local/share"),

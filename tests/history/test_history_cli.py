@@ -102,7 +102,15 @@ def test_list_show_and_export(isolated_env: dict[str, str]) -> None:
     assert set(rows[0]) >= {"created_at", "source", "command", "prompt", "response", "outcome"}
 
 
+def user_settings(env: dict[str, str], settings: dict[str, object]) -> pathlib.Path:
+    path = pathlib.Path(env["XDG_CONFIG_HOME"]) / "typilot" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    return path
+
+
 def test_purge_older_than_and_all(isolated_env: dict[str, str]) -> None:
+    user_settings(isolated_env, {"history": {"retentionDays": 365}})
     path = default_file(isolated_env)
     seed(path, 3, created_at=time.time() - 40 * DAY)
     seed(path, 2)
@@ -124,11 +132,47 @@ def test_purge_older_than_and_all(isolated_env: dict[str, str]) -> None:
     assert "--all" in neither.stderr and "--older-than" in neither.stderr
 
 
-def test_the_cli_never_applies_retention(isolated_env: dict[str, str]) -> None:
-    # The CLI cannot know the editor's retentionDays: listing must not delete anything.
-    seed(default_file(isolated_env), 1, created_at=time.time() - 400 * DAY)
-    assert len(cli(isolated_env, "list", "--json").stdout.splitlines()) == 1
+def test_the_cli_applies_the_default_retention(isolated_env: dict[str, str]) -> None:
+    # "Kept 30 days": a run recorded 40 days ago is gone from every listing.
+    seed(default_file(isolated_env), 1, created_at=time.time() - 40 * DAY)
+    recent = seed(default_file(isolated_env), 1)
+    listed = [json.loads(x) for x in cli(isolated_env, "list", "--json").stdout.splitlines()]
+    assert [r["id"] for r in listed] == recent
     assert len(cli(isolated_env, "export").stdout.splitlines()) == 1
+
+
+def test_the_cli_applies_the_user_settings_retention(isolated_env: dict[str, str]) -> None:
+    user_settings(isolated_env, {"typilot": {"history": {"retentionDays": 60}}})
+    old = seed(default_file(isolated_env), 1, created_at=time.time() - 40 * DAY)
+    assert len(cli(isolated_env, "list", "--json").stdout.splitlines()) == 1
+    user_settings(isolated_env, {"history": {"retentionDays": 7}})
+    assert cli(isolated_env, "list", "--json").stdout == ""
+    gone = cli(isolated_env, "show", str(old[0]))
+    assert gone.returncode == 1 and "no entry" in gone.stderr
+
+
+def test_the_user_settings_file_names_the_history_path(
+    isolated_env: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    other = tmp_path / "mine" / "h.sqlite3"
+    seed(other, 2)
+    user_settings(isolated_env, {"history": {"path": str(other)}})
+    assert len(cli(isolated_env, "export").stdout.splitlines()) == 2
+    assert not default_file(isolated_env).exists()
+
+
+def test_a_broken_user_settings_file_is_named_and_skipped(isolated_env: dict[str, str]) -> None:
+    path = user_settings(isolated_env, {})
+    path.write_text("{not json", encoding="utf-8")
+    seed(default_file(isolated_env), 1)
+    result = cli(isolated_env, "list", "--json")
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == 1
+    assert str(path) in result.stderr and "not valid JSON" in result.stderr
+    bad_value = user_settings(isolated_env, {"history": {"retentionDays": "thirty"}})
+    result = cli(isolated_env, "list", "--json")
+    assert "retentionDays" in result.stderr and str(bad_value) in result.stderr
+    assert len(result.stdout.splitlines()) == 1  # the default (30 days) stands
 
 
 def test_history_path_env_override(isolated_env: dict[str, str], tmp_path: pathlib.Path) -> None:

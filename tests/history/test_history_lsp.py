@@ -13,6 +13,7 @@ import pathlib
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,8 +45,11 @@ async def history_request(editor: Editor, params: dict[str, Any] | None = None) 
 
 
 async def wait_entries(editor: Editor, count: int) -> list[dict]:
+    # A run is recorded just after its progress ends: poll, with a deadline that holds on a
+    # loaded machine.
     entries: list[dict] = []
-    for _ in range(1000):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         entries = await history_request(editor)
         if len(entries) >= count:
             return entries
@@ -183,24 +187,21 @@ async def test_a_corrupt_store_warns_once_and_runs_go_on(
             doc = await gen_run(editor, f"c{i}.py", i)
             assert "ADD-REPLY-MARKER" in doc.text
 
-        def history_warnings() -> list[str]:
+        def warnings() -> list[str]:
             return [
                 m.message
                 for m in editor.client.messages
                 if m.type == types.MessageType.Warning and "history" in m.message
             ]
 
-        # The warning comes once the store failed to open, on the history's worker thread
-        # (which imports SQLAlchemy first): on a loaded machine, after the runs are done.
-        deadline = asyncio.get_running_loop().time() + 60
-        while not history_warnings() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)  # give a (wrong) second warning the chance to arrive
-        warnings = history_warnings()
-        assert len(warnings) == 1, warnings
-        assert str(path) in warnings[0] and "damaged" in warnings[0]
+        # A run is recorded after its progress ends: wait for the warning itself.
+        await editor.wait_until(lambda: len(warnings()) >= 1, timeout=60)
+        # The history's worker takes requests in order, so once this request has failed every
+        # run before it was recorded (or not) and any (wrong) second warning was sent.
         with pytest.raises(Exception, match="damaged"):
             await history_request(editor)
+        assert len(warnings()) == 1, warnings()
+        assert str(path) in warnings()[0] and "damaged" in warnings()[0]
     finally:
         await stop_editor(editor)
     assert path.read_bytes() == garbage

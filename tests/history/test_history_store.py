@@ -126,6 +126,24 @@ def test_retention_is_applied_when_the_store_opens(db_path: pathlib.Path) -> Non
         assert store.list_recent() == []
 
 
+def test_readers_never_show_what_retention_would_delete(db_path: pathlib.Path) -> None:
+    # Between two retention passes (an hour in a server), an entry that ages past the limit
+    # is already out of every listing, before anything deletes it.
+    clock = Clock()
+    with HistoryStore(db_path, retention_days=30, clock=clock) as store:
+        old = store.record(make_record(instruction="old", created_at=clock.now - 29.5 * DAY))
+        store.record(make_record(instruction="new", created_at=clock.now))
+        assert store.count() == 2
+        clock.now += 1 * DAY  # "old" is 30.5 days old; no retention pass has run
+        assert [e["instruction"] for e in store.list_recent()] == ["new"]
+        assert [e["instruction"] for e in store.export()] == ["new"]
+        assert store.get(old) is None
+        assert store.count() == 1
+        assert store.apply_retention() == 1  # the row was still there, only hidden
+    with HistoryStore(db_path, retention_days=None, clock=clock) as store:
+        assert [e["instruction"] for e in store.list_recent()] == ["new"]
+
+
 def _secret_record(i: int) -> RunRecord:
     # Long, distinct texts so that some spill onto overflow pages.
     return make_record(

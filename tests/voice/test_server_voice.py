@@ -246,7 +246,7 @@ async def test_voice_errors_reach_the_user(
                 settings={"typilot": {"voice": {"model": str(tmp_path / "no-model")}}}
             )
         )
-        await asyncio.sleep(0.5)
+        # No wait needed: the server handles messages in order and applies settings at once.
         await start_voice(editor, doc.uri, 0)
         await editor.wait_until(
             lambda: any("typilot.voice.model" in m.message for m in editor.client.messages),

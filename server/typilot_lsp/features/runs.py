@@ -37,6 +37,19 @@ log = logging.getLogger(__name__)
 RUN_COMMAND = "typilot.run"
 CANCEL_COMMAND = "typilot.cancel"
 ACTION_KIND = types.CodeActionKind.QuickFix
+TITLE_INSTRUCTION_CHARS = 80
+"""A code action's title shows at most this much of the instruction (menus are one line)."""
+
+
+def action_title(command: str, instruction: str) -> str:
+    """`Typilot: gen — <instruction>`, the instruction flattened to one line and capped."""
+    name = command.rstrip(":")
+    flat = " ".join(instruction.split())
+    if not flat:
+        return f"Typilot: {name}"
+    if len(flat) > TITLE_INSTRUCTION_CHARS:
+        flat = flat[: TITLE_INSTRUCTION_CHARS - 1].rstrip() + "…"
+    return f"Typilot: {name} — {flat}"
 
 
 class EditorProgress:
@@ -193,12 +206,7 @@ class RunsFeature(Feature):
             argument: dict[str, Any] = {"uri": doc.uri, "line": line}
             if spans_text and rng.start.line != rng.end.line:
                 argument["range"] = self.server.protocol._converter.unstructure(rng)
-            name = match.command.rstrip(":")
-            title = (
-                f"Typilot: {name} — {match.instruction}"
-                if match.instruction
-                else f"Typilot: {name}"
-            )
+            title = action_title(match.command, match.instruction)
             actions.append(
                 types.CodeAction(
                     title=title,
@@ -216,6 +224,18 @@ class RunsFeature(Feature):
                 + repr(list(args))[:200]
             )
         try:
-            return self.server.protocol._converter.structure(raw, RunArguments)
+            parsed = self.server.protocol._converter.structure(raw, RunArguments)
         except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
-            raise JsonRpcInvalidParams(f"typilot.run: invalid arguments {raw!r}: {exc}") from exc
+            raise JsonRpcInvalidParams(
+                f"typilot.run: invalid arguments {repr(raw)[:200]}: {exc}"
+            ) from exc
+        line = raw.get("line")
+        if isinstance(line, bool) or not isinstance(line, int) or parsed.line < 0:
+            raise JsonRpcInvalidParams(
+                f"typilot.run: `line` must be a line number >= 0 (0-based), got {line!r}"
+            )
+        if not isinstance(raw.get("uri"), str) or not parsed.uri:
+            raise JsonRpcInvalidParams(
+                f"typilot.run: `uri` must be the document's URI, got {repr(raw.get('uri'))[:200]}"
+            )
+        return parsed

@@ -18,6 +18,7 @@ from lsprotocol import types
 from typilot_lsp.config import Config
 from typilot_lsp.feature import Feature
 from typilot_lsp.privacy import PrivacyPolicy
+from typilot_lsp.user_settings import config_with_user_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ class SettingsFeature(Feature):
                 await self.pull()
 
     async def initialize(self, params: types.InitializeParams) -> None:
-        if params.initialization_options:
-            self.apply(params.initialization_options, "initializationOptions")
+        # Always: the user settings file applies even when the editor sends nothing.
+        self.apply(params.initialization_options or {}, "initializationOptions")
 
     async def initialized(self, params: types.InitializedParams) -> None:
         await self.pull()
@@ -62,8 +63,9 @@ class SettingsFeature(Feature):
             self.server.show_message(warning, types.MessageType.Warning)
 
     def apply(self, data: Any, source: str) -> None:
-        """Validate `data` (the `typilot` section) and make it the server's settings."""
-        config, errors = Config.from_dict(data)
+        """Validate `data` (the `typilot` section) over the user settings file (re-read each
+        time) and make the result the server's settings."""
+        config, errors = config_with_user_settings(data)
         if errors:
             shown = "; ".join(errors[:5]) + (
                 f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""

@@ -1,8 +1,9 @@
 """`typilot-lsp history list | show ID | purge | export`.
 
-The store is opened without retention: the CLI does not know the editor's
-`history.retentionDays`, so it must not delete what a server would keep. The file is
-`$TYPILOT_HISTORY_PATH`, else the platform's default (see `docs/history.md`).
+The settings come from the user settings file (`typilot_lsp.user_settings`), as in the
+server: the store opens with its `history.retentionDays` (so what a listing shows is what
+retention keeps) at its `history.path`, else `$TYPILOT_HISTORY_PATH`, else the platform's
+default (see `docs/history.md`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from typilot_lsp.history.store import HistoryStore, HistoryUnavailable, history_path
+from typilot_lsp.user_settings import config_with_user_settings
 
 __all__ = ["main"]
 
@@ -91,8 +93,12 @@ def _json_line(entry: dict[str, Any], out: TextIO) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     action = args.history_command
-    path = history_path()
-    with HistoryStore(path, retention_days=None) as store:
+    config, problems = config_with_user_settings()
+    for problem in problems:
+        sys.stderr.write(f"typilot-lsp history: settings: {problem}\n")
+    settings = config.history
+    path = history_path(settings.path)
+    with HistoryStore(path, retention_days=settings.retention_days) as store:
         if action == "list":
             limit = args.limit if args.limit is not None else 20
             if limit < 0:

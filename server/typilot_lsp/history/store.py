@@ -110,6 +110,11 @@ def describe_error(exc: BaseException, path: pathlib.Path) -> str:
             f"{where} is damaged ({text}): move it aside or delete it "
             f"(`rm '{path}'`, with its -wal and -shm files) and a new one is created. {off}"
         )
+    if "disk is full" in lowered or "no space" in lowered or "quota" in lowered:
+        return (
+            f"{where}: the disk holding it is full ({text}). Free some space on it (`df -h "
+            f"'{path.parent}'`); what was recorded before is kept. {off}"
+        )
     try:
         read_only_file = path.exists() and not os.access(path, os.W_OK)
         read_only_dir = path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK)
@@ -199,8 +204,8 @@ def _row(row: Any) -> dict[str, Any]:
 class HistoryStore:
     """Synchronous access to the history file. One per process; every method is thread-safe.
 
-    ``retention_days`` is applied on open (and by :meth:`apply_retention`); ``None`` keeps
-    everything (the CLI uses that, so that listing never deletes what a server would keep).
+    ``retention_days`` is applied on open (and by :meth:`apply_retention`), and readers
+    (list, get, count, export) filter by it too; ``None`` keeps and shows everything.
     ``store_content=False`` blanks prompt and response before they are written.
     ``clock`` returns epoch seconds; tests pass a controllable one.
     """
@@ -380,20 +385,28 @@ class HistoryStore:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def _kept(self) -> Any:
+        """The entries retention keeps: a reader never shows what retention would delete,
+        even between two retention passes (or in a process that may not delete)."""
+        if self.retention_days is None:
+            return sqlalchemy.true()
+        cutoff = self._clock() - float(self.retention_days) * SECONDS_PER_DAY
+        return self._table.table.c.created_at >= cutoff
+
     def list_recent(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The ``limit`` newest entries, newest first."""
+        """The ``limit`` newest entries retention keeps, newest first."""
         with self._lock:
-            rows = self._table.find(order_by="-id", _limit=max(0, int(limit)))
+            rows = self._table.find(self._kept(), order_by="-id", _limit=max(0, int(limit)))
             return [_row(r) for r in rows]
 
     def get(self, entry_id: int) -> dict[str, Any] | None:
         with self._lock:
-            row = self._table.find_one(id=int(entry_id))
+            row = self._table.find_one(self._kept(), id=int(entry_id))
             return _row(row) if row is not None else None
 
     def count(self) -> int:
         with self._lock:
-            return int(self._table.count())
+            return int(self._table.count(self._kept()))
 
     def export(self) -> Iterator[dict[str, Any]]:
         """Every entry, oldest first, read in batches (the lock is not held between them)."""
@@ -403,7 +416,10 @@ class HistoryStore:
                 batch = [
                     _row(r)
                     for r in self._table.find(
-                        self._table.table.c.id > last, order_by="id", _limit=_EXPORT_BATCH
+                        self._table.table.c.id > last,
+                        self._kept(),
+                        order_by="id",
+                        _limit=_EXPORT_BATCH,
                     )
                 ]
             if not batch:

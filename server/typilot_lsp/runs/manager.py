@@ -212,6 +212,14 @@ class RunManager:
         doc = self.host.document(uri)
         if doc is None:
             raise RunRefused(f"Typilot: {file_name(uri)} is not open in the editor.")
+        if not 0 <= line < len(doc.lines):
+            # As an editor counts them: a final line break does not start another line.
+            shown = len(doc.lines) - (1 if len(doc.lines) > 1 and not doc.lines[-1] else 0)
+            raise RunRefused(
+                f"Typilot: line {line + 1} is past the end of {file_name(uri)} "
+                f"({shown} lines); the document may have changed: ask for the code "
+                "actions again."
+            )
         match = doc.prefixed.get(line)
         if match is None:
             prefixes = ", ".join(self.host.config.prefixes.values())
