@@ -57,10 +57,14 @@ async def listen_to(client: VoiceClient, pulse: PulseNullSink, wav: Path) -> lis
     assert isinstance(first, p.Listening), first
     await asyncio.to_thread(pulse.play, wav)
     events = [first]
-    async with asyncio.timeout(60):
-        async for event in listen:
-            events.append(event)
+    await asyncio.wait_for(collect(listen, events), 60)  # asyncio.timeout is 3.11+
     return events
+
+
+async def collect(listen: AsyncIterator[p.Event], events: list[p.Event]) -> None:
+    """Every event of a listen until it ends, appended to `events`."""
+    async for event in listen:
+        events.append(event)
 
 
 @pytest.mark.parametrize("phrase", list(PHRASES))
@@ -117,10 +121,8 @@ async def test_push_to_talk_stop_ends_capture(
     await asyncio.to_thread(pulse.play, phrases["summarize this function"])
     assert isinstance(await asyncio.wait_for(listen.next_event(), 20), p.Speech)
     await client.notify(p.Stop(id=listen.id))
-    events = []
-    async with asyncio.timeout(60):
-        async for event in listen:
-            events.append(event)
+    events: list[p.Event] = []
+    await asyncio.wait_for(collect(listen, events), 60)
     [transcribing] = [e for e in events if isinstance(e, p.Transcribing)]
     assert transcribing.reason is p.EndReason.STOP
     result = events[-1]
