@@ -49,9 +49,9 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "llama")]
+sys.path[:0] = [str(ROOT)]  # the tests package: its llama-server helper
 
-from llama_server import LlamaServer, find_llama  # noqa: E402  # the project's one helper
+from tests.llama.llama_server import LlamaServer, find_llama  # noqa: E402
 
 PLACEMENTS = ("body", "instead")
 BUG_KINDS = ("flip-comparison", "wrong-operator", "off-by-one", "wrong-return")
@@ -608,6 +608,24 @@ def markdown(records: Sequence[RunRecord]) -> str:
     return "\n".join(out) + "\n"
 
 
+def model_server(
+    args: argparse.Namespace, stack: contextlib.ExitStack, out: pathlib.Path
+) -> Backend | None:
+    """The server `--host`/`--base-url` name, else llama-server with SmolLM2 started on
+    loopback for as long as `stack` lasts (None, with a message, when it is not installed)."""
+    if args.host:
+        return Backend("ollama", args.host, args.model or "qwen2.5-coder:1.5b")
+    if args.base_url:
+        return Backend("openai", args.base_url, args.model or "")
+    install = find_llama()
+    if install.missing:
+        print(f"{install.missing}; or pass --host/--base-url and --model", file=sys.stderr)
+        return None
+    assert install.model is not None
+    llama = stack.enter_context(LlamaServer(install, out / "llama-server.log", context=8192))
+    return Backend("openai", llama.base_url, install.model.name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
@@ -642,20 +660,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     load_before = os.getloadavg()
     with contextlib.ExitStack() as stack:
-        if args.host:
-            backend = Backend("ollama", args.host, args.model or "qwen2.5-coder:1.5b")
-        elif args.base_url:
-            backend = Backend("openai", args.base_url, args.model or "")
-        else:
-            install = find_llama()
-            if install.missing:
-                print(f"{install.missing}; or pass --host/--base-url and --model", file=sys.stderr)
-                return 2
-            assert install.model is not None
-            llama = stack.enter_context(
-                LlamaServer(install, out / "llama-server.log", context=8192)
-            )
-            backend = Backend("openai", llama.base_url, install.model.name)
+        backend = model_server(args, stack, out)
+        if backend is None:
+            return 2
         workdir = pathlib.Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="typilot-quality-"))
         )

@@ -39,11 +39,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "llama"), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the tests package, bench_quality beside this
 
-from llama_server import LlamaServer, find_llama  # noqa: E402
-
-from bench_quality import Backend, typilot_command  # noqa: E402
+from bench_quality import Backend, model_server, typilot_command  # noqa: E402
 from typilot_lsp.comments import comment_syntax, language_from_path  # noqa: E402
 from typilot_lsp.runs.output_filter import usual_width  # noqa: E402
 
@@ -599,20 +597,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     with contextlib.ExitStack() as stack:
-        if args.host:
-            backend = Backend("ollama", args.host, args.model or "qwen2.5-coder:1.5b")
-        elif args.base_url:
-            backend = Backend("openai", args.base_url, args.model or "")
-        else:
-            install = find_llama()
-            if install.missing:
-                print(f"{install.missing}; or pass --host/--base-url and --model", file=sys.stderr)
-                return 2
-            assert install.model is not None
-            llama = stack.enter_context(
-                LlamaServer(install, out / "llama-server.log", context=8192)
-            )
-            backend = Backend("openai", llama.base_url, install.model.name)
+        backend = model_server(args, stack, out)
+        if backend is None:
+            return 2
         workdir = pathlib.Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="typilot-real-"))
         )
