@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 import wave
 from pathlib import Path
@@ -49,13 +50,23 @@ class Transcript:
         return self.transcribe_seconds / self.audio_seconds if self.audio_seconds else 0.0
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def _import_faster_whisper() -> Any:
+    """faster_whisper, imported once for every thread of the sidecar.
+
+    The model loads on one thread while the end-pointer's Silero model loads on another; two
+    threads importing `faster_whisper` and `faster_whisper.vad` at once can deadlock on the
+    package's import locks (Python raises `_DeadlockError`), so every import goes through here.
+    """
     # Hugging Face telemetry off: the only network access voice may make is the model download.
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    try:
-        import faster_whisper
-    except ModuleNotFoundError as exc:
-        raise VoiceDependencyMissing("faster-whisper", str(exc)) from exc
+    with _IMPORT_LOCK:
+        try:
+            import faster_whisper
+        except ModuleNotFoundError as exc:
+            raise VoiceDependencyMissing("faster-whisper", str(exc)) from exc
     return faster_whisper
 
 

@@ -54,6 +54,10 @@ ENDING = frozenset((VadEvent.SILENCE, VadEvent.MAX, VadEvent.NO_SPEECH))
 
 
 def _silero_session() -> Any:
+    # The whole package first, under the sidecar's one import lock (see _import_faster_whisper).
+    from typilot_lsp.voice_agent.transcribe import _import_faster_whisper
+
+    _import_faster_whisper()
     from faster_whisper.vad import get_vad_model
 
     return get_vad_model().session
