@@ -448,19 +448,7 @@ def cache_runs(
         if backend.kind == "openai":
             settings["openai"]["options"]["cache_prompt"] = cache
         folder = workdir / f"cache-{'on' if cache else 'off'}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "settings.json").write_text(json.dumps({"typilot": settings}))
-        path = folder / "inventory.py"
-        path.write_text(CACHE_FILE, encoding="utf-8")
-        subprocess.run(
-            [*typilot_command(), "apply", str(path), "--settings", str(folder / "settings.json")],
-            capture_output=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            timeout=900,
-            check=True,
-        )
-        uri = path.resolve().as_uri()
+        uri = apply_file(folder / "inventory.py", CACHE_FILE, settings, env, check=True)
         mine = sorted(
             (e for e in history(env) if e.get("uri") == uri), key=lambda e: int(str(e.get("id", 0)))
         )
@@ -474,6 +462,30 @@ def cache_runs(
                 }
             )
     return rows
+
+
+def apply_file(
+    path: pathlib.Path,
+    text: str,
+    settings: dict[str, Any],
+    env: dict[str, str],
+    *,
+    check: bool = False,
+) -> str:
+    """Write `text` to `path` and `settings` beside it, run `typilot-lsp apply` on it; its URI."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings_file = path.parent / "settings.json"
+    settings_file.write_text(json.dumps({"typilot": settings}))
+    path.write_text(text, encoding="utf-8")
+    subprocess.run(
+        [*typilot_command(), "apply", str(path), "--settings", str(settings_file)],
+        capture_output=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+        check=check,
+    )
+    return path.resolve().as_uri()
 
 
 BUDGETS = (500, 1500, 3000, 6000, 8000)
@@ -504,20 +516,7 @@ def budget_runs(
         settings["gen"] = {"maxTokens": 48}  # the reply's length is not what is measured
         if backend.kind == "openai":
             settings["openai"]["options"]["cache_prompt"] = False
-        folder = workdir / f"budget-{budget}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "settings.json").write_text(json.dumps({"typilot": settings}))
-        path = folder / "manager.py"
-        path.write_text(text, encoding="utf-8")
-        subprocess.run(
-            [*typilot_command(), "apply", str(path), "--settings", str(folder / "settings.json")],
-            capture_output=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            timeout=900,
-            check=False,
-        )
-        uri = path.resolve().as_uri()
+        uri = apply_file(workdir / f"budget-{budget}" / "manager.py", text, settings, env)
         entry = next((e for e in history(env) if e.get("uri") == uri), {})
         rows.append(
             {
