@@ -504,10 +504,10 @@ def judge_run(
         bug=case.bug,
         exit_status=status,
         seconds=round(seconds, 3),
-        first_token_ms=_number(entry.get("first_token_ms")),
-        total_ms=_number(entry.get("total_ms")),
-        tokens=_int(entry.get("token_count")),
-        prompt_tokens=_int(entry.get("prompt_tokens")),
+        first_token_ms=as_number(entry.get("first_token_ms")),
+        total_ms=as_number(entry.get("total_ms")),
+        tokens=as_int(entry.get("token_count")),
+        prompt_tokens=as_int(entry.get("prompt_tokens")),
         message=message,
     )
     results = {
@@ -520,11 +520,11 @@ def judge_run(
     return record
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
     return round(float(value), 1) if isinstance(value, (int, float)) else None
 
 
-def _int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
     return int(value) if isinstance(value, (int, float)) else None
 
 

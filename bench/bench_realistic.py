@@ -41,7 +41,7 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the tests package, bench_quality beside this
 
-from bench_quality import Backend, model_server, typilot_command  # noqa: E402
+from bench_quality import Backend, as_int, as_number, model_server, typilot_command  # noqa: E402
 from typilot_lsp.comments import comment_syntax, language_from_path  # noqa: E402
 from typilot_lsp.runs.output_filter import usual_width  # noqa: E402
 
@@ -346,9 +346,9 @@ def judge_file(
         run = Run(
             file=name,
             command=command,
-            prompt_tokens=_int(entry.get("prompt_tokens")),
-            first_token_ms=_num(entry.get("first_token_ms")),
-            total_ms=_num(entry.get("total_ms")),
+            prompt_tokens=as_int(entry.get("prompt_tokens")),
+            first_token_ms=as_number(entry.get("first_token_ms")),
+            total_ms=as_number(entry.get("total_ms")),
             repeats_raw=None,
             repeats_landed=None,
             wide_raw=None,
@@ -370,14 +370,6 @@ def judge_file(
             )
         runs.append(run)
     return runs
-
-
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, (int, float)) else None
-
-
-def _num(value: object) -> float | None:
-    return round(float(value), 1) if isinstance(value, (int, float)) else None
 
 
 def history(env: dict[str, str]) -> list[dict[str, object]]:
@@ -457,8 +449,8 @@ def cache_runs(
                 {
                     "cache_prompt": cache,
                     "run": order,
-                    "prompt_tokens": _int(entry.get("prompt_tokens")),
-                    "first_token_ms": _num(entry.get("first_token_ms")),
+                    "prompt_tokens": as_int(entry.get("prompt_tokens")),
+                    "first_token_ms": as_number(entry.get("first_token_ms")),
                 }
             )
     return rows
@@ -521,8 +513,8 @@ def budget_runs(
         rows.append(
             {
                 "budget": budget,
-                "prompt_tokens": _int(entry.get("prompt_tokens")),
-                "first_token_ms": _num(entry.get("first_token_ms")),
+                "prompt_tokens": as_int(entry.get("prompt_tokens")),
+                "first_token_ms": as_number(entry.get("first_token_ms")),
             }
         )
     return rows
