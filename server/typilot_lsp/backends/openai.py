@@ -7,8 +7,11 @@ Wire facts are in ``shared/openai-compatible-api.md``; the parts that shape this
   events and an event may be split across chunks, so events are parsed from bytes, by lines.
   The text is ``choices[0].delta.content``; the last chunk carries ``finish_reason``
   (``"length"`` when ``max_tokens`` cut the reply), then ``data: [DONE]``.
-- An error after the stream has started is an event ``data: {"error": {...}}`` and the stream
-  ends there. Before it, the status says it: 503 while the model loads (retried within the
+- An error after the stream has started is an event ``data: {"error": {...}}`` (vLLM:
+  ``{"object": "error", "message": ...}``; other servers ``event: error``) and the stream
+  ends there; its message is shown. An event of the wrong shape (no ``choices`` list, a
+  ``delta.content`` that is not text) stops the run rather than putting junk in the buffer,
+  and a stream that ends inside an event says so. Before it, the status says it: 503 while the model loads (retried within the
   first-token timeout), 400 ``exceed_context_size_error``, 401 without a valid key, 404 for an
   unknown model (vLLM).
 - Fill-in-the-middle (llama.cpp): ``POST {root}/infill`` with ``input_prefix`` /
@@ -512,15 +515,26 @@ class OpenAIClient:
                     try:
                         obj = json.loads(data)
                     except ValueError:
-                        raise ServerStreamError(
-                            model, "the server sent an event that is not JSON"
-                        ) from None
+                        if event == "error":  # `event: error` with a plain-text message
+                            raise ServerStreamError(
+                                model, f"the server said: {_clip(data)}"
+                            ) from None
+                        # At the end of the stream, an event without its blank line is one
+                        # the connection cut short.
+                        detail = (
+                            "the connection closed in the middle of an event"
+                            if ended
+                            else "the server sent an event that is not JSON"
+                        )
+                        raise ServerStreamError(model, detail) from None
                     if not isinstance(obj, dict):
                         raise ServerStreamError(
                             model, "the server sent an event that is not an object"
                         )
-                    if obj.get("error") or event == "error":
-                        message, _ = _error_of(obj)
+                    if obj.get("error") or obj.get("object") == "error" or event == "error":
+                        # llama.cpp's {"error": {...}}, vLLM's {"object": "error", ...}, or an
+                        # `event: error` whose data is the error itself.
+                        message, _ = _error_of(obj if "error" in obj else {"error": obj})
                         raise ServerStreamError(model, f"the server said: {message}")
                     if _has_text(obj):
                         got_text = True
@@ -531,6 +545,43 @@ class OpenAIClient:
                     return
         finally:
             await response.aclose()
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shape_problem(event: Mapping[str, Any], fim: bool) -> str | None:
+    """Why an event is not what the route streams (None when it is): a chat-completion chunk
+    (``choices`` a list of objects whose ``delta.content`` is text or null; the usage event
+    may have no ``choices``), or llama.cpp's infill event (``content`` text, or ``stop``)."""
+    if fim:
+        if isinstance(event.get("content"), str) or event.get("stop") is True:
+            return None
+        return (
+            "the server sent an event that is not a fill-in-the-middle (/infill) event "
+            "(no `content`)"
+        )
+    choices = event.get("choices")
+    if choices is None and "usage" in event:
+        return None
+    if not isinstance(choices, list):
+        return (
+            "the server sent an event that is not a chat completion chunk (no `choices` "
+            f"list); is `{URL_SETTING}` an OpenAI-compatible API?"
+        )
+    for choice in choices:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if not isinstance(choice, dict) or not (delta is None or isinstance(delta, dict)):
+            return "the server sent an event that is not a chat completion chunk (a bad choice)"
+        if content is not None and not isinstance(content, str):
+            return (
+                "the server sent an event that is not a chat completion chunk "
+                "(`delta.content` is not text)"
+            )
+    return None
 
 
 def _has_text(obj: Mapping[str, Any]) -> bool:
@@ -707,6 +758,9 @@ class OpenAIBackend:
         events = self.client.events(url, body, model=model, stats=stats, notify=notify, fim=fim)
         try:
             async for event in events:
+                problem = _shape_problem(event, fim)
+                if problem is not None:
+                    raise ServerStreamError(model, problem)
                 text = ""
                 if fim:
                     text = str(event.get("content") or "")
