@@ -565,6 +565,38 @@ async def test_a_stream_ending_inside_an_event_says_so() -> None:
     assert "closed in the middle of an event" in str(info.value)
 
 
+async def test_done_without_a_finish_reason_is_a_complete_answer() -> None:
+    backend = make(chat_server(sse(delta("x = 1\n"), b"[DONE]")))
+    try:
+        assert await collect(backend.stream(req())) == "x = 1\n"
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"", "the server's answer was empty"),
+        (json.dumps({"choices": [{"index": 0, "message": {"content": "x = 1"}}]}).encode(),
+         "did not answer with server-sent events (no `data:` line)"),  # "stream" ignored
+        (b'{"model":"m","message":{"content":"x"},"done":false}\n',
+         "did not answer with server-sent events"),  # NDJSON (Ollama's own API)
+        (json.dumps({"error": {"message": "no slot available"}}).encode(),
+         "the server said: no slot available"),
+    ],
+)  # fmt: skip
+async def test_an_answer_that_is_not_an_event_stream_says_what_it_was(
+    body: bytes, said: str
+) -> None:
+    backend = make(chat_server(body))
+    try:
+        with pytest.raises(ServerStreamError) as info:
+            await collect(backend.stream(req()))
+    finally:
+        await backend.aclose()
+    assert said in str(info.value)
+
+
 async def test_stream_cut_without_finish_is_an_error() -> None:
     backend = make(chat_server(sse(delta("x = "))))
     try:

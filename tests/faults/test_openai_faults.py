@@ -153,14 +153,14 @@ def replies(replay: ReplayOpenAI) -> Callable[..., None]:
 
 
 async def garbled_run(
-    editor: Editor, replay: ReplayOpenAI, words: tuple[str, ...], path: str
+    editor: Editor, replay: ReplayOpenAI, words: tuple[str, ...], path: str, kept: str = KEPT
 ) -> None:
     doc = editor.open("garbled.py", PREFIX_TEXT)
     await editor.run_line(doc, 1)
     message = await wait_message(editor)
     assert_actionable(message, *words)
     await editor.wait_runs_done()
-    assert doc.text == KEPT
+    assert doc.text == kept
     assert [e["path"] for e in replay.events_of("scripted")] == [path]
     await assert_serving(editor)
     await assert_next_run_works(editor, replies(replay))
@@ -193,6 +193,27 @@ async def test_malformed_and_truncated_infill(
     replay_openai.script_ends = ends
     editor = await start(fim="auto")
     await garbled_run(editor, replay_openai, words, "/infill")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(
+            json.dumps({"choices": [{"index": 0, "message": {"content": "x = 1\n"}}]}).encode(),
+            id="one JSON body (stream ignored)",
+        ),
+        pytest.param(
+            b'{"message":{"role":"assistant","content":"x = 1\\n"},"done":true}\n', id="NDJSON"
+        ),
+    ],
+)
+async def test_an_answer_that_is_not_an_event_stream(
+    replay_openai: ReplayOpenAI, start: Start, body: bytes
+) -> None:
+    replay_openai.script = [body]
+    editor = await start()
+    words = ("did not answer with server-sent events",)
+    await garbled_run(editor, replay_openai, words, "/v1/chat/completions", PREFIX_TEXT)
 
 
 @pytest.mark.parametrize("fim", ["off", "auto"])

@@ -465,8 +465,8 @@ class OpenAIClient:
         notify: Notify | None = None,
         fim: bool = False,
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """POST ``body`` to a streaming route and yield each event's JSON object until
-        ``[DONE]`` or the end of the stream. Raises :class:`BackendError` subclasses
+        """POST ``body`` to a streaming route and yield each event's JSON object until the end
+        of the stream, or :data:`DONE` for ``data: [DONE]``. Raises :class:`BackendError` subclasses
         (``_FimUnsupported`` for ``fim`` routes that are not there); closing the generator
         closes the connection."""
         started = time.monotonic()
@@ -494,6 +494,8 @@ class OpenAIClient:
             parser = SSEParser()
             chunks = response.aiter_bytes()
             got_text = False
+            any_event = False
+            head = bytearray()  # the body's start, while no event came: what was it?
             while True:
                 wait = deadline - time.monotonic()
                 try:
@@ -509,8 +511,14 @@ class OpenAIClient:
                     ) from None
                 else:
                     pending, ended = parser.feed(chunk), False
+                    if not any_event and len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                if ended and not any_event and not pending:
+                    raise ServerStreamError(model, _not_events(bytes(head)))
                 for event, data in pending:
+                    any_event = True
                     if data.strip() == "[DONE]":
+                        yield DONE
                         return
                     try:
                         obj = json.loads(data)
@@ -545,6 +553,28 @@ class OpenAIClient:
                     return
         finally:
             await response.aclose()
+
+
+DONE: dict[str, Any] = {}
+"""What :meth:`OpenAIClient.events` yields for ``data: [DONE]`` (compared by identity)."""
+
+
+def _not_events(head: bytes) -> str:
+    """Why a 200 answer that ended without one event is no answer: empty, a single JSON body
+    (a server that ignored ``"stream": true``, or its error), or something else."""
+    text = head.decode("utf-8", errors="replace").strip()
+    if not text:
+        return "the server's answer was empty"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and (body.get("error") or body.get("object") == "error"):
+        return f"the server said: {_error_of(body)[0]}"
+    return (
+        "the server did not answer with server-sent events (no `data:` line); is "
+        f"`{URL_SETTING}` an OpenAI-compatible API that streams?"
+    )
 
 
 def _clip(text: str, limit: int = 300) -> str:
@@ -758,6 +788,10 @@ class OpenAIBackend:
         events = self.client.events(url, body, model=model, stats=stats, notify=notify, fim=fim)
         try:
             async for event in events:
+                if event is DONE:
+                    # The server says the answer is complete, finish_reason or not.
+                    finished = True
+                    break
                 problem = _shape_problem(event, fim)
                 if problem is not None:
                     raise ServerStreamError(model, problem)
