@@ -48,7 +48,7 @@ import httpx
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
 from typilot_lsp.backends.host import host_name
-from typilot_lsp.backends.waiting import within
+from typilot_lsp.backends.waiting import ReadDeadline, within
 from typilot_lsp.errors import (
     ApiKeyMissing,
     AuthRejected,
@@ -484,6 +484,7 @@ class OpenAIClient:
             deadline=deadline,
             started=started,
         )
+        reads: ReadDeadline | None = None
         try:
             if response.status_code != 200:
                 with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
@@ -493,13 +494,13 @@ class OpenAIClient:
                 raise self.status_error(response, model)
             parser = SSEParser()
             chunks = response.aiter_bytes()
+            reads = ReadDeadline()  # one timer for the stream, not a task per chunk
             got_text = False
             any_event = False
             head = bytearray()  # the body's start, while no event came: what was it?
             while True:
-                wait = deadline - time.monotonic()
                 try:
-                    chunk = await within(chunks.__anext__(), max(0.0, wait))
+                    chunk = await reads.read(chunks.__anext__(), deadline)
                 except StopAsyncIteration:
                     pending, ended = parser.close(), True
                 except asyncio.TimeoutError:
@@ -552,6 +553,8 @@ class OpenAIClient:
                 if ended:
                     return
         finally:
+            if reads is not None:
+                reads.close()
             await response.aclose()
 
 

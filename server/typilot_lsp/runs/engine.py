@@ -21,7 +21,6 @@ One `StreamWriter` writes one run's text into one document:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -304,7 +303,8 @@ class StreamWriter:
         self.interval = interval
         self.max_interval = max(interval, max_interval if max_interval is not None else interval)
         self.quiet_interval = interval / 2
-        self._last_feed = time.monotonic()
+        self._loop = asyncio.get_running_loop()
+        self._last_feed = self._loop.time()
         self.echo_timeout = echo_timeout
         self.pending = ""
         self.written = ""
@@ -315,6 +315,7 @@ class StreamWriter:
         self._on_first_edit = on_first_edit
         self._on_error = on_error
         self._wake = asyncio.Event()
+        self._idle = True  # waiting for text: the next feed wakes the flusher
         self._closing = False
         self._error: BaseException | None = None
         self._task = asyncio.get_running_loop().create_task(self._flusher())
@@ -324,10 +325,13 @@ class StreamWriter:
         return self._error
 
     def feed(self, text: str) -> None:
+        # Called for every token: no wake-up, timer or task here. A flusher waiting for its
+        # window to close reads `_last_feed` when its timer fires.
         if text and self._error is None:
             self.pending += text
-            self._last_feed = time.monotonic()
-            self._wake.set()
+            self._last_feed = self._loop.time()
+            if self._idle:
+                self._wake.set()
 
     async def close(self) -> None:
         """Write everything still pending and wait for the editor to confirm it."""
@@ -349,23 +353,18 @@ class StreamWriter:
                 if not self.pending:
                     if self._closing:
                         return
-                    self._wake.clear()
-                    await self._wake.wait()
+                    await self._sleep(None)
                     continue
                 if not self._closing:
-                    now = time.monotonic()
-                    wait = last_flush + self.interval - now
+                    now = self._loop.time()
                     # A window also closes early once the stream goes quiet, so a slow model's
                     # last token is not held back for the rest of a long window.
-                    quiet = self._last_feed + self.quiet_interval - now
-                    if wait > 0 and quiet > 0:
-                        # Gather the tokens of this window; closing cuts the wait short.
-                        self._wake.clear()
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), min(wait, quiet))
+                    due = min(last_flush + self.interval, self._last_feed + self.quiet_interval)
+                    if now < due:
+                        await self._sleep(due)  # tokens arriving meanwhile do not wake us
                         continue
                 text, self.pending = self.pending, ""
-                last_flush = time.monotonic()
+                last_flush = self._loop.time()
                 await self._write(text)
                 self.interval = min(self.max_interval, self.interval * 2)
         except asyncio.CancelledError:
@@ -375,6 +374,18 @@ class StreamWriter:
             self.pending = ""
             if self._on_error is not None:
                 self._on_error(exc)
+
+    async def _sleep(self, until: float | None) -> None:
+        """Sleep until `until` (loop time), or, with None, until text comes; close() cuts it short."""
+        self._wake.clear()
+        self._idle = until is None
+        timer = None if until is None else self._loop.call_at(until, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            self._idle = False
+            if timer is not None:
+                timer.cancel()
 
     async def _write(self, text: str) -> None:
         if not self._replaced_original:
