@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "server")]
 
+from tests.replay_ollama import tokenize  # noqa: E402
+
 from bench_core import (  # noqa: E402
     TYPILOT_CMD,
     ReplayProcess,
@@ -51,7 +53,6 @@ from bench_core import (  # noqa: E402
     start,
     stop,
 )
-from tests.replay_ollama import tokenize  # noqa: E402
 
 IDLE_QUIET_NS = 500_000
 """The server counts as idle once it used less than this much CPU in IDLE_WINDOW_S."""
@@ -108,7 +109,9 @@ async def one_run(
     settled = await wait_idle(session.pid)
     events = (await replay.call("GET", f"/_replay/events?since={since}"))["events"]
     request = next(
-        e for e in events if e["kind"] == "request" and e.get("path") in ("/api/chat", "/api/generate")
+        e
+        for e in events
+        if e["kind"] == "request" and e.get("path") in ("/api/chat", "/api/generate")
     )
     complete = next(e for e in events if e["kind"] == "complete")
     edits = session.edit_times[edits_before:]
@@ -116,6 +119,8 @@ async def one_run(
         raise SystemExit("the buffer differs from the reply: the figures would mean nothing")
     session.editor.close(doc)
     count = len(tokenize(reply))
+    if os.environ.get("TYPILOT_BENCH_VERBOSE"):
+        print(f"  run {index}: edits {len(edits)}, first {edits[0] - request['time']:.3f} s after the request", file=sys.stderr)
     return {
         "tokens": count,
         "stream_ms_per_1k": (streamed - began) / 1e6 * 1000 / count,

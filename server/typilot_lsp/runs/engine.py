@@ -108,6 +108,11 @@ class TrackedRegion:
         return self.doc.end_of(self.start[0], self.start[1], self.text)
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class DocumentEditor:
     """Serialises applyEdit per document and wakes writers on every didChange."""
 
@@ -121,7 +126,7 @@ class DocumentEditor:
         self.send = send
         self.encoding = encoding
         self.lock = asyncio.Lock()
-        self.changed = asyncio.Condition()
+        self._waiters: list[asyncio.Future[None]] = []
         self.regions: list[TrackedRegion] = []
         doc.listeners.append(self)
 
@@ -131,26 +136,30 @@ class DocumentEditor:
             region.on_change(l1, c1, l2, c2, text)
 
     def on_changes_applied(self, version: int) -> None:
-        # Only a running stream waits for changes; plain typing costs nothing here.
-        if self.regions:
-            asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self.changed:
-            self.changed.notify_all()
+        # Wakes whoever waits for a change, at once: no task per didChange.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def wait_change(self, after_version: int, timeout: float) -> bool:
         """Wait until the document is newer than `after_version`; False on timeout."""
-        if self.doc.version > after_version:
-            return True
-        try:
-            async with self.changed:
-                await asyncio.wait_for(
-                    self.changed.wait_for(lambda: self.doc.version > after_version), timeout
-                )
-            return True
-        except asyncio.TimeoutError:  # not the builtin on 3.10
-            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.doc.version <= after_version:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            timer = loop.call_later(left, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        return True
 
     def track(self, start: Position, text: str) -> TrackedRegion:
         region = TrackedRegion(self.doc, start, text)
@@ -305,6 +314,8 @@ class StreamWriter:
         self.quiet_interval = interval / 2
         self._loop = asyncio.get_running_loop()
         self._last_feed = self._loop.time()
+        self._token_gap = 0.0
+        self._fed = False
         self.echo_timeout = echo_timeout
         self.pending = ""
         self.written = ""
@@ -329,7 +340,14 @@ class StreamWriter:
         # window to close reads `_last_feed` when its timer fires.
         if text and self._error is None:
             self.pending += text
-            self._last_feed = self._loop.time()
+            now = self._loop.time()
+            # How far apart the model's tokens come (a moving average): a window closes early
+            # only after a silence longer than twice that, so a slow model's tokens are
+            # gathered into a few edits instead of one edit each.
+            if self._fed:
+                self._token_gap += (min(now - self._last_feed, 1.0) - self._token_gap) / 8
+            self._fed = True
+            self._last_feed = now
             if self._idle:
                 self._wake.set()
 
@@ -359,7 +377,8 @@ class StreamWriter:
                     now = self._loop.time()
                     # A window also closes early once the stream goes quiet, so a slow model's
                     # last token is not held back for the rest of a long window.
-                    due = min(last_flush + self.interval, self._last_feed + self.quiet_interval)
+                    quiet = min(max(self.quiet_interval, 2 * self._token_gap), self.max_interval)
+                    due = min(last_flush + self.interval, self._last_feed + quiet)
                     if now < due:
                         await self._sleep(due)  # tokens arriving meanwhile do not wake us
                         continue
