@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,7 @@ class RunsFeature(Feature):
         self.runs = RunManager(self)
         self.editors: dict[str, DocumentEditor] = {}
         self._backend = BackendSlot()
+        self._history_warmed = False
 
     # -- RunHost -------------------------------------------------------------------
     @property
@@ -214,7 +216,18 @@ class RunsFeature(Feature):
                     command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
                 )
             )
+        if actions and not self._history_warmed:
+            self._warm_history()
         return actions or None
+
+    def _warm_history(self) -> None:
+        # The user is looking at a run they may start: the history it will record into opens
+        # now, while nothing streams, instead of at the end of that first run.
+        from typilot_lsp.features.history import HistoryFeature
+
+        self._history_warmed = True
+        with contextlib.suppress(KeyError):  # a server built without history
+            self.server.get_feature(HistoryFeature).warm_up()
 
     def _arguments(self, args: tuple[Any, ...]) -> RunArguments:
         raw = args[0] if len(args) == 1 else None
