@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -225,9 +224,10 @@ class RunsFeature(Feature):
         # now, while nothing streams, instead of at the end of that first run.
         from typilot_lsp.features.history import HistoryFeature
 
-        self._history_warmed = True
-        with contextlib.suppress(KeyError):  # a server built without history
-            self.server.get_feature(HistoryFeature).warm_up()
+        try:
+            self._history_warmed = self.server.get_feature(HistoryFeature).warm_up()
+        except KeyError:  # a server built without history
+            self._history_warmed = True
 
     def _arguments(self, args: tuple[Any, ...]) -> RunArguments:
         raw = args[0] if len(args) == 1 else None
