@@ -25,36 +25,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
-import type { Page } from 'playwright-core';
-import { PYTHON, REPO, SERVER, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
-import { chooseQuickFix, goToLine, launchBrowser, missingPrerequisites, openFile, startCodeServer, statusText } from './codeServer';
+import { REPO, SERVER, startReplay, tempDir, waitFor } from '../helpers';
+import { FIRST_TOKEN_DELAY, measureRun, prepareStream, repliesOf, type Stream } from './benchRun';
+import { launchBrowser, missingPrerequisites, startCodeServer } from './codeServer';
 import { buildProbeVsix, readProbe } from './probe';
-import { formatTable, streamFigures, summarize, type BenchRow, type ChangeEvent } from './streamFigures';
-
-const FIRST_TOKEN_DELAY = 0.2;
-const PREAMBLE = 'import os\n\n';
-
-interface Stream {
-  readonly tps: number;
-  readonly tokens: number;
-  readonly name: string;
-  readonly instruction: string;
-  readonly reply: string;
-  readonly original: string;
-  readonly expected: string;
-  readonly file: string;
-}
-
-/** bench_core.reply_of for each token count: the same replies as the pytest-lsp client's figures. */
-function repliesOf(counts: readonly number[]): Map<number, string> {
-  const code =
-    'import json, sys; sys.path[:0] = [sys.argv[1]]; from bench_core import reply_of; ' +
-    'print(json.dumps({n: reply_of(int(n)) for n in sys.argv[2:]}))';
-  const out = execFileSync(PYTHON, ['-c', code, path.join(REPO, 'bench'), ...counts.map(String)], { encoding: 'utf8' });
-  const replies = JSON.parse(out) as Record<string, string>;
-  return new Map(counts.map((n) => [n, replies[String(n)]]));
-}
+import { formatTable, summarize, type BenchRow } from './streamFigures';
 
 function machine(): string {
   const cpus = os.cpus();
@@ -68,57 +43,6 @@ function uptime(): string {
   } catch {
     return `load average ${os.loadavg().join(', ')}`;
   }
-}
-
-function changesOf(log: string, uri: string, from: number): ChangeEvent[] {
-  return readProbe(log)
-    .slice(from)
-    .filter((e): e is ChangeEvent => e.kind === 'change' && e.uri === uri && e.changes > 0);
-}
-
-async function runOne(page: Page, replay: Replay, log: string, stream: Stream): Promise<BenchRow> {
-  const uri = pathToFileURL(stream.file).href;
-  await openFile(page, stream.name);
-  await waitFor('the Typilot status bar item', async () => ((await statusText(page))?.includes('local') ? true : undefined), 60000);
-  await sleep(2000); // the run starts in a settled editor and server, not during the file's opening
-  const since = (await replay.events()).length;
-  const probeFrom = readProbe(log).length;
-  await goToLine(page, PREAMBLE.split('\n').length);
-  await chooseQuickFix(page, `Typilot: gen — ${stream.instruction}`);
-  // One long poll on the replay server while it streams: nothing else of ours runs meanwhile.
-  await replay.waitEvent('complete', since, (stream.tokens / stream.tps) * 3 + 60);
-  await waitFor('the run to end (no spinner)', async () => {
-    const text = await statusText(page);
-    return text !== undefined && !text.includes('$(loading') ? true : undefined;
-  }, 30000);
-  await waitFor('the whole reply in the buffer', () => (changesOf(log, uri, probeFrom).at(-1)?.text === stream.expected ? true : undefined), 10000).catch(
-    () => undefined, // the figures say so (buffer = reply: NO)
-  );
-  const replayEvents = (await replay.events()).slice(since);
-
-  // Ctrl+Z until the prefix line is back; one press should do.
-  let undoSteps: number | null = null;
-  for (let presses = 1; presses <= 10; presses++) {
-    const before = readProbe(log).length;
-    await page.keyboard.press('Control+Z');
-    const undone = await waitFor('an undo of the run', () => changesOf(log, uri, before).find((e) => e.reason === 'undo'), 10000).catch(() => undefined);
-    if (undone === undefined) {
-      break;
-    }
-    if (changesOf(log, uri, before).at(-1)?.text === stream.original) {
-      undoSteps = presses;
-      break;
-    }
-  }
-  const figures = streamFigures({
-    replayEvents,
-    probeEvents: readProbe(log).slice(probeFrom),
-    uri,
-    tokensPerSecond: stream.tps,
-    firstTokenDelay: FIRST_TOKEN_DELAY,
-    expected: stream.expected,
-  });
-  return { ...figures, undoSteps };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -151,29 +75,18 @@ async function main(argv: readonly string[]): Promise<number> {
   const workspace = path.join(root, 'workspace');
   fs.mkdirSync(workspace);
   const replies = repliesOf(chosen.map(([, tokens]) => tokens));
-  // Rounds of one run per rate (interleaved, so that load on the machine hits every rate alike),
-  // each run in its own file.
-  const streams: Stream[] = [];
-  for (let round = 1; round <= repeats; round++) {
-    for (const [tps, tokens] of chosen) {
-      const name = `stream-${tps}-${round}.py`;
-      const instruction = `stream benchmark at ${tps} tokens per second, round ${round} of ${repeats}`;
-      const original = `${PREAMBLE}# gen: ${instruction}\n`;
-      // No trailing line break: the reply's last token is text that must reach the buffer.
-      const reply = (replies.get(tokens) ?? '').replace(/\n+$/, '');
-      const file = path.join(workspace, name);
-      fs.writeFileSync(file, original);
-      streams.push({ tps, tokens, name, instruction, reply, original, expected: `${PREAMBLE}${reply}\n`, file });
-    }
-  }
-
   const replay = await startReplay(['--first-token-delay', String(FIRST_TOKEN_DELAY)]);
   let stopServer: (() => Promise<void>) | undefined;
   let closeBrowser: (() => Promise<void>) | undefined;
   const runs: BenchRow[] = [];
   try {
-    for (const s of streams) {
-      await replay.addRule({ match: s.instruction, reply: s.reply, tokens_per_second: s.tps, first_token_delay: FIRST_TOKEN_DELAY });
+    // Rounds of one run per rate (interleaved, so that load on the machine hits every rate alike),
+    // each run in its own file.
+    const streams: Stream[] = [];
+    for (let round = 1; round <= repeats; round++) {
+      for (const [tps, tokens] of chosen) {
+        streams.push(await prepareStream(replay, workspace, tps, replies.get(tokens) ?? '', `round ${round} of ${repeats}`));
+      }
     }
     const log = path.join(root, 'probe.jsonl');
     const probe = await buildProbeVsix(root);
@@ -194,7 +107,7 @@ async function main(argv: readonly string[]): Promise<number> {
     await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
     await waitFor('the probe extension to start', () => (readProbe(log).some((e) => e.kind === 'ready') ? true : undefined), 90000);
     for (const [index, stream] of streams.entries()) {
-      const row = await runOne(page, replay, log, stream);
+      const row = await measureRun(page, replay, log, stream);
       runs.push(row);
       console.log(
         `run ${index + 1}/${streams.length}, ${stream.tps} tok/s: ${row.edits} edits, first text ${row.firstMs.toFixed(1)} ms, ` +

