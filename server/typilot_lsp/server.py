@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
@@ -65,6 +69,52 @@ class TypilotProtocol(LanguageServerProtocol):
                 loop.call_soon_threadsafe(self._request_futures.pop, msg_id, None)
 
         future.add_done_callback(forget)
+
+
+class PipeReader:
+    """The editor's pipe read by the event loop itself.
+
+    pygls reads stdin on a worker thread, one thread hop per header line and per body: three
+    wake-ups of two threads (and a GIL hand-over each) for every message, which is most of
+    what an applyEdit round trip costs while a run streams. Here one arrival is one wake-up,
+    and the messages that came together are read without waiting again.
+    """
+
+    def __init__(self, pipe: Any) -> None:
+        self._pipe = pipe
+        self._stream: asyncio.StreamReader | None = None
+
+    async def _reader(self) -> asyncio.StreamReader:
+        if self._stream is None:
+            stream = asyncio.StreamReader()
+            loop = asyncio.get_running_loop()
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), self._pipe)
+            self._stream = stream
+        return self._stream
+
+    async def readline(self) -> bytes:
+        return await (await self._reader()).readline()
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await (await self._reader()).readexactly(n)
+        except asyncio.IncompleteReadError:
+            return b""  # the editor went away mid-message: pygls's loop ends on b""
+
+
+def loop_can_read(stdin: Any, stdout: Any) -> bool:
+    """Whether the event loop can read `stdin` without a thread: a pipe or a socket that is
+    not also `stdout` (making it non-blocking would make the replies non-blocking too)."""
+    if sys.platform == "win32":
+        return False
+    try:
+        mode = os.fstat(stdin.fileno())
+        out = os.fstat(stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not (stat.S_ISFIFO(mode.st_mode) or stat.S_ISSOCK(mode.st_mode)):
+        return False
+    return (mode.st_dev, mode.st_ino) != (out.st_dev, out.st_ino)
 
 
 class TypilotServer(LanguageServer):
@@ -135,6 +185,31 @@ class TypilotServer(LanguageServer):
         async def on_shutdown(ls: TypilotServer, params: Any = None) -> None:
             # Last added first: runs stop before the history they record into closes.
             await ls.await_hooks("shutdown", lambda f: f.shutdown(), reverse=True)
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over stdio; stdin read on the event loop where it can be (`PipeReader`)."""
+        source, sink = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
+        if not loop_can_read(source, sink):
+            super().start_io(stdin, stdout)
+            return
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(sink))
+        try:
+            asyncio.run(
+                run_async(
+                    stop_event=self._stop_event,
+                    reader=PipeReader(source),
+                    protocol=self.protocol,
+                    logger=log,
+                    error_handler=self.report_server_error,
+                )
+            )
+        except BrokenPipeError:
+            log.error("The connection to the editor was lost; shutting down.")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # -- small shared services -------------------------------------------------------
     @property

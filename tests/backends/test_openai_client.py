@@ -494,6 +494,109 @@ async def test_error_event_mid_stream_keeps_the_text_before() -> None:
     assert "model runner crashed" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (sse({"error": {"code": 500, "message": "slot crashed", "type": "server_error"}}),
+         "slot crashed"),  # llama.cpp
+        (sse({"object": "error", "message": "CUDA out of memory", "type": "InternalServerError",
+              "code": 500}), "CUDA out of memory"),  # vLLM's top-level error object
+        (b'event: error\ndata: {"message": "out of memory"}\n\n', "out of memory"),
+        (b"event: error\ndata: upstream timed out\n\n", "upstream timed out"),
+    ],
+)  # fmt: skip
+async def test_every_form_of_error_event_is_reported_with_its_message(
+    error: bytes, said: str
+) -> None:
+    backend = make(chat_server(sse(delta("x = 1\n")) + error + reply_events("never")))
+    pieces: list[str] = []
+    try:
+        with pytest.raises(ServerStreamError) as info:
+            await collect(backend.stream(req()), pieces)
+    finally:
+        await backend.aclose()
+    assert "".join(pieces) == "x = 1\n"
+    assert f"the server said: {said}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"id": "chatcmpl-1", "object": "chat.completion.chunk"},
+        {"choices": "y = 2"},
+        {"choices": ["y = 2"]},
+        {"choices": [{"index": 0, "delta": "y = 2"}]},
+        {"choices": [{"index": 0, "delta": {"content": {"text": "y = 2"}}}]},
+        {"choices": [{"index": 0, "delta": {"content": ["y = 2"]}}]},
+    ],
+)
+async def test_an_event_that_is_not_a_chat_chunk_is_refused_not_inserted(
+    event: dict[str, Any],
+) -> None:
+    backend = make(chat_server(sse(delta("x = 1\n"), event) + reply_events("z = 3\n")))
+    pieces: list[str] = []
+    try:
+        with pytest.raises(ServerStreamError) as info:
+            await collect(backend.stream(req()), pieces)
+    finally:
+        await backend.aclose()
+    assert "".join(pieces) == "x = 1\n"  # nothing of the odd event, nothing after it
+    assert "not a chat completion chunk" in str(info.value)
+
+
+async def test_the_usage_event_needs_no_choices() -> None:
+    body = sse(delta("x = 1\n"), delta(None, "stop"), {"usage": {"completion_tokens": 1}})
+    backend = make(chat_server(body + b"data: [DONE]\n\n"))
+    try:
+        assert await collect(backend.stream(req())) == "x = 1\n"
+    finally:
+        await backend.aclose()
+
+
+async def test_a_stream_ending_inside_an_event_says_so() -> None:
+    backend = make(chat_server(sse(delta("x = 1\n")) + b'data: {"choices":[{"delta":{"con'))
+    pieces: list[str] = []
+    try:
+        with pytest.raises(ServerStreamError) as info:
+            await collect(backend.stream(req()), pieces)
+    finally:
+        await backend.aclose()
+    assert "".join(pieces) == "x = 1\n"
+    assert "closed in the middle of an event" in str(info.value)
+
+
+async def test_done_without_a_finish_reason_is_a_complete_answer() -> None:
+    backend = make(chat_server(sse(delta("x = 1\n"), b"[DONE]")))
+    try:
+        assert await collect(backend.stream(req())) == "x = 1\n"
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"", "the server's answer was empty"),
+        (json.dumps({"choices": [{"index": 0, "message": {"content": "x = 1"}}]}).encode(),
+         "did not answer with server-sent events (no `data:` line)"),  # "stream" ignored
+        (b'{"model":"m","message":{"content":"x"},"done":false}\n',
+         "did not answer with server-sent events"),  # NDJSON (Ollama's own API)
+        (json.dumps({"error": {"message": "no slot available"}}).encode(),
+         "the server said: no slot available"),
+    ],
+)  # fmt: skip
+async def test_an_answer_that_is_not_an_event_stream_says_what_it_was(
+    body: bytes, said: str
+) -> None:
+    backend = make(chat_server(body))
+    try:
+        with pytest.raises(ServerStreamError) as info:
+            await collect(backend.stream(req()))
+    finally:
+        await backend.aclose()
+    assert said in str(info.value)
+
+
 async def test_stream_cut_without_finish_is_an_error() -> None:
     backend = make(chat_server(sse(delta("x = "))))
     try:
@@ -633,3 +736,24 @@ async def test_infill_streams_llama_cpp_events() -> None:
     assert text == "y = 2\n"
     assert stats.endpoint == "fim" and stats.done_reason == "length" and stats.token_count == 2
     assert json.loads(seen[-1].content)["n_predict"] == 2
+
+
+async def test_an_infill_event_without_content_is_refused() -> None:
+    events = sse({"index": 0, "content": "y", "stop": False}, {"choices": []})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/infill":
+            return httpx.Response(200, stream=Chunks([events]))
+        return models_answer(MODEL)
+
+    backend = make(handler)
+    pieces: list[str] = []
+    try:
+        with pytest.raises(ServerStreamError) as info:
+            await collect(
+                backend.stream(req(fim=FimPrompt(prefix="# gen: y\n", suffix=""))), pieces
+            )
+    finally:
+        await backend.aclose()
+    assert pieces == ["y"]
+    assert "not a fill-in-the-middle (/infill) event" in str(info.value)

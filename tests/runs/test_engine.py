@@ -99,6 +99,29 @@ async def test_the_first_text_replaces_the_prefix_line_and_the_rest_follows() ->
     assert editor.regions == []
 
 
+async def test_a_slow_model_is_gathered_into_few_edits_and_a_pause_shows_what_came() -> None:
+    """Tokens 30 ms apart with a 20 ms window: the window closes early only after a silence of
+    twice the model's token gap, so tokens share edits; a longer pause shows what came."""
+    doc, client, editor = setup("# gen: slow\n")
+    region = editor.track((0, 0), doc.line_text(0))
+    writer = StreamWriter(
+        editor, region, label="t", interval=0.02, max_interval=0.2, echo_timeout=5.0
+    )
+    tokens = [f"x{n} = {n}\n" for n in range(24)]
+    for token in tokens:
+        writer.feed(token)
+        await asyncio.sleep(0.03)
+    edits_while_streaming = len(client.sent)
+    deadline = asyncio.get_running_loop().time() + 5
+    while writer.written != "".join(tokens):  # the silence after the last token flushes it
+        assert asyncio.get_running_loop().time() < deadline, "the paused text never landed"
+        await asyncio.sleep(0.01)
+    await writer.close()
+    assert doc.text == "".join(tokens) + "\n"  # the prefix line's own line break stays
+    # Fewer edits than tokens: tokens share edits (how many depends on the load on the machine).
+    assert edits_while_streaming < len(tokens), (edits_while_streaming, len(tokens))
+
+
 async def test_typing_above_a_run_moves_it_and_a_stale_edit_is_retried() -> None:
     doc, client, editor = setup("a = 1\n# gen: x\nz = 9\n")
     writer = writer_for(editor, 1)

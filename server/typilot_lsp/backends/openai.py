@@ -7,8 +7,11 @@ Wire facts are in ``shared/openai-compatible-api.md``; the parts that shape this
   events and an event may be split across chunks, so events are parsed from bytes, by lines.
   The text is ``choices[0].delta.content``; the last chunk carries ``finish_reason``
   (``"length"`` when ``max_tokens`` cut the reply), then ``data: [DONE]``.
-- An error after the stream has started is an event ``data: {"error": {...}}`` and the stream
-  ends there. Before it, the status says it: 503 while the model loads (retried within the
+- An error after the stream has started is an event ``data: {"error": {...}}`` (vLLM:
+  ``{"object": "error", "message": ...}``; other servers ``event: error``) and the stream
+  ends there; its message is shown. An event of the wrong shape (no ``choices`` list, a
+  ``delta.content`` that is not text) stops the run rather than putting junk in the buffer,
+  and a stream that ends inside an event says so. Before it, the status says it: 503 while the model loads (retried within the
   first-token timeout), 400 ``exceed_context_size_error``, 401 without a valid key, 404 for an
   unknown model (vLLM).
 - Fill-in-the-middle (llama.cpp): ``POST {root}/infill`` with ``input_prefix`` /
@@ -45,7 +48,7 @@ import httpx
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
 from typilot_lsp.backends.host import host_name
-from typilot_lsp.backends.waiting import within
+from typilot_lsp.backends.waiting import ReadDeadline, within
 from typilot_lsp.errors import (
     ApiKeyMissing,
     AuthRejected,
@@ -462,8 +465,8 @@ class OpenAIClient:
         notify: Notify | None = None,
         fim: bool = False,
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """POST ``body`` to a streaming route and yield each event's JSON object until
-        ``[DONE]`` or the end of the stream. Raises :class:`BackendError` subclasses
+        """POST ``body`` to a streaming route and yield each event's JSON object until the end
+        of the stream, or :data:`DONE` for ``data: [DONE]``. Raises :class:`BackendError` subclasses
         (``_FimUnsupported`` for ``fim`` routes that are not there); closing the generator
         closes the connection."""
         started = time.monotonic()
@@ -481,6 +484,7 @@ class OpenAIClient:
             deadline=deadline,
             started=started,
         )
+        reads: ReadDeadline | None = None
         try:
             if response.status_code != 200:
                 with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
@@ -490,11 +494,13 @@ class OpenAIClient:
                 raise self.status_error(response, model)
             parser = SSEParser()
             chunks = response.aiter_bytes()
+            reads = ReadDeadline()  # one timer for the stream, not a task per chunk
             got_text = False
+            any_event = False
+            head = bytearray()  # the body's start, while no event came: what was it?
             while True:
-                wait = deadline - time.monotonic()
                 try:
-                    chunk = await within(chunks.__anext__(), max(0.0, wait))
+                    chunk = await reads.read(chunks.__anext__(), deadline)
                 except StopAsyncIteration:
                     pending, ended = parser.close(), True
                 except asyncio.TimeoutError:
@@ -506,21 +512,38 @@ class OpenAIClient:
                     ) from None
                 else:
                     pending, ended = parser.feed(chunk), False
+                    if not any_event and len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                if ended and not any_event and not pending:
+                    raise ServerStreamError(model, _not_events(bytes(head)))
                 for event, data in pending:
+                    any_event = True
                     if data.strip() == "[DONE]":
+                        yield DONE
                         return
                     try:
                         obj = json.loads(data)
                     except ValueError:
-                        raise ServerStreamError(
-                            model, "the server sent an event that is not JSON"
-                        ) from None
+                        if event == "error":  # `event: error` with a plain-text message
+                            raise ServerStreamError(
+                                model, f"the server said: {_clip(data)}"
+                            ) from None
+                        # At the end of the stream, an event without its blank line is one
+                        # the connection cut short.
+                        detail = (
+                            "the connection closed in the middle of an event"
+                            if ended
+                            else "the server sent an event that is not JSON"
+                        )
+                        raise ServerStreamError(model, detail) from None
                     if not isinstance(obj, dict):
                         raise ServerStreamError(
                             model, "the server sent an event that is not an object"
                         )
-                    if obj.get("error") or event == "error":
-                        message, _ = _error_of(obj)
+                    if obj.get("error") or obj.get("object") == "error" or event == "error":
+                        # llama.cpp's {"error": {...}}, vLLM's {"object": "error", ...}, or an
+                        # `event: error` whose data is the error itself.
+                        message, _ = _error_of(obj if "error" in obj else {"error": obj})
                         raise ServerStreamError(model, f"the server said: {message}")
                     if _has_text(obj):
                         got_text = True
@@ -530,7 +553,68 @@ class OpenAIClient:
                 if ended:
                     return
         finally:
+            if reads is not None:
+                reads.close()
             await response.aclose()
+
+
+DONE: dict[str, Any] = {}
+"""What :meth:`OpenAIClient.events` yields for ``data: [DONE]`` (compared by identity)."""
+
+
+def _not_events(head: bytes) -> str:
+    """Why a 200 answer that ended without one event is no answer: empty, a single JSON body
+    (a server that ignored ``"stream": true``, or its error), or something else."""
+    text = head.decode("utf-8", errors="replace").strip()
+    if not text:
+        return "the server's answer was empty"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and (body.get("error") or body.get("object") == "error"):
+        return f"the server said: {_error_of(body)[0]}"
+    return (
+        "the server did not answer with server-sent events (no `data:` line); is "
+        f"`{URL_SETTING}` an OpenAI-compatible API that streams?"
+    )
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shape_problem(event: Mapping[str, Any], fim: bool) -> str | None:
+    """Why an event is not what the route streams (None when it is): a chat-completion chunk
+    (``choices`` a list of objects whose ``delta.content`` is text or null; the usage event
+    may have no ``choices``), or llama.cpp's infill event (``content`` text, or ``stop``)."""
+    if fim:
+        if isinstance(event.get("content"), str) or event.get("stop") is True:
+            return None
+        return (
+            "the server sent an event that is not a fill-in-the-middle (/infill) event "
+            "(no `content`)"
+        )
+    choices = event.get("choices")
+    if choices is None and "usage" in event:
+        return None
+    if not isinstance(choices, list):
+        return (
+            "the server sent an event that is not a chat completion chunk (no `choices` "
+            f"list); is `{URL_SETTING}` an OpenAI-compatible API?"
+        )
+    for choice in choices:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if not isinstance(choice, dict) or not (delta is None or isinstance(delta, dict)):
+            return "the server sent an event that is not a chat completion chunk (a bad choice)"
+        if content is not None and not isinstance(content, str):
+            return (
+                "the server sent an event that is not a chat completion chunk "
+                "(`delta.content` is not text)"
+            )
+    return None
 
 
 def _has_text(obj: Mapping[str, Any]) -> bool:
@@ -707,6 +791,13 @@ class OpenAIBackend:
         events = self.client.events(url, body, model=model, stats=stats, notify=notify, fim=fim)
         try:
             async for event in events:
+                if event is DONE:
+                    # The server says the answer is complete, finish_reason or not.
+                    finished = True
+                    break
+                problem = _shape_problem(event, fim)
+                if problem is not None:
+                    raise ServerStreamError(model, problem)
                 text = ""
                 if fim:
                     text = str(event.get("content") or "")

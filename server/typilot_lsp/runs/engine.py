@@ -21,7 +21,6 @@ One `StreamWriter` writes one run's text into one document:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -109,6 +108,11 @@ class TrackedRegion:
         return self.doc.end_of(self.start[0], self.start[1], self.text)
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class DocumentEditor:
     """Serialises applyEdit per document and wakes writers on every didChange."""
 
@@ -122,7 +126,7 @@ class DocumentEditor:
         self.send = send
         self.encoding = encoding
         self.lock = asyncio.Lock()
-        self.changed = asyncio.Condition()
+        self._waiters: list[asyncio.Future[None]] = []
         self.regions: list[TrackedRegion] = []
         doc.listeners.append(self)
 
@@ -132,26 +136,30 @@ class DocumentEditor:
             region.on_change(l1, c1, l2, c2, text)
 
     def on_changes_applied(self, version: int) -> None:
-        # Only a running stream waits for changes; plain typing costs nothing here.
-        if self.regions:
-            asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self.changed:
-            self.changed.notify_all()
+        # Wakes whoever waits for a change, at once: no task per didChange.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def wait_change(self, after_version: int, timeout: float) -> bool:
         """Wait until the document is newer than `after_version`; False on timeout."""
-        if self.doc.version > after_version:
-            return True
-        try:
-            async with self.changed:
-                await asyncio.wait_for(
-                    self.changed.wait_for(lambda: self.doc.version > after_version), timeout
-                )
-            return True
-        except asyncio.TimeoutError:  # not the builtin on 3.10
-            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.doc.version <= after_version:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            timer = loop.call_later(left, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        return True
 
     def track(self, start: Position, text: str) -> TrackedRegion:
         region = TrackedRegion(self.doc, start, text)
@@ -304,7 +312,10 @@ class StreamWriter:
         self.interval = interval
         self.max_interval = max(interval, max_interval if max_interval is not None else interval)
         self.quiet_interval = interval / 2
-        self._last_feed = time.monotonic()
+        self._loop = asyncio.get_running_loop()
+        self._last_feed = self._loop.time()
+        self._token_gap = 0.0
+        self._fed = False
         self.echo_timeout = echo_timeout
         self.pending = ""
         self.written = ""
@@ -315,6 +326,7 @@ class StreamWriter:
         self._on_first_edit = on_first_edit
         self._on_error = on_error
         self._wake = asyncio.Event()
+        self._idle = True  # waiting for text: the next feed wakes the flusher
         self._closing = False
         self._error: BaseException | None = None
         self._task = asyncio.get_running_loop().create_task(self._flusher())
@@ -324,10 +336,20 @@ class StreamWriter:
         return self._error
 
     def feed(self, text: str) -> None:
+        # Called for every token: no wake-up, timer or task here. A flusher waiting for its
+        # window to close reads `_last_feed` when its timer fires.
         if text and self._error is None:
             self.pending += text
-            self._last_feed = time.monotonic()
-            self._wake.set()
+            now = self._loop.time()
+            # How far apart the model's tokens come (a moving average): a window closes early
+            # only after a silence longer than twice that, so a slow model's tokens are
+            # gathered into a few edits instead of one edit each.
+            if self._fed:
+                self._token_gap += (min(now - self._last_feed, 1.0) - self._token_gap) / 8
+            self._fed = True
+            self._last_feed = now
+            if self._idle:
+                self._wake.set()
 
     async def close(self) -> None:
         """Write everything still pending and wait for the editor to confirm it."""
@@ -349,23 +371,19 @@ class StreamWriter:
                 if not self.pending:
                     if self._closing:
                         return
-                    self._wake.clear()
-                    await self._wake.wait()
+                    await self._sleep(None)
                     continue
                 if not self._closing:
-                    now = time.monotonic()
-                    wait = last_flush + self.interval - now
+                    now = self._loop.time()
                     # A window also closes early once the stream goes quiet, so a slow model's
                     # last token is not held back for the rest of a long window.
-                    quiet = self._last_feed + self.quiet_interval - now
-                    if wait > 0 and quiet > 0:
-                        # Gather the tokens of this window; closing cuts the wait short.
-                        self._wake.clear()
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), min(wait, quiet))
+                    quiet = min(max(self.quiet_interval, 2 * self._token_gap), self.max_interval)
+                    due = min(last_flush + self.interval, self._last_feed + quiet)
+                    if now < due:
+                        await self._sleep(due)  # tokens arriving meanwhile do not wake us
                         continue
                 text, self.pending = self.pending, ""
-                last_flush = time.monotonic()
+                last_flush = self._loop.time()
                 await self._write(text)
                 self.interval = min(self.max_interval, self.interval * 2)
         except asyncio.CancelledError:
@@ -375,6 +393,18 @@ class StreamWriter:
             self.pending = ""
             if self._on_error is not None:
                 self._on_error(exc)
+
+    async def _sleep(self, until: float | None) -> None:
+        """Sleep until `until` (loop time), or, with None, until text comes; close() cuts it short."""
+        self._wake.clear()
+        self._idle = until is None
+        timer = None if until is None else self._loop.call_at(until, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            self._idle = False
+            if timer is not None:
+                timer.cancel()
 
     async def _write(self, text: str) -> None:
         if not self._replaced_original:

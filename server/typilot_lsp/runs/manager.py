@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
-PROGRESS_REPORT_INTERVAL = 0.25
+PROGRESS_REPORT_INTERVAL = 1.0
+"""Seconds between the "N tokens" progress reports: each is a message the editor renders."""
 REPLACE_WAIT_S = 5.0
 """How long a new run on a line waits for the run it replaces to write what it has."""
 
