@@ -206,3 +206,21 @@ async def test_a_corrupt_store_warns_once_and_runs_go_on(
         await stop_editor(editor)
     assert path.read_bytes() == garbage
     assert os.path.exists(path)
+
+
+async def test_offering_a_run_opens_the_store_before_the_run(
+    editor: Editor, server_env_for: dict[str, str]
+) -> None:
+    """Opening the store (SQLAlchemy, ~0.5 s of CPU) happens when the editor is first offered
+    a run, while nothing streams, not at the end of the user's first run."""
+    path = _history_file(server_env_for)
+    plain = editor.open("plain.py", "x = 1\n")
+    assert await editor.code_actions(plain, 0) == []
+    assert not path.exists()  # nothing offered: an idle server never loads SQLAlchemy
+    doc = editor.open("offered.py", "import math\n# gen: add two numbers\n")
+    assert await editor.code_actions(doc, 1)
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert time.monotonic() < deadline, "the store did not open after a run was offered"
+        await asyncio.sleep(0.02)
+    assert await history_request(editor) == []  # open, and no run was recorded

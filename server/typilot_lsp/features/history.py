@@ -102,6 +102,14 @@ class HistoryFeature(Feature):
             self.history.run_retention(first_delay_s=RETENTION_INTERVAL_S), "history retention"
         )
 
+    def warm_up(self) -> bool:
+        """A run is likely soon (the editor was offered one): open the store in the background.
+        False if the history does not exist yet (before `initialized`)."""
+        if self.history is None:
+            return False
+        self.history.warm_up()
+        return True
+
     def settings_changed(self, old: Config, new: Config) -> None:
         if self.history is not None and old.history != new.history:
             self.history.update_settings(new.history)

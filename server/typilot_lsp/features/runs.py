@@ -106,6 +106,7 @@ class RunsFeature(Feature):
         self.runs = RunManager(self)
         self.editors: dict[str, DocumentEditor] = {}
         self._backend = BackendSlot()
+        self._history_warmed = False
 
     # -- RunHost -------------------------------------------------------------------
     @property
@@ -214,7 +215,19 @@ class RunsFeature(Feature):
                     command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
                 )
             )
+        if actions and not self._history_warmed:
+            self._warm_history()
         return actions or None
+
+    def _warm_history(self) -> None:
+        # The user is looking at a run they may start: the history it will record into opens
+        # now, while nothing streams, instead of at the end of that first run.
+        from typilot_lsp.features.history import HistoryFeature
+
+        try:
+            self._history_warmed = self.server.get_feature(HistoryFeature).warm_up()
+        except KeyError:  # a server built without history
+            self._history_warmed = True
 
     def _arguments(self, args: tuple[Any, ...]) -> RunArguments:
         raw = args[0] if len(args) == 1 else None

@@ -51,6 +51,7 @@ class AsyncHistory:
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="typilot-history")
         self._closed = False
+        self._warmed = False
         self._retention_task: asyncio.Task[Any] | None = None
         # Touched on the worker thread only:
         self._store: HistoryStore | None = None
@@ -67,6 +68,15 @@ class AsyncHistory:
     @property
     def settings(self) -> HistoryConfig:
         return self._settings
+
+    def warm_up(self) -> None:
+        """Open the store now, in the background, if it is not open yet: its one-time cost
+        (loading SQLAlchemy, ~0.5 s of CPU) is then paid before the run that records into it
+        rather than at that run's end. Cheap to call again."""
+        if self._warmed or self._closed or not self._settings.enabled:
+            return
+        self._warmed = True
+        self._executor.submit(self._open_quietly, self._settings)
 
     @property
     def path(self) -> pathlib.Path:
