@@ -44,9 +44,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "server")]
 from tests.replay_ollama import tokenize  # noqa: E402
 
 from bench_core import (  # noqa: E402
+    BARE_CMD,
+    FILE_LINES,
+    PREFIX_EVERY,
     TYPILOT_CMD,
     ReplayProcess,
     Session,
+    big_file,
     isolated_env,
     machine,
     reply_of,
@@ -170,12 +174,54 @@ async def rate_figures(
     }
 
 
+async def startup_code_actions(cmd: list[str], home: Path, requests: int) -> list[float]:
+    """Round trips (ms) of the first `requests` code actions on a 20,000-line file opened
+    right after `initialized`, while the server's start-up work (imports on a worker thread)
+    may still be running."""
+    session = await start(cmd, isolated_env(home))
+    try:
+        doc = session.editor.open("startup.py", big_file())
+        prefixed = PREFIX_EVERY // 2
+        times = []
+        for index in range(requests):
+            line = (prefixed + index * PREFIX_EVERY) % FILE_LINES
+            began = time.perf_counter()
+            await session.editor.code_actions(doc, line)
+            times.append((time.perf_counter() - began) * 1000)
+        return times
+    finally:
+        await stop(session)
+
+
+async def startup_figures(home: Path, starts: int, requests: int) -> None:
+    print()
+    print(f"code actions right after start-up ({starts} starts each, interleaved):")
+    print(
+        f"{'':12}{'first ms (median)':>20}{'first ms (max)':>16}{f'max of first {requests} ms':>22}"
+    )
+    rows: dict[str, list[list[float]]] = {"typilot-lsp": [], "bare pygls": []}
+    for index in range(starts):
+        rows["typilot-lsp"].append(
+            await startup_code_actions(TYPILOT_CMD, home / f"s{index}", requests)
+        )
+        rows["bare pygls"].append(
+            await startup_code_actions(BARE_CMD, home / f"b{index}", requests)
+        )
+    for name, runs in rows.items():
+        firsts = [r[0] for r in runs]
+        worst = statistics.median(max(r) for r in runs)
+        print(f"{name:12}{statistics.median(firsts):20.1f}{max(firsts):16.1f}{worst:22.1f}")
+    print("  target: the first code action after didOpen of a 20k-line file <= 10 ms")
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="10,100,1000", help="tokens per second, comma-separated")
     parser.add_argument("--tokens", type=int, default=1000, help="tokens per reply")
     parser.add_argument("--rounds", type=int, default=3, help="measured runs per rate")
     parser.add_argument("--profile", type=Path, help="run the server under cProfile into DIR")
+    parser.add_argument("--starts", type=int, default=5, help="start-ups for the code actions")
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up figures")
     args = parser.parse_args()
     logging.getLogger("pygls").setLevel(logging.ERROR)
     rates = [float(r) for r in args.rates.split(",")]
@@ -186,6 +232,10 @@ async def main() -> int:
         f"{'1st run ms/1k + after':>23}"
     )
     with tempfile.TemporaryDirectory(prefix="typilot-bench-cpu-") as tmp:
+        if args.starts:
+            await startup_figures(Path(tmp), args.starts, 20)
+        if args.startup_only:
+            return 0
         replay = ReplayProcess()
         await replay.start()
         try:

@@ -13,6 +13,8 @@ edge. The full text (`source`) is joined only when asked for.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
@@ -25,11 +27,19 @@ from pygls.workspace.position_codec import PositionCodec
 from typilot_lsp.prefixes import PrefixMatch, PrefixMatcher
 
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
+_OTHER_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+"""What str.splitlines also splits on, and LSP does not."""
 
 
 def split_lines(text: str) -> list[str]:
     """Split on LSP line breaks only (\\r\\n, \\n, \\r), keeping them; last item has none."""
-    lines: list[str] = []
+    if _OTHER_BREAKS.search(text) is None:
+        # str.splitlines is C speed, and without its other separators it splits as LSP does.
+        lines = text.splitlines(keepends=True)
+        if not lines or lines[-1].endswith(("\n", "\r")):
+            lines.append("")
+        return lines
+    lines = []
     start = 0
     for m in _LINE_BREAK.finditer(text):
         lines.append(text[start : m.end()])
@@ -151,10 +161,28 @@ class TypilotDocument(TextDocument):
         if matcher is not None:
             self.matcher = matcher
         self.prefixed = {}
-        for number, line in enumerate(self._lines):
-            found = self.matcher.match(line)
+        for number in self._candidate_lines():
+            found = self.matcher.match(self._lines[number])
             if found is not None:
                 self.prefixed[number] = found
+
+    def _candidate_lines(self) -> Iterator[int]:
+        """The lines a prefix occurs on, from one scan of the whole (lower-cased) text."""
+        lines = self._lines
+        if not self.matcher.prefixes:
+            return
+        text = "".join(lines)
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a character whose lower case is longer: no offsets
+            yield from range(len(lines))
+            return
+        starts = list(itertools.accumulate(map(len, lines), initial=0))
+        last = -1
+        for hit in self.matcher.quick.finditer(lowered):
+            number = bisect.bisect_right(starts, hit.start()) - 1
+            if number != last:
+                last = number
+                yield number
 
     def prefixed_in(self, first: int, last: int) -> Iterator[tuple[int, PrefixMatch]]:
         for number in sorted(self.prefixed):

@@ -56,6 +56,9 @@ class PrefixMatcher:
     """prefix text -> command name."""
     leaders: tuple[str, ...]
     pattern: re.Pattern[str]
+    quick: re.Pattern[str]
+    """Any prefix, lower-cased, anywhere (search lower-cased text with it: an IGNORECASE
+    pattern is five times slower): finds the lines worth `match`ing in a whole text."""
 
     @classmethod
     def build(
@@ -76,12 +79,11 @@ class PrefixMatcher:
             rf"(?P<prefix>{prefix_alt})(?P<rest>.*?)[ \t]*$",
             re.IGNORECASE,
         )
-        return cls(by_prefix, tuple(leaders), pattern)
+        return cls(by_prefix, tuple(leaders), pattern, re.compile(prefix_alt.lower()))
 
     def might_match(self, line: str) -> bool:
         """A fast pre-check so that most lines never meet the regex."""
-        lowered = line.lower()
-        return any(p.lower() in lowered for p in self.prefixes)
+        return self.quick.search(line.lower()) is not None
 
     def match(self, line: str) -> PrefixMatch | None:
         text = line.rstrip("\r\n")

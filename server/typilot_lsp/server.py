@@ -15,6 +15,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -42,6 +43,18 @@ class TypilotProtocol(LanguageServerProtocol):
     notifications: each future, with its lock and callbacks, stayed for the server's life
     (about 14 KB per short run). Here such an entry is dropped as soon as its handler ends.
     """
+
+    last_message_at = 0.0
+    """When the editor's last message came (time.monotonic)."""
+
+    def handle_message(self, msg: Any) -> None:
+        self.last_message_at = time.monotonic()
+        super().handle_message(msg)
+
+    async def wait_quiet(self, seconds: float) -> None:
+        """Return once no message came from the editor for `seconds`."""
+        while (left := self.last_message_at + seconds - time.monotonic()) > 0:
+            await asyncio.sleep(left)
 
     def _execute_handler(
         self,
@@ -118,6 +131,8 @@ def loop_can_read(stdin: Any, stdout: Any) -> bool:
 
 
 class TypilotServer(LanguageServer):
+    protocol: TypilotProtocol
+
     def __init__(self) -> None:
         super().__init__("typilot-lsp", __version__, protocol_cls=TypilotProtocol)
         self.config = Config()

@@ -221,13 +221,25 @@ class RunsFeature(Feature):
 
     def _warm_history(self) -> None:
         # The user is looking at a run they may start: the history it will record into opens
-        # now, while nothing streams, instead of at the end of that first run.
+        # once the editor goes quiet (the answer to this request goes out first), while
+        # nothing streams, instead of at the end of that first run.
         from typilot_lsp.features.history import HistoryFeature
+        from typilot_lsp.features.settings import WARM_QUIET_S
 
         try:
-            self._history_warmed = self.server.get_feature(HistoryFeature).warm_up()
+            history = self.server.get_feature(HistoryFeature)
         except KeyError:  # a server built without history
             self._history_warmed = True
+            return
+        if history.history is None:
+            return  # before `initialized`: the next offer tries again
+        self._history_warmed = True
+
+        async def warm() -> None:
+            await self.server.protocol.wait_quiet(WARM_QUIET_S)
+            history.warm_up()
+
+        self.server.run_task(warm(), "warm the history")
 
     def _arguments(self, args: tuple[Any, ...]) -> RunArguments:
         raw = args[0] if len(args) == 1 else None

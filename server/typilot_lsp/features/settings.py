@@ -18,12 +18,15 @@ from lsprotocol import types
 from typilot_lsp.config import Config
 from typilot_lsp.feature import Feature
 from typilot_lsp.privacy import PrivacyPolicy
+from typilot_lsp.server import TypilotServer
 from typilot_lsp.user_settings import config_with_user_settings
 
 log = logging.getLogger(__name__)
 
 # Imported off the event loop after `initialize`, so that start-up stays as fast as a bare
 # pygls server and the first run does not pay for them.
+WARM_QUIET_S = 0.2
+"""How long the editor must have been quiet before the next warm import starts."""
 WARM_IMPORTS = (
     "httpx",
     "typilot_lsp.backends.ollama",
@@ -54,7 +57,7 @@ class SettingsFeature(Feature):
 
     async def initialized(self, params: types.InitializedParams) -> None:
         await self.pull()
-        self.server.run_task(warm_imports(), "warm imports")
+        self.server.run_task(warm_imports(self.server), "warm imports")
 
     def settings_changed(self, old: Config, new: Config) -> None:
         warning = PrivacyPolicy.from_config(new).warning()
@@ -91,8 +94,12 @@ class SettingsFeature(Feature):
             self.apply(result[0], "workspace/configuration")
 
 
-async def warm_imports() -> None:
+async def warm_imports(server: TypilotServer) -> None:
     for name in WARM_IMPORTS:
+        # An import holds the GIL for its whole length: one at a time, each only once the
+        # editor has gone quiet, so that the burst after start-up (didOpen, code actions)
+        # is answered first.
+        await server.protocol.wait_quiet(WARM_QUIET_S)
         try:
             await asyncio.to_thread(importlib.import_module, name)
         except Exception:
