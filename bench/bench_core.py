@@ -285,7 +285,10 @@ class ReplayProcess:
 async def stream_figures(
     replay: ReplayProcess, home: Path, tps: float, tokens: int
 ) -> dict[str, Any]:
-    session = await start(TYPILOT_CMD, isolated_env(home / "stream", replay.url))
+    # gen.maxTokens 0: the 2,000-token reply streams whole (the default bound is 1,024 tokens)
+    session = await start(
+        TYPILOT_CMD, isolated_env(home / "stream", replay.url), {"gen": {"maxTokens": 0}}
+    )
     try:
         await asyncio.sleep(3)  # a run starts in a settled server, not during its warm-up
         instruction = f"stream benchmark at {tps:g} tokens per second"

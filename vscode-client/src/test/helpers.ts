@@ -77,6 +77,8 @@ export interface Replay {
   readonly url: string;
   addRule(rule: Record<string, unknown>): Promise<void>;
   events(kind?: string): Promise<Array<Record<string, unknown>>>;
+  /** The first event of `kind` at index `since` or later, waiting for it up to `timeoutS` seconds (one long poll). */
+  waitEvent(kind: string, since: number, timeoutS: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,8 @@ export async function startReplay(args: string[] = []): Promise<Replay> {
       };
       return answer.events;
     },
+    waitEvent: async (kind, since, timeoutS) =>
+      (await control('GET', `/_replay/wait?kind=${encodeURIComponent(kind)}&since=${since}&timeout=${timeoutS}`)) as Record<string, unknown>,
     stop: () => stopProcess(child),
   };
 }

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CLIENT_DIR, isolatedEnv, stopProcess, waitForLine } from '../helpers';
+import { CLIENT_DIR, isolatedEnv, sleep, stopProcess, waitFor, waitForLine } from '../helpers';
 
 const run = promisify(execFile);
 
@@ -58,7 +58,7 @@ export async function startCodeServer(
   root: string,
   userSettings: Record<string, unknown>,
   extraEnv: Record<string, string> = {},
-  options: { workspaceTrust?: boolean } = {},
+  options: { workspaceTrust?: boolean; extraVsix?: readonly string[] } = {},
 ): Promise<CodeServer> {
   const trust = options.workspaceTrust ?? false;
   const env = isolatedEnv(root, {
@@ -106,7 +106,8 @@ export async function startCodeServer(
     ),
   );
   const common = ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir];
-  await run(CODE_SERVER, [...common, '--install-extension', VSIX], { env, timeout: 120000 });
+  const install = [VSIX, ...(options.extraVsix ?? [])].flatMap((vsix) => ['--install-extension', vsix]);
+  await run(CODE_SERVER, [...common, ...install], { env, timeout: 120000 });
   const child = spawn(
     CODE_SERVER,
     [
@@ -202,4 +203,65 @@ export async function statusText(page: Page): Promise<string | undefined> {
     });
     return `${icons.join('')} ${ours.textContent ?? ''}`.trim();
   });
+}
+
+/** Opens a workspace file by name with Ctrl+P (quick open) and waits for its editor. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 20000 });
+  await page.keyboard.type(name);
+  await waitFor(`${name} in quick open`, async () => ((await page.$('.quick-input-list .monaco-list-row')) !== null ? true : undefined), 20000);
+  // the workspace file, not an untitled editor whose name ends in the same name
+  for (let i = 0; i < 10; i++) {
+    const focused = await page.$eval('.quick-input-list .monaco-list-row.focused .label-name', (n) => n.textContent ?? '').catch(() => '');
+    if (focused.trim() === name) {
+      break;
+    }
+    await page.keyboard.press('ArrowDown');
+    await sleep(100);
+  }
+  await page.keyboard.press('Enter');
+  await waitFor(`the editor to show ${name}`, async () => {
+    const tab = await page.$eval('.tabs-container .tab.active', (n) => n.textContent ?? '').catch(() => '');
+    return tab.trim().startsWith(name) && (await visibleLines(page)).length > 0 ? true : undefined;
+  });
+}
+
+/** Puts the cursor on a 1-based line with Ctrl+G. */
+export async function goToLine(page: Page, line: number): Promise<void> {
+  await page.keyboard.press('Control+G');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10000 });
+  await page.keyboard.type(String(line));
+  await page.keyboard.press('Enter');
+  await sleep(200);
+}
+
+/** Ctrl+. on the prefix line until the Typilot action is listed; moves the focus onto it with the arrows and presses Enter. */
+export async function chooseQuickFix(page: Page, titleStart: string): Promise<string> {
+  const title = await waitFor('the Typilot code action in the Ctrl+. menu', async () => {
+    await page.keyboard.press('Control+.');
+    try {
+      await page.waitForSelector('.action-widget .monaco-list-row', { timeout: 3000 });
+    } catch {
+      await page.keyboard.press('Escape');
+      return undefined; // "No code actions available" while the server starts: try again
+    }
+    const rows = await page.$$eval('.action-widget .monaco-list-row', (nodes) => nodes.map((n) => n.textContent ?? ''));
+    const found = rows.find((r) => r.includes(titleStart));
+    if (found === undefined) {
+      await page.keyboard.press('Escape');
+      await sleep(500);
+    }
+    return found;
+  }, 60000);
+  for (let i = 0; i < 20; i++) {
+    const focused = await page.$eval('.action-widget .monaco-list-row.focused', (n) => n.textContent ?? '').catch(() => '');
+    if (focused.includes(titleStart)) {
+      break;
+    }
+    await page.keyboard.press('ArrowDown');
+    await sleep(100);
+  }
+  await page.keyboard.press('Enter');
+  return title;
 }

