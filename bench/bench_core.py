@@ -281,6 +281,16 @@ class ReplayProcess:
     async def call(self, method: str, path: str, body: Any = None) -> Any:
         return await asyncio.to_thread(self._call, method, path, body)
 
+    async def add_rule(self, match: str, reply: str, tps: float, first_delay: float) -> None:
+        """Answer prompts containing `match` with `reply`, paced at `tps` tokens per second."""
+        rule = {
+            "match": match,
+            "reply": reply,
+            "tokens_per_second": tps,
+            "first_token_delay": first_delay,
+        }
+        await self.call("POST", "/_replay/rules", rule)
+
 
 async def stream_figures(
     replay: ReplayProcess, home: Path, tps: float, tokens: int
@@ -295,18 +305,9 @@ async def stream_figures(
         # No trailing line break: the reply's last token is text that must reach the buffer.
         reply = reply_of(tokens).rstrip("\n")
         first_delay = 0.2
-        await replay.call(
-            "POST",
-            "/_replay/rules",
-            {
-                # the only prefixed line: its instruction is in the chat prompt and in the
-                # fill-in-the-middle prefix alike
-                "match": instruction,
-                "reply": reply,
-                "tokens_per_second": tps,
-                "first_token_delay": first_delay,
-            },
-        )
+        # the only prefixed line: its instruction is in the chat prompt and in the
+        # fill-in-the-middle prefix alike
+        await replay.add_rule(instruction, reply, tps, first_delay)
         doc = session.editor.open(f"stream-{tps:g}.py", f"import os\n\n# gen: {instruction}\n")
         since = len((await replay.call("GET", "/_replay/events"))["events"])
         await session.editor.run_line(doc, 2)

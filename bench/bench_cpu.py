@@ -92,16 +92,7 @@ async def one_run(
 ) -> dict[str, Any]:
     instruction = f"cpu benchmark run {index} at {tps:g} tokens per second"
     reply = reply_of(tokens).rstrip("\n")
-    await replay.call(
-        "POST",
-        "/_replay/rules",
-        {
-            "match": instruction,
-            "reply": reply,
-            "tokens_per_second": tps,
-            "first_token_delay": FIRST_TOKEN_DELAY_S,
-        },
-    )
+    await replay.add_rule(instruction, reply, tps, FIRST_TOKEN_DELAY_S)
     doc = session.editor.open(f"cpu-{tps:g}-{index}.py", f"import os\n\n# gen: {instruction}\n")
     # As a user: the code action shows (the light bulb) and is chosen a moment later.
     await session.editor.code_actions(doc, 2)
