@@ -29,6 +29,7 @@ import httpx
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
 from typilot_lsp.backends.host import host_name, resolve_host
+from typilot_lsp.backends.transport import loop_transport
 from typilot_lsp.backends.waiting import ReadDeadline, within
 from typilot_lsp.errors import (
     BackendError,
@@ -137,17 +138,20 @@ class OllamaClient:
         api_key = os.environ.get("OLLAMA_API_KEY")
         if remote and allow_remote_host and api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        limits = httpx.Limits(max_keepalive_connections=0)
+        trust_env = allow_remote_host and remote
         self._http = httpx.AsyncClient(
             base_url=self.host,
             headers=headers,
             timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
             # No keep-alive: a closed stream closes its socket, and a restarted Ollama
             # never meets a stale pooled connection.
-            limits=httpx.Limits(max_keepalive_connections=0),
+            limits=limits,
             # Proxy variables would route loopback traffic elsewhere; honour them only
             # when the user allowed a remote host.
-            trust_env=allow_remote_host and remote,
-            transport=transport,
+            trust_env=trust_env,
+            # Plain HTTP without a proxy (a local model server): the leaner socket layer.
+            transport=transport or loop_transport(self.host, limits, trust_env),
         )
         self._show_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 

@@ -48,6 +48,7 @@ import httpx
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
 from typilot_lsp.backends.host import host_name
+from typilot_lsp.backends.transport import loop_transport
 from typilot_lsp.backends.waiting import ReadDeadline, within
 from typilot_lsp.errors import (
     ApiKeyMissing,
@@ -304,16 +305,19 @@ class OpenAIClient:
         self.key_missing = bool(api_key_env) and not key
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        limits = httpx.Limits(max_keepalive_connections=0)
+        trust_env = allow_remote_host and remote
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
             # No keep-alive: a closed stream closes its socket (that is the cancel), and a
             # restarted server never meets a stale pooled connection.
-            limits=httpx.Limits(max_keepalive_connections=0),
+            limits=limits,
             # Proxy variables would route loopback traffic elsewhere; honour them only when
             # the user allowed a remote host.
-            trust_env=allow_remote_host and remote,
-            transport=transport,
+            trust_env=trust_env,
+            # Plain HTTP without a proxy (a local model server): the leaner socket layer.
+            transport=transport or loop_transport(self.base_url, limits, trust_env),
         )
 
     # --- errors ---------------------------------------------------------------------------
