@@ -161,6 +161,9 @@ async def garbled_run(
     assert_actionable(message, *words)
     await editor.wait_runs_done()
     assert doc.text == kept
+    # The replay server notes the script once it has sent all of it, which on a loaded machine
+    # can be after the editor has shown the error: wait for that note.
+    await asyncio.to_thread(replay.wait_for, "scripted")
     assert [e["path"] for e in replay.events_of("scripted")] == [path]
     await assert_serving(editor)
     await assert_next_run_works(editor, replies(replay))
