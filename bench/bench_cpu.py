@@ -116,11 +116,6 @@ async def one_run(
         raise SystemExit("the buffer differs from the reply: the figures would mean nothing")
     session.editor.close(doc)
     count = len(tokenize(reply))
-    if os.environ.get("TYPILOT_BENCH_VERBOSE"):
-        print(
-            f"  run {index}: edits {len(edits)}, first {edits[0] - request['time']:.3f} s after the request",
-            file=sys.stderr,
-        )
     return {
         "tokens": count,
         "stream_ms_per_1k": (streamed - began) / 1e6 * 1000 / count,
