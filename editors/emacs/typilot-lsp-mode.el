@@ -85,22 +85,23 @@ wants them."
                   (lsp-workspaces))
       (user-error "Typilot is not running in this buffer: M-x lsp (or lsp-deferred in the mode hook)")))
 
-(defun typilot-lsp--execute (command arguments)
-  "Send workspace/executeCommand COMMAND with ARGUMENTS to the Typilot server."
-  (with-lsp-workspace (typilot-lsp--workspace)
-    (lsp-request "workspace/executeCommand"
-                 (list :command command :arguments (or arguments [])))))
+(defun typilot-lsp--error-message (error)
+  "The message of a JSON-RPC ERROR (lsp-mode passes one, or a list of them)."
+  (let ((err (if (lsp-json-error? error) error (car-safe error))))
+    (if (lsp-json-error? err) (lsp:json-error-message err) (format "%s" error))))
 
-(defun typilot-lsp--execute-async (command arguments)
-  "Send workspace/executeCommand COMMAND with ARGUMENTS; do not wait.
-Cancelling this way lets lsp-mode handle the run's last progress
-notification, which can arrive right behind the answer."
+(defun typilot-lsp--execute (command arguments on-result)
+  "Send workspace/executeCommand COMMAND with ARGUMENTS.
+ON-RESULT is called with the answer.
+Asynchronous on purpose: lsp-mode's synchronous `lsp-request' stops
+reading a chunk at its answer, and the run's first progress notification
+can come in the same chunk right behind it (then the run never shows)."
   (with-lsp-workspace (typilot-lsp--workspace)
     (lsp-request-async "workspace/executeCommand"
                        (list :command command :arguments (or arguments []))
-                       (lambda (result)
-                         (message "Typilot: %s run(s) cancelled"
-                                  (or (and result (lsp-get result :cancelled)) 0)))
+                       on-result
+                       :error-handler (lambda (error)
+                                        (message "%s" (typilot-lsp--error-message error)))
                        :mode 'detached)))
 
 (defun typilot-lsp--typilot-action-p (action)
@@ -112,32 +113,52 @@ notification, which can arrive right behind the answer."
 When several Typilot actions apply, pick one.  `typilot-lsp-cancel' stops it.
 Only the Typilot server is asked, so other servers' actions stay out of the way."
   (interactive)
-  (let* ((workspace (typilot-lsp--workspace))
-         (actions (cl-remove-if-not
-                   #'typilot-lsp--typilot-action-p
-                   (append (with-lsp-workspace workspace (lsp-code-actions-at-point)) nil)))
-         (action (cond ((null actions)
-                        (user-error "No Typilot prefix here (write `gen: ...', `fix:' or `sum:')"))
-                       ((null (cdr actions)) (car actions))
-                       (t (lsp--select-action actions))))
-         (command (if (stringp (lsp:code-action-command? action))
-                      action
-                    (lsp:code-action-command? action))))
-    (when (lsp:code-action-edit? action)
-      (lsp--apply-workspace-edit (lsp:code-action-edit? action) 'code-action))
-    (when command
-      (typilot-lsp--execute (lsp:command-command command)
-                            (lsp:command-arguments? command)))))
+  (let ((workspace (typilot-lsp--workspace))
+        (buffer (current-buffer)))
+    ;; Asynchronous like `typilot-lsp--execute': another run's edits may be streaming in.
+    (with-lsp-workspace workspace
+      (lsp-request-async "textDocument/codeAction" (lsp--text-document-code-action-params)
+                         (lambda (actions)
+                           (with-current-buffer buffer
+                             (typilot-lsp--run-action workspace actions)))
+                         :error-handler (lambda (error)
+                                          (message "%s" (typilot-lsp--error-message error)))
+                         :mode 'detached))))
+
+(defun typilot-lsp--run-action (workspace actions)
+  "Run the Typilot action among ACTIONS (asking which when several) in WORKSPACE."
+  (let* ((ours (cl-remove-if-not #'typilot-lsp--typilot-action-p (append actions nil)))
+         (action (cond ((null ours) nil)
+                       ((null (cdr ours)) (car ours))
+                       (t (lsp--select-action ours))))
+         (command (and action
+                       (if (stringp (lsp:code-action-command? action))
+                           action
+                         (lsp:code-action-command? action)))))
+    (if (null action)
+        (message "No Typilot prefix here (write `gen: ...', `fix:' or `sum:')")
+      (when (lsp:code-action-edit? action)
+        (lsp--apply-workspace-edit (lsp:code-action-edit? action) 'code-action))
+      (when command
+        (with-lsp-workspace workspace
+          (typilot-lsp--execute (lsp:command-command command)
+                                (lsp:command-arguments? command)
+                                #'ignore))))))
+
+(defun typilot-lsp--report-cancelled (result)
+  "Say how many runs the cancel RESULT stopped."
+  (message "Typilot: %s run(s) cancelled" (or (and result (lsp-get result :cancelled)) 0)))
 
 (defun typilot-lsp-cancel ()
   "Stop the Typilot run streaming into this buffer."
   (interactive)
-  (typilot-lsp--execute-async "typilot.cancel" (vector (list :uri (lsp--buffer-uri)))))
+  (typilot-lsp--execute "typilot.cancel" (vector (list :uri (lsp--buffer-uri)))
+                        #'typilot-lsp--report-cancelled))
 
 (defun typilot-lsp-cancel-all ()
   "Stop every Typilot run of this project's server."
   (interactive)
-  (typilot-lsp--execute-async "typilot.cancel" []))
+  (typilot-lsp--execute "typilot.cancel" [] #'typilot-lsp--report-cancelled))
 
 (defun typilot-lsp-send-settings ()
   "Send `typilot-settings' to the running server.

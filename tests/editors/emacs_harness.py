@@ -61,6 +61,16 @@ def emacs_missing_reason(*features: str) -> str | None:
     return None
 
 
+def coalescing_program(tmp_path: Path) -> Path:
+    """A `typilot-lsp` that delivers each response glued to the message after it
+    (coalescing_relay.py), as a loaded machine may."""
+    script = tmp_path / "typilot-lsp-coalesced"
+    relay = HERE / "coalescing_relay.py"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{relay}" "{TYPILOT_LSP}" "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
 def run_eglot(
     tmp_path: Path,
     env: dict[str, str],
@@ -95,6 +105,7 @@ def run_emacs(
     typed: str | None = None,
     region: int | None = None,
     new_settings: dict[str, Any] | None = None,
+    program: Path = TYPILOT_LSP,
 ) -> dict[str, Any]:
     """Run one of the drivers in Emacs; return its result (see the driver for the keys).
 
@@ -106,7 +117,7 @@ def run_emacs(
     events = tmp_path / f"{driver.stem}-events.log"
     spec = {
         "config": str(config),
-        "program": str(TYPILOT_LSP),
+        "program": str(program),
         "settings": settings,
         "file": str(file),
         "line": line,
