@@ -169,6 +169,24 @@ def test_a_definition_the_file_already_has_does_not_land_again() -> None:
         assert "".join(out.feed(c) for c in chunks) + out.finish() == expected
 
 
+def test_a_reply_that_loops_lands_its_definition_once() -> None:
+    """SmolLM2 at the token bound: the same function again and again, the last copy cut off."""
+    fixed = 'def add(a, b):\n    """Sum of a and b."""\n    return a + b'
+    reply = f"{fixed}\n\n{fixed}\n\n{fixed}\n\n" + 'def add(a, b):\n    """Sum of'
+    assert same_for_every_split(reply) == fixed
+    assert same_for_every_split(f"```python\n{reply}") == fixed
+
+
+def test_overloads_and_setters_are_not_copies() -> None:
+    prop = (
+        "@property\ndef name(self):\n    return self._name\n\n"
+        "@name.setter\ndef name(self, value):\n    self._name = value"
+    )
+    assert same_for_every_split(prop, indent="    ") == "\n".join(
+        f"    {line}" if line else "" for line in prop.splitlines()
+    )
+
+
 def test_a_new_name_streams_at_once_beside_existing_ones() -> None:
     out = OutputFilter(LineShaper(indent="", existing=frozenset({"parse"})))
     assert out.feed("def fib") == "def fib"  # no existing name starts with "fib"

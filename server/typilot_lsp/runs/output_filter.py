@@ -474,6 +474,7 @@ class LineShaper:
         self._held_code: list[str] = []  # top-level lines after a definition, not yet judged
         self._held_usage = False  # whether those include usage (then they are dropped)
         self._defined: set[str] = set()  # names the landed code defines
+        self._headers: set[str] = set()  # the landed code's top-level definition lines
         self._code_lines: list[str] = []  # the landed code, to see what it calls
         self._extra: list[str] = []  # a later fenced block, judged when it closes
         self._fenced = False  # whether the reply had a fence
@@ -652,8 +653,14 @@ class LineShaper:
         return self._emit_code(line, final)
 
     def _repeats(self, text: str) -> bool:
+        """A definition the file already has, or a second copy of one the reply landed.
+
+        The second copy is told by its whole line (a small model that loops writes the same
+        `def f(x):` again); overloads and a property's setter differ in it and stay."""
         name = defined_name(text)
-        return name is not None and name in self.existing and name not in self._defined
+        if name is None:
+            return False
+        return (name in self.existing and name not in self._defined) or text in self._headers
 
     def _resolve_held(self) -> str:
         """The held lines land unless they include usage."""
@@ -678,6 +685,7 @@ class LineShaper:
             name = defined_name(line)
             if name:
                 self._defined.add(name)
+                self._headers.add(line.strip())
 
     def _judge_extra(self) -> str:
         """A later fenced block lands if it is new imports, or new helpers the code calls."""
