@@ -262,11 +262,19 @@ def run_tests(program: str, problem: Problem, timeout: float = TEST_TIMEOUT_S) -
 
 
 def string_lines(text: str) -> set[int]:
-    """0-based lines that lie inside a string literal (docstrings) of `text`."""
+    """0-based lines that lie inside a string literal (docstrings) of `text`, also in a file
+    that does not parse: up to where tokenizing fails, and to the end from a triple-quoted
+    string left open (a reply cut at the token bound inside its docstring)."""
     inside: set[int] = set()
-    for token in _tokens(text):
-        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
-            inside.update(range(token.start[0] - 1, token.end[0]))
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+                inside.update(range(token.start[0] - 1, token.end[0]))
+    except tokenize.TokenError as exc:
+        if "string" in str(exc.args[0]) and len(exc.args) > 1:
+            inside.update(range(exc.args[1][0] - 1, len(text.splitlines())))
+    except (IndentationError, SyntaxError):
+        pass
     return inside
 
 
@@ -383,6 +391,8 @@ class RunRecord:
     prompt_tokens: int | None
     message: str
     verdicts: dict[str, dict[str, object]] = field(default_factory=dict)
+    reply: str = ""  # the model's raw reply, from the run's history entry
+    landed: str = ""  # the file after `typilot-lsp apply`
 
 
 def typilot_command() -> list[str]:
@@ -509,6 +519,8 @@ def judge_run(
         tokens=as_int(entry.get("token_count")),
         prompt_tokens=as_int(entry.get("prompt_tokens")),
         message=message,
+        reply=reply,
+        landed=text,
     )
     results = {
         "typilot": text,
