@@ -100,6 +100,37 @@ async def test_an_empty_reply_is_an_error_and_the_line_stays() -> None:
     assert any("returned no code" in m for m in host.messages)
 
 
+FIX_SOURCE = "# fix: off by one\ndef last(items):\n    return items[len(items)]\n\nprint(1)\n"
+PROSE = ["The task is to find the bug and fix it.\n", "\n", "The task is to find the bug.\n"]
+
+
+async def test_a_fix_answered_in_sentences_keeps_the_code_and_says_why() -> None:
+    """SmolLM2 on HumanEval: a `fix:` reply of nothing but sentences replaced the function."""
+    host = make_host(FakeOllama(PROSE))
+    doc = host.open(URI, "python", FIX_SOURCE)
+    runs = RunManager(host)
+    try:
+        result = await (await runs.start(URI, 0)).result()
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.ERROR
+    assert result.error is not None and "replied in sentences, not code" in result.error
+    assert doc.text == FIX_SOURCE
+    assert any("Rephrase the instruction" in m for m in host.messages)
+
+
+async def test_in_a_markdown_file_sentences_are_the_answer() -> None:
+    host = make_host(FakeOllama(PROSE))
+    doc = host.open("file:///tmp/notes.md", "markdown", "# Notes\n\n<!-- gen: a task -->\n")
+    runs = RunManager(host)
+    try:
+        result = await (await runs.start("file:///tmp/notes.md", 2)).result()
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.DONE
+    assert "The task is to find the bug and fix it." in doc.text
+
+
 async def test_a_missing_model_fails_in_the_prepare_phase() -> None:
     ollama = FakeOllama(REPLY, show_status=404)
     host = make_host(ollama)

@@ -169,6 +169,28 @@ def test_a_definition_the_file_already_has_does_not_land_again() -> None:
         assert "".join(out.feed(c) for c in chunks) + out.finish() == expected
 
 
+def test_an_echoed_instruction_with_colons_is_prose() -> None:
+    """SmolLM2 repeated the system message ("...reply with code only: no markdown fences...")
+    before its fenced code; the colon made it look like code."""
+    echo = (
+        "You're a code generator inside a text editor. Your reply is inserted into the file "
+        "verbatim, so reply with code only: no markdown fences, no explanations. Write python."
+    )
+    assert same_for_every_split(f"{echo}\n\n```python\n{FIB}\n```\n") == FIB
+
+
+def test_a_reply_of_only_sentences_lands_nothing_in_code() -> None:
+    reply = "The code is too long and hard to read. It's not very clear.\n\nIt's not concise."
+    out = OutputFilter(LineShaper(indent=""))
+    assert out.feed(reply) + out.finish() == ""
+    assert out.dropped_prose
+    text = OutputFilter(LineShaper(indent="", prose_answers=True))
+    assert text.feed(reply) + text.finish() == reply
+    assert not text.dropped_prose
+    # Lines held while they might be prose keep their line breaks when they land.
+    assert same_for_every_split("Sure, x = 1\ny = 2\n") == "Sure, x = 1\ny = 2"
+
+
 def test_a_reply_that_loops_lands_its_definition_once() -> None:
     """SmolLM2 at the token bound: the same function again and again, the last copy cut off."""
     fixed = 'def add(a, b):\n    """Sum of a and b."""\n    return a + b'

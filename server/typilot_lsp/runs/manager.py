@@ -34,6 +34,7 @@ from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
 from typilot_lsp.runs.output_filter import (
+    PROSE_LANGUAGES,
     LineShaper,
     OutputFilter,
     defined_names,
@@ -402,6 +403,7 @@ class RunManager:
                 keep_usage=wants_usage(run.instruction),
                 existing=defined_names(plan.lines, first, last),
                 width=usual_width(plan.lines) if run.mode is Mode.COMMENT else None,
+                prose_answers=doc.language_id in PROSE_LANGUAGES,
             ),
             enclosing=(
                 enclosing_name(plan.lines, run.line)
@@ -461,7 +463,13 @@ class RunManager:
             if run.cancel_reason is CancelReason.EDITED:
                 result.outcome = Outcome.CANCELLED
         elif result.outcome is Outcome.DONE and not writer.written:
-            result.fail(f"{result.model} returned no code; the line was left as it was.")
+            if prepared.output.dropped_prose:
+                result.fail(
+                    f"{result.model} replied in sentences, not code; the line was left as it "
+                    "was. Rephrase the instruction, or try a larger model."
+                )
+            else:
+                result.fail(f"{result.model} returned no code; the line was left as it was.")
         if result.outcome is Outcome.DONE and run.stats.done_reason == "length":
             # Never half a function without a word: what streamed stays, and the user learns
             # that it was cut and which setting lets it run longer.

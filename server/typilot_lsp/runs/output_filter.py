@@ -85,6 +85,12 @@ _WORDS_FOR_USAGE = re.compile(
 )
 
 
+# Languages whose files are text: there a reply of plain sentences is the answer.
+PROSE_LANGUAGES = frozenset(
+    {"markdown", "mdx", "plaintext", "text", "restructuredtext", "asciidoc", "org", "latex", "tex"}
+    | {"git-commit", "gitcommit"}
+)
+
 _USAGE_WORDS = ("example", "usage", "test", "output", "result", "demo", "sample", "expected")
 
 
@@ -166,9 +172,9 @@ _PROSE_WORDS = (
 
 
 # A line of prose that opens a reply: "The code to fix is:", "Output:", "This is a simple ...".
-_SENTENCE = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.\-]+)*[.:!?]?$")
+_SENTENCE = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.:;!?\-]+)*[.:!?]?$")
 # ...and while it is still coming: a capitalised word and plain words, nothing code-like yet.
-_SENTENCE_SO_FAR = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.\-]*)*:?$")
+_SENTENCE_SO_FAR = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.:;!?\-]*)*:?$")
 # A fenced block that shows the program's output or an error, not code.
 _OUTPUT_BLOCK = re.compile(r"^(?:Traceback\b|Output\b|Result\b|Exception\b|\w*Error\b[:(])")
 
@@ -441,7 +447,10 @@ class LineShaper:
     (`wants_usage(instruction)`), so examples after a definition stay. `existing`: the
     names the rest of the file already defines (`defined_names`): a reply that rewrites the
     whole file does not land a second copy of them. `width` (comment mode): comment lines
-    are wrapped to it (`usual_width` of the file), as a reviewer would ask.
+    are wrapped to it (`usual_width` of the file), as a reviewer would ask. `prose_answers`:
+    the file is text (Markdown, plain text), so a reply of sentences without a fence is the
+    answer; in a code file a reply of nothing but sentences is not code, and nothing of it
+    lands (`dropped_prose`).
     """
 
     def __init__(
@@ -455,8 +464,11 @@ class LineShaper:
         keep_usage: bool = False,
         existing: frozenset[str] = frozenset(),
         width: int | None = None,
+        prose_answers: bool = False,
     ) -> None:
         self.indent = indent
+        self.prose_answers = prose_answers
+        self.dropped_prose = False
         self.mode = mode
         self.eol = eol
         self.line_comment = line_comment
@@ -509,11 +521,18 @@ class LineShaper:
         if self._line:
             out.append(self._complete_line(final=True))
         if self._state == "prose" and self._held_lines and not self._fenced:
-            # No fence ever came: the "prose" was the answer.
             held, self._held_lines = self._held_lines, []
-            self._state = "code"
-            for line in held:
-                out.append(self._emit_line_text(line, complete=True))
+            if self.prose_answers or not all(is_sentence(line) for line in held if line.strip()):
+                # No fence ever came: the "prose" was the answer (a text file's, or code
+                # after a word like "Sure").
+                self._state = "code"
+                for line in held:
+                    text = self._emit_line_text(line, complete=True)
+                    if text:
+                        self._pending_breaks += 1  # its own line end, written before the next
+                    out.append(text)
+            else:
+                self.dropped_prose = True  # sentences and no code: nothing for a code file
         if self._state == "extra":
             out.append(self._judge_extra())
         out.append(self._resolve_held())
@@ -849,3 +868,8 @@ class OutputFilter:
     def finish(self) -> str:
         tail = self._shaper.feed(self._unwrap.feed(self._think.finish()) + self._unwrap.finish())
         return tail + self._shaper.finish()
+
+    @property
+    def dropped_prose(self) -> bool:
+        """Whether the reply was sentences without code, and none of it landed."""
+        return self._shaper.dropped_prose
