@@ -119,6 +119,21 @@ async def test_a_fix_answered_in_sentences_keeps_the_code_and_says_why() -> None
     assert any("Rephrase the instruction" in m for m in host.messages)
 
 
+async def test_a_fix_lands_the_target_once_and_not_the_variants_after_it() -> None:
+    fixed = ["def last(items):\n", "    return items[len(items) - 1]\n", "\n", "\n"]
+    variants = ["def last_fixed(items):\n", "    return items[-1]\n", "\n", "\n"]
+    again = ["def last(items: list):\n", "    return items[-1]\n"]
+    host = make_host(FakeOllama(fixed + variants + again))
+    doc = host.open(URI, "python", FIX_SOURCE)
+    runs = RunManager(host)
+    try:
+        result = await (await runs.start(URI, 0)).result()
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.DONE
+    assert doc.text == "def last(items):\n    return items[len(items) - 1]\n\nprint(1)\n"
+
+
 async def test_in_a_markdown_file_sentences_are_the_answer() -> None:
     host = make_host(FakeOllama(PROSE))
     doc = host.open("file:///tmp/notes.md", "markdown", "# Notes\n\n<!-- gen: a task -->\n")

@@ -199,6 +199,22 @@ def test_a_reply_that_loops_lands_its_definition_once() -> None:
     assert same_for_every_split(f"```python\n{reply}") == fixed
 
 
+def test_a_fix_lands_its_target_and_the_helpers_it_calls_only() -> None:
+    """SmolLM2's `fix:` of all_prefixes went on with fix_all_prefixes, then
+    fix_all_prefixes_without_reversed_list, ... until the token bound cut one in half."""
+    fixed = "def all_prefixes(s):\n    return [prefix(s, i) for i in range(len(s))]"
+    helper = "def prefix(s, i):\n    return s[: i + 1]"
+    loop = "def fix_all_prefixes(s):\n    return []\n\n\ndef fix_all_prefixes_without(s:"
+    again = "def all_prefixes(s: str) -> list:\n    return []"
+    reply = f"{fixed}\n\n\n{helper}\n\n\n{again}\n\n\n{loop}"
+    for size in (0, 1, 3, 7):
+        out = OutputFilter(LineShaper(indent="", expected=frozenset({"all_prefixes"})))
+        chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]
+        assert "".join(out.feed(c) for c in chunks) + out.finish() == f"{fixed}\n\n\n{helper}"
+    # Without a fix target (gen:), every new definition lands.
+    assert shaped(f"{fixed}\n\n\n{loop}").endswith("def fix_all_prefixes_without(s:")
+
+
 def test_overloads_and_setters_are_not_copies() -> None:
     prop = (
         "@property\ndef name(self):\n    return self._name\n\n"

@@ -37,6 +37,7 @@ from typilot_lsp.runs.output_filter import (
     PROSE_LANGUAGES,
     LineShaper,
     OutputFilter,
+    block_names,
     defined_names,
     enclosing_name,
     usual_width,
@@ -404,6 +405,11 @@ class RunManager:
                 existing=defined_names(plan.lines, first, last),
                 width=usual_width(plan.lines) if run.mode is Mode.COMMENT else None,
                 prose_answers=doc.language_id in PROSE_LANGUAGES,
+                expected=(
+                    block_names(plan.lines, target.first_line, target.last_line)
+                    if target is not None and run.mode is Mode.REPLACE
+                    else frozenset()
+                ),
             ),
             enclosing=(
                 enclosing_name(plan.lines, run.line)

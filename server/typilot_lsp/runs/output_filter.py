@@ -137,6 +137,16 @@ def defined_names(lines: list[str], first: int, last: int) -> frozenset[str]:
     return frozenset(names)
 
 
+def block_names(lines: list[str], first: int, last: int) -> frozenset[str]:
+    """The names the outermost definitions of lines `first..last` define (a `fix:` target)."""
+    body = [line for line in lines[first : last + 1] if line.strip()]
+    if not body:
+        return frozenset()
+    base = min(len(line) - len(line.lstrip(" \t")) for line in body)
+    names = (defined_name(line) for line in body if len(line) - len(line.lstrip(" \t")) == base)
+    return frozenset(name for name in names if name)
+
+
 def is_import(line: str) -> bool:
     return bool(_IMPORT.match(line.strip()))
 
@@ -450,7 +460,9 @@ class LineShaper:
     are wrapped to it (`usual_width` of the file), as a reviewer would ask. `prose_answers`:
     the file is text (Markdown, plain text), so a reply of sentences without a fence is the
     answer; in a code file a reply of nothing but sentences is not code, and nothing of it
-    lands (`dropped_prose`).
+    lands (`dropped_prose`). `expected`: the names the code a `fix:` replaces defines; once
+    the reply has landed a definition, a further one lands only if it is one of them or the
+    landed code calls it (a model that loops writes variant after variant of the function).
     """
 
     def __init__(
@@ -465,9 +477,11 @@ class LineShaper:
         existing: frozenset[str] = frozenset(),
         width: int | None = None,
         prose_answers: bool = False,
+        expected: frozenset[str] = frozenset(),
     ) -> None:
         self.indent = indent
         self.prose_answers = prose_answers
+        self.expected = expected
         self.dropped_prose = False
         self.mode = mode
         self.eol = eol
@@ -679,7 +693,16 @@ class LineShaper:
         name = defined_name(text)
         if name is None:
             return False
-        return (name in self.existing and name not in self._defined) or text in self._headers
+        if (name in self.existing and name not in self._defined) or text in self._headers:
+            return True
+        if self.expected and self._defined:
+            # A fix: the target's own definitions once each, and helpers the fix calls.
+            return name in self._defined or not (name in self.expected or self._calls(name))
+        return False
+
+    def _calls(self, name: str) -> bool:
+        pattern = re.compile(rf"\b{re.escape(name)}\b")
+        return any(pattern.search(line) for line in self._code_lines)
 
     def _resolve_held(self) -> str:
         """The held lines land unless they include usage."""
