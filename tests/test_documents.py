@@ -64,3 +64,20 @@ def test_incremental_changes_match_a_string_oracle(initial: str, changes: list) 
         assert doc.text == oracle
     fresh = TypilotDocument("u", oracle, 1, "python", PrefixMatcher.build("python", PREFIXES))
     assert doc.prefixed == fresh.prefixed
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["# gen: a", "# GEN: b", "x = 1  # Fix: c", "  # sum:", "gen:", "fix:fix:", "é", ""]
+        ),
+        max_size=30,
+    )
+)
+def test_the_whole_text_index_is_every_line_matched(lines: list[str]) -> None:
+    """The index of a new document (one `str.find` pass per prefix over the whole text) is
+    what matching each line on its own gives."""
+    matcher = PrefixMatcher.build("python", PREFIXES)
+    doc = TypilotDocument("u", "\n".join(lines), 1, "python", matcher)
+    by_line = {n: m for n, line in enumerate(doc.lines) if (m := matcher.match(line)) is not None}
+    assert doc.prefixed == by_line
