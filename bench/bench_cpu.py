@@ -2,7 +2,7 @@
 """What Typilot LSP costs the machine while it streams: server CPU per 1,000 tokens.
 
     .venv/bin/python bench/bench_cpu.py [--rates 10,100,1000] [--tokens 1000] [--rounds 3]
-                                        [--profile DIR]
+                                        [--profile DIR] [--settings JSON]
 
 On a laptop the model runs on the same CPU as the editor, so every millisecond the server spends
 per token is taken from the model. Typilot runs as a real process over stdio, driven by the
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import statistics
@@ -127,14 +128,20 @@ async def one_run(
 
 
 async def rate_figures(
-    replay: ReplayProcess, home: Path, tps: float, tokens: int, rounds: int, profile: Path | None
+    replay: ReplayProcess,
+    home: Path,
+    tps: float,
+    tokens: int,
+    rounds: int,
+    profile: Path | None,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     cmd = list(TYPILOT_CMD)
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
         out = profile / f"typilot-{tps:g}.prof"
         cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "typilot_lsp"]
-    session = await start(cmd, isolated_env(home / f"cpu-{tps:g}", replay.url))
+    session = await start(cmd, isolated_env(home / f"cpu-{tps:g}", replay.url), settings)
     try:
         await wait_idle(session.pid)  # a run starts in a settled server, after its warm-up
         first = await one_run(session, replay, tps, tokens, 0)
@@ -208,6 +215,12 @@ async def main() -> int:
     parser.add_argument("--profile", type=Path, help="run the server under cProfile into DIR")
     parser.add_argument("--starts", type=int, default=5, help="start-ups for the code actions")
     parser.add_argument("--startup-only", action="store_true", help="only the start-up figures")
+    parser.add_argument(
+        "--settings",
+        type=json.loads,
+        default=None,
+        help='the `typilot` settings, JSON: \'{"streaming": {"maxEditIntervalMs": 1000}}\'',
+    )
     args = parser.parse_args()
     logging.getLogger("pygls").setLevel(logging.ERROR)
     rates = [float(r) for r in args.rates.split(",")]
@@ -227,7 +240,7 @@ async def main() -> int:
         try:
             for tps in rates:
                 row = await rate_figures(
-                    replay, Path(tmp), tps, args.tokens, args.rounds, args.profile
+                    replay, Path(tmp), tps, args.tokens, args.rounds, args.profile, args.settings
                 )
                 spread = f"{row['stream_min']:.0f}-{row['stream_max']:.0f}"
                 print(
