@@ -84,6 +84,9 @@ class TypilotProtocol(LanguageServerProtocol):
         future.add_done_callback(forget)
 
 
+READ_LIMIT = 16 * 1024 * 1024
+
+
 class PipeReader:
     """The editor's pipe read by the event loop itself.
 
@@ -99,7 +102,9 @@ class PipeReader:
 
     async def _reader(self) -> asyncio.StreamReader:
         if self._stream is None:
-            stream = asyncio.StreamReader()
+            # A high limit: the default (64 KiB) pauses and resumes the pipe every 128 KiB of
+            # a large didOpen, a wake-up and two syscalls each.
+            stream = asyncio.StreamReader(limit=READ_LIMIT)
             loop = asyncio.get_running_loop()
             await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), self._pipe)
             self._stream = stream
