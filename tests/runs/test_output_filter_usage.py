@@ -231,3 +231,30 @@ def test_a_new_name_streams_at_once_beside_existing_ones() -> None:
     out = OutputFilter(LineShaper(indent="", existing=frozenset({"parse"})))
     assert out.feed("def par") == ""  # could still be `parse`
     assert out.feed("tition(x):\n") == "def partition(x):"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # SmolLM2's fix: replies on HumanEval that quote code in their sentences.
+        'The code you provided is not correct. The output is not "abc" but "abc".\n\n'
+        'The function is not "def" but "def concatenate".\n',
+        "The code is not correct. The function is not returning the correct result for "
+        "x = 1.\n\nThe function is returning the correct result for x = 2, which is False.\n",
+    ],
+)
+def test_sentences_that_quote_code_are_still_only_sentences(reply: str) -> None:
+    for size in (0, 1, 4):
+        out = OutputFilter(LineShaper(indent=""))
+        chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]
+        assert "".join(out.feed(c) for c in chunks) + out.finish() == ""
+        assert out.dropped_prose
+
+
+def test_a_preamble_that_quotes_code_does_not_land() -> None:
+    preamble = (
+        "You can use the `re` module to remove the `\\` from the `join` function. "
+        "Here's how you can do it:"
+    )
+    reply = f"{preamble}\n\n```python\n{FIB}\n```\n\nThis will return the number.\n"
+    assert same_for_every_split(reply) == FIB

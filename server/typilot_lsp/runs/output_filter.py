@@ -189,11 +189,20 @@ _SENTENCE_SO_FAR = re.compile(r"^[A-Z][A-Za-z']*(?:[ ,]+[\w'`,.:;!?\-]*)*:?$")
 _OUTPUT_BLOCK = re.compile(r"^(?:Traceback\b|Output\b|Result\b|Exception\b|\w*Error\b[:(])")
 
 
+# English that quotes code: "You can use the `re` module to remove the `\\` from ...",
+# "The function is returning the correct result for x = 1, which is True." A capitalised word
+# and a lower-case one open it (code seldom does), and it is mostly letters.
+_PROSE_OPENING = re.compile(r"^[A-Z][a-z']*,? [a-z]")
+_ENGLISH_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+
+
 def is_sentence(line: str) -> bool:
     text = line.strip()
-    if not _SENTENCE.match(text):
+    if _SENTENCE.match(text):
+        return text.endswith(":") or len(text.split()) >= 3
+    if not _PROSE_OPENING.match(text) or len(_ENGLISH_WORD.findall(text)) < 5:
         return False
-    return text.endswith(":") or len(text.split()) >= 3
+    return sum(c.isalpha() or c == " " for c in text) >= 0.8 * len(text)
 
 
 def _may_start_prose(partial: str) -> bool:
@@ -797,7 +806,11 @@ class LineShaper:
             if self.mode == "code":
                 if not _WORD_BOUNDARY.search(stripped) and _may_start_prose(stripped):
                     return ""  # the first word decides prose or code
-                if _PROSE_START.match(stripped) or _SENTENCE_SO_FAR.match(stripped):
+                if (
+                    _PROSE_START.match(stripped)
+                    or _SENTENCE_SO_FAR.match(stripped)
+                    or _PROSE_OPENING.match(stripped)
+                ):
                     return ""  # a sentence so far: its end decides
             elif _USAGE_LABEL.match(stripped) or _may_start_usage_label(stripped):
                 return ""
@@ -808,6 +821,7 @@ class LineShaper:
             and self._top_level(line)
             and (
                 _SENTENCE_SO_FAR.match(stripped)
+                or _PROSE_OPENING.match(stripped)
                 or (not _WORD_BOUNDARY.search(stripped) and _may_start_prose(stripped))
                 or _PROSE_START.match(stripped)
             )
