@@ -107,6 +107,11 @@ def test_usage_the_user_asked_for_stays() -> None:
     reply = f"{FIB}\n\nprint(fib(10))\n"
     assert wants_usage("fib(n) and print fib(10)")
     assert not wants_usage("a function fibonacci(n)")
+    assert wants_usage("parse a date, with an example") and wants_usage("slugify and add tests")
+    # An instruction that describes behaviour asks for no usage (HumanEval's docstrings).
+    assert not wants_usage("solve(N): the sum of its digits in binary. Example For N = 1000, 1")
+    assert not wants_usage("add(lst): add the even elements. Examples: add([4, 2, 6, 7]) ==> 2")
+    assert not wants_usage("fetch(url): calls the API and returns its output")
     assert same_for_every_split(reply, keep_usage=True) == f"{FIB}\n\nprint(fib(10))"
 
 
@@ -249,6 +254,16 @@ def test_sentences_that_quote_code_are_still_only_sentences(reply: str) -> None:
         chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]
         assert "".join(out.feed(c) for c in chunks) + out.finish() == ""
         assert out.dropped_prose
+
+
+def test_a_closing_fence_without_an_opening_one_ends_the_code() -> None:
+    """SmolLM2: code, usage, then a bare fence and a paragraph about the code."""
+    reply = (
+        f"{FIB}\n\nprint(fib(10))\n```\n\nThis Python function uses a recursive approach to "
+        "compute the `n`-th number with `fib()`.\n"
+    )
+    assert same_for_every_split(reply) == FIB
+    assert same_for_every_split(reply, keep_usage=True) == f"{FIB}\n\nprint(fib(10))"
 
 
 def test_a_preamble_that_quotes_code_does_not_land() -> None:

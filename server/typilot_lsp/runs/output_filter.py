@@ -78,9 +78,13 @@ _USAGE_LABEL = re.compile(
     re.IGNORECASE,
 )
 _REPL = re.compile(r"^(?:>>>|\.\.\.|\$|=>|->)\s")
+# Asking for usage: "and print fib(10)", "with an example", "add tests", "a main". An
+# instruction that describes behaviour ("Example: f(2) == 4", "returns the output", "calls the
+# API") does not: those words alone ask for nothing.
 _WORDS_FOR_USAGE = re.compile(
-    r"\b(?:print|prints|printing|example|examples|usage|demo|test|tests|main|call|calls|run|runs|"
-    r"output|show|shows|log|logs)\b",
+    r"\b(?:print|prints|printing|usage|demo|main|show|shows|log|logs)\b"
+    r"|\b(?:an?|with|and|plus|include|including|add|write|some)\s+(?:\w+\s+)?"
+    r"(?:example|examples|test|tests)\b",
     re.IGNORECASE,
 )
 
@@ -580,7 +584,7 @@ class LineShaper:
                 self._pending_breaks += 1
             return line
         if self._is_fence(line):
-            return self._on_fence()
+            return self._on_fence(line)
         if self._state == "start":
             if not line.strip():
                 return ""
@@ -627,8 +631,8 @@ class LineShaper:
             return self._resolve_held()
         return self._gate(line, final)
 
-    def _on_fence(self) -> str:
-        self._fenced = True
+    def _on_fence(self, line: str) -> str:
+        opened_before, self._fenced = self._fenced, True
         if self._state in ("start", "prose"):
             self._held_lines = []
             self._state = "fence"
@@ -645,7 +649,11 @@ class LineShaper:
         elif self._state == "extra":
             self._state = "after"
             return self._judge_extra()
-        else:  # code, then a fence: what follows is fenced code
+        elif not opened_before and line.strip() == FENCE and self._emitted_any:
+            # Code without an opening fence, then a bare one: it closes the code.
+            self._state = "after"
+            return self._resolve_held()
+        else:  # code, then a fence with a language: what follows is fenced code
             self._state = "fence"
         return ""
 
