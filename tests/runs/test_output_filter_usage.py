@@ -246,6 +246,8 @@ def test_a_new_name_streams_at_once_beside_existing_ones() -> None:
         'The function is not "def" but "def concatenate".\n',
         "The code is not correct. The function is not returning the correct result for "
         "x = 1.\n\nThe function is returning the correct result for x = 2, which is False.\n",
+        # ...cut at the token bound in the middle of a sentence.
+        "The task is to find the bug and fix it.\n\nThe task is to find the bug and fix it.\n\nThe",
     ],
 )
 def test_sentences_that_quote_code_are_still_only_sentences(reply: str) -> None:

@@ -209,6 +209,16 @@ def is_sentence(line: str) -> bool:
     return sum(c.isalpha() or c == " " for c in text) >= 0.8 * len(text)
 
 
+def _only_sentences(lines: list[str], cut: str) -> bool:
+    """Whether `lines` are all sentences; the last may be `cut`, a sentence cut short."""
+    text = [line for line in lines if line.strip()]
+    if text and cut and text[-1] == cut:
+        head = cut.strip()
+        if _PROSE_START.match(head) or _SENTENCE_SO_FAR.match(head) or _PROSE_OPENING.match(head):
+            text.pop()
+    return all(is_sentence(line) for line in text)
+
+
 def _may_start_prose(partial: str) -> bool:
     word = partial.lower()
     return any(candidate.startswith(word) for candidate in _PROSE_WORDS)
@@ -545,11 +555,12 @@ class LineShaper:
 
     def finish(self) -> str:
         out: list[str] = []
+        cut = self._line  # the reply ended inside this line (at the token bound, say)
         if self._line:
             out.append(self._complete_line(final=True))
         if self._state == "prose" and self._held_lines and not self._fenced:
             held, self._held_lines = self._held_lines, []
-            if self.prose_answers or not all(is_sentence(line) for line in held if line.strip()):
+            if self.prose_answers or not _only_sentences(held, cut):
                 # No fence ever came: the "prose" was the answer (a text file's, or code
                 # after a word like "Sure").
                 self._state = "code"
