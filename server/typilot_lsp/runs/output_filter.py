@@ -210,11 +210,12 @@ def is_sentence(line: str) -> bool:
 
 
 def _only_sentences(lines: list[str], cut: str) -> bool:
-    """Whether `lines` are all sentences; the last may be `cut`, a sentence cut short."""
+    """Whether `lines` are all sentences; after others, the last may be `cut`: the reply ended
+    inside it, as a sentence so far."""
     text = [line for line in lines if line.strip()]
-    if text and cut and text[-1] == cut:
+    if len(text) > 1 and cut and text[-1] == cut:
         head = cut.strip()
-        if _PROSE_START.match(head) or _SENTENCE_SO_FAR.match(head) or _PROSE_OPENING.match(head):
+        if _SENTENCE_SO_FAR.match(head) or _PROSE_OPENING.match(head):
             text.pop()
     return all(is_sentence(line) for line in text)
 
