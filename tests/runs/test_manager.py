@@ -85,19 +85,27 @@ async def test_a_new_run_on_the_same_line_replaces_the_old_one() -> None:
     assert second_result.outcome is Outcome.DONE
 
 
-async def test_an_empty_reply_is_an_error_and_the_line_stays() -> None:
-    ollama = FakeOllama(["```python\n", "```\n"])
-    host = make_host(ollama)
-    doc = host.open(URI, "python", SOURCE)
+async def run_once(
+    chunks: list[str], text: str, line: int, uri: str = URI, language: str = "python"
+) -> tuple[RunResult, str, list[str]]:
+    """One run on `line` of a document holding `text`, the model replying `chunks`: its
+    result, the document's text after it, and the messages the user was shown."""
+    host = make_host(FakeOllama(chunks))
+    doc = host.open(uri, language, text)
     runs = RunManager(host)
     try:
-        result = await (await runs.start(URI, 2)).result()
+        result = await (await runs.start(uri, line)).result()
     finally:
         await host.aclose()
+    return result, doc.text, host.messages
+
+
+async def test_an_empty_reply_is_an_error_and_the_line_stays() -> None:
+    result, text, messages = await run_once(["```python\n", "```\n"], SOURCE, 2)
     assert result.outcome is Outcome.ERROR
     assert result.error is not None and "returned no code" in result.error
-    assert doc.text == SOURCE
-    assert any("returned no code" in m for m in host.messages)
+    assert text == SOURCE
+    assert any("returned no code" in m for m in messages)
 
 
 FIX_SOURCE = "# fix: off by one\ndef last(items):\n    return items[len(items)]\n\nprint(1)\n"
@@ -106,44 +114,27 @@ PROSE = ["The task is to find the bug and fix it.\n", "\n", "The task is to find
 
 async def test_a_fix_answered_in_sentences_keeps_the_code_and_says_why() -> None:
     """SmolLM2 on HumanEval: a `fix:` reply of nothing but sentences replaced the function."""
-    host = make_host(FakeOllama(PROSE))
-    doc = host.open(URI, "python", FIX_SOURCE)
-    runs = RunManager(host)
-    try:
-        result = await (await runs.start(URI, 0)).result()
-    finally:
-        await host.aclose()
+    result, text, messages = await run_once(PROSE, FIX_SOURCE, 0)
     assert result.outcome is Outcome.ERROR
     assert result.error is not None and "replied in sentences, not code" in result.error
-    assert doc.text == FIX_SOURCE
-    assert any("Rephrase the instruction" in m for m in host.messages)
+    assert text == FIX_SOURCE
+    assert any("Rephrase the instruction" in m for m in messages)
 
 
 async def test_a_fix_lands_the_target_once_and_not_the_variants_after_it() -> None:
     fixed = ["def last(items):\n", "    return items[len(items) - 1]\n", "\n", "\n"]
     variants = ["def last_fixed(items):\n", "    return items[-1]\n", "\n", "\n"]
     again = ["def last(items: list):\n", "    return items[-1]\n"]
-    host = make_host(FakeOllama(fixed + variants + again))
-    doc = host.open(URI, "python", FIX_SOURCE)
-    runs = RunManager(host)
-    try:
-        result = await (await runs.start(URI, 0)).result()
-    finally:
-        await host.aclose()
+    result, text, _ = await run_once(fixed + variants + again, FIX_SOURCE, 0)
     assert result.outcome is Outcome.DONE
-    assert doc.text == "def last(items):\n    return items[len(items) - 1]\n\nprint(1)\n"
+    assert text == "def last(items):\n    return items[len(items) - 1]\n\nprint(1)\n"
 
 
 async def test_in_a_markdown_file_sentences_are_the_answer() -> None:
-    host = make_host(FakeOllama(PROSE))
-    doc = host.open("file:///tmp/notes.md", "markdown", "# Notes\n\n<!-- gen: a task -->\n")
-    runs = RunManager(host)
-    try:
-        result = await (await runs.start("file:///tmp/notes.md", 2)).result()
-    finally:
-        await host.aclose()
+    notes = "# Notes\n\n<!-- gen: a task -->\n"
+    result, text, _ = await run_once(PROSE, notes, 2, "file:///tmp/notes.md", "markdown")
     assert result.outcome is Outcome.DONE
-    assert "The task is to find the bug and fix it." in doc.text
+    assert "The task is to find the bug and fix it." in text
 
 
 async def test_a_missing_model_fails_in_the_prepare_phase() -> None:
