@@ -268,6 +268,19 @@ def test_a_closing_fence_without_an_opening_one_ends_the_code() -> None:
     assert same_for_every_split(reply, keep_usage=True) == f"{FIB}\n\nprint(fib(10))"
 
 
+def test_a_fix_reply_without_the_definition_does_not_replace_it() -> None:
+    """SmolLM2's fix: of fib: sentences about the Fibonacci sequence and one formula."""
+    reply = (
+        "The Fibonacci sequence is a sequence where each term is the sum of the two before.\n\n"
+        "fib(n) = fib(n-1) + fib(n-2)\n\nThis recursive definition allows for the sequence.\n"
+    )
+    out = OutputFilter(LineShaper(indent="", expected=frozenset({"fib"})))
+    assert out.feed(reply) + out.finish() == ""
+    assert out.dropped_prose
+    # In a gen: the same reply is not only sentences: it lands as it is.
+    assert same_for_every_split(reply) != ""
+
+
 def test_a_preamble_that_quotes_code_does_not_land() -> None:
     preamble = (
         "You can use the `re` module to remove the `\\` from the `join` function. "

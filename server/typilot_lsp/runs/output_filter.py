@@ -486,7 +486,8 @@ class LineShaper:
     answer; in a code file a reply of nothing but sentences is not code, and nothing of it
     lands (`dropped_prose`). `expected`: the names the code a `fix:` replaces defines; once
     the reply has landed a definition, a further one lands only if it is one of them or the
-    landed code calls it (a model that loops writes variant after variant of the function).
+    landed code calls it (a model that loops writes variant after variant of the function),
+    and a reply without any definition (prose, a formula) does not replace them.
     """
 
     def __init__(
@@ -561,7 +562,10 @@ class LineShaper:
             out.append(self._complete_line(final=True))
         if self._state == "prose" and self._held_lines and not self._fenced:
             held, self._held_lines = self._held_lines, []
-            if self.prose_answers or not _only_sentences(held, cut):
+            # A fix of a definition needs the definition: held lines never hold one (one
+            # ends the holding), so there nothing of them lands.
+            answer = not self.expected and not _only_sentences(held, cut)
+            if self.prose_answers or answer:
                 # No fence ever came: the "prose" was the answer (a text file's, or code
                 # after a word like "Sure").
                 self._state = "code"
