@@ -6,9 +6,9 @@ The editor's input goes to the server as it comes. The server's output is re-fra
 response (a message with an `id` and no `method`) is held until the server's next message,
 and both are written in one write, so the editor reads them in one chunk. A response that
 nothing follows within HOLD_S (the answer to `initialize`: the server waits for the editor)
-goes alone. Under load that
-happens by chance; here it happens every time, which is what a client that stops reading a
-chunk after the response to its synchronous request (lsp-mode's `lsp-request`) must survive.
+goes alone. Under load that happens by chance; here it happens every time, which is what a
+client that stops reading a chunk after the response to its synchronous request (lsp-mode's
+`lsp-request`) must survive.
 """
 
 from __future__ import annotations
