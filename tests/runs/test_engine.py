@@ -122,6 +122,34 @@ async def test_a_slow_model_is_gathered_into_few_edits_and_a_pause_shows_what_ca
     assert edits_while_streaming < len(tokens), (edits_while_streaming, len(tokens))
 
 
+async def test_a_steady_stream_wakes_the_writer_once_per_window_not_per_token() -> None:
+    """Tokens every 5 ms into 50-200 ms windows: each token moves the writer's one timer, so the
+    writer sleeps on a deadline about once per edit (it used to wake every quiet period, twice
+    the token gap, and find the window still open: 8 times an edit here)."""
+    doc, _client, editor = setup("# gen: steady\n")
+    region = editor.track((0, 0), doc.line_text(0))
+    writer = StreamWriter(
+        editor, region, label="t", interval=0.05, max_interval=0.2, echo_timeout=5.0
+    )
+    timed_sleeps = 0
+    sleep = writer._sleep
+
+    async def counting_sleep(until: float | None) -> None:
+        nonlocal timed_sleeps
+        timed_sleeps += until is not None
+        await sleep(until)
+
+    writer._sleep = counting_sleep  # type: ignore[method-assign]
+    tokens = [f"x{n}\n" for n in range(120)]
+    for token in tokens:
+        writer.feed(token)
+        await asyncio.sleep(0.005)
+    await writer.close()
+    assert doc.text == "".join(tokens) + "\n"
+    # A late token under load closes a window early: that is an edit too, so this holds then.
+    assert timed_sleeps <= writer.edits + 2, (timed_sleeps, writer.edits)
+
+
 async def test_typing_above_a_run_moves_it_and_a_stale_edit_is_retried() -> None:
     doc, client, editor = setup("a = 1\n# gen: x\nz = 9\n")
     writer = writer_for(editor, 1)

@@ -327,6 +327,9 @@ class StreamWriter:
         self._on_error = on_error
         self._wake = asyncio.Event()
         self._idle = True  # waiting for text: the next feed wakes the flusher
+        self._window_end = -1e9  # the current window closes then (loop time)
+        self._due: float | None = None  # the flusher, holding text, wakes then
+        self._due_timer: asyncio.TimerHandle | None = None
         self._closing = False
         self._error: BaseException | None = None
         self._task = asyncio.get_running_loop().create_task(self._flusher())
@@ -350,6 +353,10 @@ class StreamWriter:
             self._last_feed = now
             if self._idle:
                 self._wake.set()
+            elif self._due is not None:
+                # The flusher holds text until its window closes or the stream goes quiet:
+                # this token moves the quiet mark, so move its one timer (no wake-up).
+                self._arm(self._next_due())
 
     async def close(self) -> None:
         """Write everything still pending and wait for the editor to confirm it."""
@@ -364,8 +371,24 @@ class StreamWriter:
         self._task.cancel()
         self.editor.untrack(self.region)
 
+    def _next_due(self) -> float:
+        """When held text goes out: at the window's end, or earlier once the stream goes quiet.
+
+        The early close keeps a slow model's last token from waiting out a long window; it needs
+        a silence of twice the model's usual token gap, so its tokens still gather into few edits.
+        """
+        quiet = min(max(self.quiet_interval, 2 * self._token_gap), self.max_interval)
+        return min(self._window_end, self._last_feed + quiet)
+
+    def _arm(self, due: float) -> None:
+        if due == self._due:
+            return
+        if self._due_timer is not None:
+            self._due_timer.cancel()
+        self._due = due
+        self._due_timer = self._loop.call_at(due, self._wake.set)
+
     async def _flusher(self) -> None:
-        last_flush = -1e9
         try:
             while True:
                 if not self.pending:
@@ -374,16 +397,14 @@ class StreamWriter:
                     await self._sleep(None)
                     continue
                 if not self._closing:
-                    now = self._loop.time()
-                    # A window also closes early once the stream goes quiet, so a slow model's
-                    # last token is not held back for the rest of a long window.
-                    quiet = min(max(self.quiet_interval, 2 * self._token_gap), self.max_interval)
-                    due = min(last_flush + self.interval, self._last_feed + quiet)
-                    if now < due:
-                        await self._sleep(due)  # tokens arriving meanwhile do not wake us
+                    due = self._next_due()
+                    if self._loop.time() < due:
+                        # One timer, moved by `feed` as tokens come: a steady stream wakes
+                        # the flusher once per window, not once per token or quiet period.
+                        await self._sleep(due)
                         continue
                 text, self.pending = self.pending, ""
-                last_flush = self._loop.time()
+                self._window_end = self._loop.time() + self.interval
                 await self._write(text)
                 self.interval = min(self.max_interval, self.interval * 2)
         except asyncio.CancelledError:
@@ -398,13 +419,16 @@ class StreamWriter:
         """Sleep until `until` (loop time), or, with None, until text comes; close() cuts it short."""
         self._wake.clear()
         self._idle = until is None
-        timer = None if until is None else self._loop.call_at(until, self._wake.set)
+        if until is not None:
+            self._arm(until)
         try:
             await self._wake.wait()
         finally:
             self._idle = False
-            if timer is not None:
-                timer.cancel()
+            self._due = None
+            if self._due_timer is not None:
+                self._due_timer.cancel()
+                self._due_timer = None
 
     async def _write(self, text: str) -> None:
         if not self._replaced_original:
