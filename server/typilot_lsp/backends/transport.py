@@ -52,11 +52,28 @@ class _Reader(asyncio.Protocol):
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(True)
 
-    async def wait(self) -> None:
-        self._waiter = asyncio.get_running_loop().create_future()
-        await self._waiter
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait for the next arrival; False if `timeout` seconds passed first.
+
+        A timer on a future, not `asyncio.wait_for`: before Python 3.12 that wraps the wait in a
+        task, two more loop iterations for every token a model sends.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout is None else loop.call_later(timeout, _time_out, waiter)
+        try:
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+def _time_out(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class LoopStream(httpcore.AsyncNetworkStream):
@@ -65,14 +82,8 @@ class LoopStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         reader = self._reader
-        if not reader.buffer and not reader.ended:
-            try:
-                if timeout is None:
-                    await reader.wait()
-                else:
-                    await asyncio.wait_for(reader.wait(), timeout)
-            except asyncio.TimeoutError:  # not the builtin on 3.10
-                raise httpcore.ReadTimeout("timed out reading from the server") from None
+        if not reader.buffer and not reader.ended and not await reader.wait(timeout):
+            raise httpcore.ReadTimeout("timed out reading from the server")
         if not reader.buffer:
             if reader.error is not None:
                 raise httpcore.ReadError(str(reader.error) or type(reader.error).__name__)
