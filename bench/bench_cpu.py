@@ -65,6 +65,19 @@ IDLE_WINDOW_S = 0.2
 FIRST_TOKEN_DELAY_S = 0.2
 
 
+def wakeups(pid: int) -> int:
+    """Voluntary context switches of every live thread of `pid`: how often it slept and woke."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def cpu_ns(pid: int) -> int:
     """CPU time of every live thread of `pid`, in nanoseconds (schedstat's first field)."""
     total = 0
@@ -101,9 +114,11 @@ async def one_run(
     since = len((await replay.call("GET", "/_replay/events"))["events"])
     edits_before = len(session.edit_times)
     began = cpu_ns(session.pid)
+    woke = wakeups(session.pid)
     await session.editor.run_line(doc, 2)
     await session.editor.wait_runs_done(count=index + 1, timeout=tokens / tps * 3 + 30)
     streamed = cpu_ns(session.pid)
+    woke = wakeups(session.pid) - woke
     settled = await wait_idle(session.pid)
     events = (await replay.call("GET", f"/_replay/events?since={since}"))["events"]
     request = next(
@@ -121,6 +136,7 @@ async def one_run(
         "tokens": count,
         "stream_ms_per_1k": (streamed - began) / 1e6 * 1000 / count,
         "after_ms": (settled - streamed) / 1e6,
+        "wakeups_per_token": woke / count,
         "edits": len(edits),
         "first_ms": (edits[0] - (request["time"] + FIRST_TOKEN_DELAY_S)) * 1000,
         "lag_ms": (edits[-1] - (complete["time"] - 1 / tps)) * 1000,
@@ -161,6 +177,7 @@ async def rate_figures(
         "stream_min": min(r["stream_ms_per_1k"] for r in runs),
         "stream_max": max(r["stream_ms_per_1k"] for r in runs),
         "after": median("after_ms"),
+        "wakeups": median("wakeups_per_token"),
         "edits": median("edits"),
         "first_ms": median("first_ms"),
         "lag_ms": median("lag_ms"),
@@ -225,16 +242,16 @@ async def main() -> int:
     logging.getLogger("pygls").setLevel(logging.ERROR)
     rates = [float(r) for r in args.rates.split(",")]
     print(f"machine: {machine()}, load average {os.getloadavg()[0]:.1f}")
-    print(
-        f"{'tok/s':>7}{'tokens':>7}{'CPU ms/1k tok':>15}{'(min-max)':>13}{'after ms':>10}"
-        f"{'edits':>7}{'1st tok->1st edit':>19}{'last tok->last edit':>21}"
-        f"{'1st run ms/1k + after':>23}"
-    )
     with tempfile.TemporaryDirectory(prefix="typilot-bench-cpu-") as tmp:
         if args.starts:
             await startup_figures(Path(tmp), args.starts, 20)
         if args.startup_only:
             return 0
+        print(
+            f"{'tok/s':>7}{'tokens':>7}{'CPU ms/1k tok':>15}{'(min-max)':>13}{'wakes/tok':>10}"
+            f"{'after ms':>10}{'edits':>7}{'1st tok->1st edit':>19}{'last tok->last edit':>21}"
+            f"{'1st run ms/1k + after':>23}"
+        )
         replay = ReplayProcess()
         await replay.start()
         try:
@@ -245,7 +262,7 @@ async def main() -> int:
                 spread = f"{row['stream_min']:.0f}-{row['stream_max']:.0f}"
                 print(
                     f"{row['tps']:7g}{row['tokens']:7d}{row['stream']:15.0f}{spread:>13}"
-                    f"{row['after']:10.1f}{row['edits']:7.0f}{row['first_ms']:17.1f} ms"
+                    f"{row['wakeups']:10.2f}{row['after']:10.1f}{row['edits']:7.0f}{row['first_ms']:17.1f} ms"
                     f"{row['lag_ms']:19.1f} ms"
                     f"{row['first_run_stream']:14.0f} + {row['first_run_after']:.0f}",
                     flush=True,

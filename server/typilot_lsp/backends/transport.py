@@ -29,7 +29,7 @@ class _Reader(asyncio.Protocol):
         self.buffer = bytearray()
         self.ended = False
         self.error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
