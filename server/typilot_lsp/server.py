@@ -10,6 +10,7 @@ owns the lifecycle handlers (initialize, initialized, shutdown) and a settings c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
@@ -31,6 +32,76 @@ from typilot_lsp.feature import Feature
 
 log = logging.getLogger("typilot_lsp")
 FeatureT = TypeVar("FeatureT", bound=Feature)
+
+
+_WARM_URI = "file:///typilot-warm-up.py"
+_WARM_RANGE = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
+_WARM_INCOMING: tuple[dict[str, Any], ...] = (
+    {
+        "method": types.TEXT_DOCUMENT_DID_OPEN,
+        "params": {
+            "textDocument": {"uri": _WARM_URI, "languageId": "python", "version": 1, "text": ""}
+        },
+    },
+    {
+        "method": types.TEXT_DOCUMENT_DID_CHANGE,
+        "params": {
+            "textDocument": {"uri": _WARM_URI, "version": 2},
+            "contentChanges": [{"range": _WARM_RANGE, "text": "x"}],
+        },
+    },
+    {
+        "id": 1,
+        "method": types.TEXT_DOCUMENT_CODE_ACTION,
+        "params": {
+            "textDocument": {"uri": _WARM_URI},
+            "range": _WARM_RANGE,
+            "context": {"diagnostics": [], "triggerKind": 1},
+        },
+    },
+    {
+        "id": 1,
+        "method": types.WORKSPACE_EXECUTE_COMMAND,
+        "params": {"command": "typilot.run", "arguments": [{"uri": _WARM_URI, "line": 0}]},
+    },
+)
+# The editor's answers to the server's own requests during a run.
+_WARM_RESULTS: tuple[tuple[str, Any], ...] = (
+    (types.WORKSPACE_APPLY_EDIT, {"applied": True}),
+    (types.WINDOW_WORK_DONE_PROGRESS_CREATE, None),
+)
+
+
+def _warm_outgoing() -> list[Any]:
+    position = types.Position(line=0, character=0)
+    edit = types.TextDocumentEdit(
+        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=_WARM_URI, version=1),
+        edits=[types.TextEdit(range=types.Range(start=position, end=position), new_text="x")],
+    )
+    command = types.Command(title="t", command="typilot.run", arguments=[{"uri": _WARM_URI}])
+    return [
+        types.CodeActionResponse(
+            id=1, result=[types.CodeAction(title="t", kind="refactor", command=command)]
+        ),
+        types.ApplyWorkspaceEditRequest(
+            id=1,
+            params=types.ApplyWorkspaceEditParams(
+                edit=types.WorkspaceEdit(document_changes=[edit]), label="t"
+            ),
+        ),
+        types.WorkDoneProgressCreateRequest(
+            id=1, params=types.WorkDoneProgressCreateParams(token="t")
+        ),
+        *(
+            types.ProgressNotification(params=types.ProgressParams(token="t", value=value))
+            for value in (
+                types.WorkDoneProgressBegin(title="t", cancellable=True),
+                types.WorkDoneProgressReport(message="t", cancellable=True),
+                types.WorkDoneProgressEnd(message="t"),
+            )
+        ),
+        types.ExecuteCommandResponse(id=1, result=None),
+    ]
 
 
 class TypilotProtocol(LanguageServerProtocol):
@@ -55,6 +126,27 @@ class TypilotProtocol(LanguageServerProtocol):
         """Return once no message came from the editor for `seconds`."""
         while (left := self.last_message_at + seconds - time.monotonic()) > 0:
             await asyncio.sleep(left)
+
+    def warm_converter(self) -> None:
+        """Have cattrs write its functions for a first run's messages now.
+
+        cattrs writes the function that (un)structures a type the first time it meets it:
+        ~10 ms for the first code action (its request and its answer) and more for the first
+        streamed edit and progress. Called once the `initialize` answer is out, while the editor
+        is busy sending `initialized` and its `didOpen`s.
+        """
+        converter = self._converter
+        for data in _WARM_INCOMING:
+            with contextlib.suppress(Exception):
+                self.structure_message({"jsonrpc": "2.0", **data})
+        for method, result in _WARM_RESULTS:
+            result_type = self.get_result_type(method)
+            if result_type is not None:
+                with contextlib.suppress(Exception):
+                    converter.structure({"jsonrpc": "2.0", "id": 1, "result": result}, result_type)
+        for message in _warm_outgoing():
+            for _ in range(2):  # a union's members are looked up on the second call
+                converter.unstructure(message)
 
     def _execute_handler(
         self,
@@ -196,6 +288,9 @@ class TypilotServer(LanguageServer):
         @self.feature(types.INITIALIZE)
         async def on_initialize(ls: TypilotServer, params: types.InitializeParams) -> None:
             await ls.await_hooks("initialize", lambda f: f.initialize(params))
+            # Two hops: the answer to `initialize` is written in the first, then the warm-up.
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, ls.protocol.warm_converter)
 
         @self.feature(types.INITIALIZED)
         async def on_initialized(ls: TypilotServer, params: types.InitializedParams) -> None:
