@@ -351,12 +351,14 @@ class StreamWriter:
                 self._token_gap += (min(now - self._last_feed, 1.0) - self._token_gap) / 8
             self._fed = True
             self._last_feed = now
-            if self._idle:
+            if self._idle or now >= self._window_end:
+                # Waiting for text, or the window is over: this token's wake-up carries the
+                # edit, so a steady stream costs no wake-up of its own for the window's end.
                 self._wake.set()
             elif self._due is not None:
                 # The flusher holds text until its window closes or the stream goes quiet:
                 # this token moves the quiet mark, so move its one timer (no wake-up).
-                self._arm(self._next_due())
+                self._arm(self._quiet_due())
 
     async def close(self) -> None:
         """Write everything still pending and wait for the editor to confirm it."""
@@ -371,14 +373,15 @@ class StreamWriter:
         self._task.cancel()
         self.editor.untrack(self.region)
 
-    def _next_due(self) -> float:
-        """When held text goes out: at the window's end, or earlier once the stream goes quiet.
+    def _quiet_due(self) -> float:
+        """When held text goes out if no token comes: once the stream has gone quiet.
 
-        The early close keeps a slow model's last token from waiting out a long window; it needs
-        a silence of twice the model's usual token gap, so its tokens still gather into few edits.
+        Held text goes out with the first token after its window ends, or after a silence of
+        twice the model's usual token gap, whichever is first: a slow model's tokens still
+        gather into few edits, and its last token does not wait out a long window.
         """
         quiet = min(max(self.quiet_interval, 2 * self._token_gap), self.max_interval)
-        return min(self._window_end, self._last_feed + quiet)
+        return self._last_feed + quiet
 
     def _arm(self, due: float) -> None:
         if due == self._due:
@@ -397,10 +400,10 @@ class StreamWriter:
                     await self._sleep(None)
                     continue
                 if not self._closing:
-                    due = self._next_due()
-                    if self._loop.time() < due:
-                        # One timer, moved by `feed` as tokens come: a steady stream wakes
-                        # the flusher once per window, not once per token or quiet period.
+                    now, due = self._loop.time(), self._quiet_due()
+                    if now < self._window_end and now < due:
+                        # One timer for the silence, moved by `feed` as tokens come; `feed`
+                        # itself wakes the flusher once the window is over.
                         await self._sleep(due)
                         continue
                 text, self.pending = self.pending, ""
