@@ -5,34 +5,15 @@ its rows. The figures live in docs/performance.md, never in assertions."""
 
 from __future__ import annotations
 
-import pathlib
-import subprocess
-import sys
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.bench import run_bench
 
 
 def test_bench_cpu_runs_and_prints_its_rows() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_cpu.py"),
-            "--rates",
-            "1000",
-            "--tokens",
-            "100",
-            "--rounds",
-            "1",
-            "--starts",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    stdout = run_bench(
+        "bench_cpu.py", "--rates", "1000", "--tokens", "100", "--rounds", "1", "--starts", "1"
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    assert any(line.startswith("typilot-lsp") for line in lines), done.stdout
-    assert any(line.startswith("bare pygls") for line in lines), done.stdout
+    lines = stdout.splitlines()
+    assert any(line.startswith("typilot-lsp") for line in lines), stdout
+    assert any(line.startswith("bare pygls") for line in lines), stdout
     rows = [line.split() for line in lines if line.strip().startswith("1000 ")]
-    assert len(rows) == 1 and float(rows[0][2]) > 0, done.stdout  # CPU ms per 1,000 tokens
+    assert len(rows) == 1 and float(rows[0][2]) > 0, stdout  # CPU ms per 1,000 tokens
