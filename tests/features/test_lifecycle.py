@@ -201,3 +201,38 @@ async def test_a_whole_run_in_process(history_file: Path) -> None:
     entries = (await client.request("typilot/history", {"limit": 5}))["entries"]
     assert [e["outcome"] for e in entries] == ["done"]
     await client.shutdown()
+
+
+async def test_a_run_offered_before_the_settings_arrive_still_opens_the_store(
+    history_file: Path,
+) -> None:
+    """The history exists only once the settings are in (its path is a setting), but the editor
+    may ask for code actions while the server still waits for `workspace/configuration`: the
+    warm-up that offer asks for is kept until the history exists, not dropped."""
+    client = InProcessClient()
+    answer, held = client._answer, []
+
+    def hold_configuration(request: dict[str, object]) -> None:
+        if request["method"] == "workspace/configuration":
+            held.append(request)
+        else:
+            answer(request)
+
+    client._answer = hold_configuration  # type: ignore[method-assign]
+    await client.initialize({"history": {"path": str(history_file)}})
+    client.open("# gen: area of a circle\n")
+    actions = await client.request(
+        "textDocument/codeAction",
+        {
+            "textDocument": {"uri": URI},
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+            "context": {"diagnostics": []},
+        },
+    )
+    assert actions
+    await client.wait_for(lambda: bool(held))
+    assert client.server.get_feature(HistoryFeature).history is None  # settings not in yet
+    answer(held.pop())
+    await client.wait_for(history_file.exists)
+    assert await client.request("typilot/history", {"limit": 5}) == {"entries": []}
+    await client.shutdown()

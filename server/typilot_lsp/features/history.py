@@ -71,6 +71,7 @@ class HistoryFeature(Feature):
         super().__init__(server)
         self.history: AsyncHistory | None = None
         self._open = asyncio.Event()
+        self._warm_wanted = False  # a warm-up asked for before `initialized`
 
     def register(self) -> None:
         # typilot_lsp.history (SQLAlchemy, dataset) is imported off the event loop after
@@ -98,17 +99,21 @@ class HistoryFeature(Feature):
         # no run can end before there is a history.
         self.history = AsyncHistory(self.server.config.history, warn=warn, open_now=False)
         self._open.set()
+        if self._warm_wanted:
+            self.history.warm_up()
         self.server.run_task(
             self.history.run_retention(first_delay_s=RETENTION_INTERVAL_S), "history retention"
         )
 
-    def warm_up(self) -> bool:
+    def warm_up(self) -> None:
         """A run is likely soon (the editor was offered one): open the store in the background.
-        False if the history does not exist yet (before `initialized`)."""
+        Before `initialized` (the settings feature may still be asking the client for its
+        settings while the editor already asks for code actions), it opens once the history
+        exists."""
         if self.history is None:
-            return False
+            self._warm_wanted = True
+            return
         self.history.warm_up()
-        return True
 
     def settings_changed(self, old: Config, new: Config) -> None:
         if self.history is not None and old.history != new.history:

@@ -231,8 +231,6 @@ class RunsFeature(Feature):
         except KeyError:  # a server built without history
             self._history_warmed = True
             return
-        if history.history is None:
-            return  # before `initialized`: the next offer tries again
         self._history_warmed = True
 
         async def warm() -> None:
