@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from typilot_lsp.backends.host import host_name, resolve_host
-from typilot_lsp.config import Config, load_settings
+from typilot_lsp.config import Config
 from typilot_lsp.errors import ApiKeyMissing, InvalidHost, ModelNotFound, TypilotError
 from typilot_lsp.privacy import (
     PrivacyPolicy,
@@ -37,6 +37,7 @@ from typilot_lsp.privacy import (
     cloud_name_marker,
     is_loopback_host,
 )
+from typilot_lsp.user_settings import load_settings
 
 __all__ = ["Check", "main", "run_checks"]
 
