@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from typilot_lsp.backends.host import host_name, resolve_host
+from typilot_lsp.backends.urls import host_name, resolve_ollama_host
 from typilot_lsp.config import Config
 from typilot_lsp.errors import ApiKeyMissing, InvalidHost, ModelNotFound, TypilotError
 from typilot_lsp.privacy import (
@@ -453,7 +453,7 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
         checks.extend(asyncio.run(_check_openai(config, policy)))
     else:
         try:
-            host = resolve_host(config.ollama.host)
+            host = resolve_ollama_host(config.ollama.host)
         except InvalidHost as exc:
             checks.append(Check("ollama", FAIL, str(exc)))
             checks.append(Check("model", FAIL, f"model {config.ollama.model} not checked"))
