@@ -69,9 +69,9 @@ async def test_backend_satisfies_protocol(replay_ollama: ReplayOllama) -> None:
 async def test_chat_stream_yields_reply_and_fills_stats(replay_ollama: ReplayOllama) -> None:
     reply = "def add(a, b):\n    return a + b\n"
     replay_ollama.add_rule(match="add two numbers", reply=reply)
-    backend = make_backend(replay_ollama.url)
+    backend = make_backend(replay_ollama.url, keepAlive="10m")
     stats = StreamStats()
-    req = request("add two numbers", keep_alive="10m", options={"temperature": 0.1})
+    req = request("add two numbers", options={"temperature": 0.1})
     try:
         text = await collect(backend.stream(req, stats))
     finally:
@@ -91,7 +91,7 @@ async def test_chat_stream_yields_reply_and_fills_stats(replay_ollama: ReplayOll
         {"role": "system", "content": "You write code."},
         {"role": "user", "content": "add two numbers"},
     ]
-    assert "think" not in body  # think=None: the field is not sent
+    assert "think" not in body  # not a thinking model: the field is not sent
     complete = replay_ollama.wait_for("complete")
     assert complete["text"] == reply
 
@@ -161,13 +161,14 @@ async def test_thinking_is_not_yielded(replay_ollama: ReplayOllama) -> None:
     stats = StreamStats()
     try:
         # think omitted: a thinking model thinks, the text is only the answer
-        text = await collect(backend.stream(request("think hard", model="qwen3:1.7b"), stats))
+        messages = [{"role": "user", "content": "think hard"}]
+        text = await collect(backend.client.chat("qwen3:1.7b", messages, stats=stats))
         assert text == "answer = 42\n"
         assert stats.thinking_chars > 0
-        # think=False is sent and turns thinking off
+        # the backend asks a thinking model not to think (a code reply, not a trace)
         stats_off = StreamStats()
         text_off = await collect(
-            backend.stream(request("think hard", model="qwen3:1.7b", think=False), stats_off)
+            backend.stream(request("think hard", model="qwen3:1.7b"), stats_off)
         )
     finally:
         await backend.aclose()

@@ -255,7 +255,9 @@ async def test_chat_stream_sends_the_request_and_fills_stats() -> None:
     stats = StreamStats()
     options = {"temperature": 0, "seed": 1}  # the run passes `openai.options` here
     try:
-        text = await collect(backend.stream(req(max_tokens=64, options=options), stats))
+        info = await backend.prepare("")  # a run prepares once, then streams with its name
+        request = req(model=info.name, max_tokens=64, options=options)
+        text = await collect(backend.stream(request, stats))
     finally:
         await backend.aclose()
     assert text == "def add(a, b):\n    return a + b\n"
@@ -358,7 +360,7 @@ async def test_unknown_model_names_what_models_lists(model: str, listed: list[st
     backend = make(handler)
     try:
         with pytest.raises(UnknownModel) as info:
-            await collect(backend.stream(req(model=model)))
+            await backend.prepare(model)
     finally:
         await backend.aclose()
     message = str(info.value)
@@ -699,6 +701,7 @@ async def test_infill_501_falls_back_to_chat_and_is_remembered() -> None:
     notes: list[str] = []
     try:
         stats = StreamStats()
+        await backend.prepare("")
         assert await collect(backend.stream(req(fim=fim), stats, notes.append)) == "y = 2\n"
         assert stats.endpoint == "chat"
         assert await collect(backend.stream(req(fim=fim))) == "y = 2\n"

@@ -73,7 +73,8 @@ async def test_gen_through_chat_after_infill_501(replay_openai: ReplayOpenAI, st
     # what the chat path sends
     assert chat["model"] == replay_openai.model and chat["stream"] is True
     assert chat["max_tokens"] == 1024
-    assert "add two numbers" in chat["messages"][-1]["content"]
+    assert "add two numbers" in chat["messages"][-2]["content"]
+    assert chat["messages"][-1]["role"] == "assistant" and chat["stop"] == ["```"]
     # a second run does not ask /infill again: the 501 is remembered for this model
     doc2 = editor.open("calc2.py", SOURCE)
     await run(editor, doc2)
