@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.replay_ollama import BUSY_ERROR, RUNNER_CRASHED_ERROR, ReplayOllama
+from tests.replay.ollama import BUSY_ERROR, RUNNER_CRASHED_ERROR, ReplayOllama
 from typilot_lsp.backends.base import Backend, FimPrompt, GenerationRequest, StreamStats
 from typilot_lsp.backends.ollama import OllamaBackend, OllamaClient
 from typilot_lsp.config import Config

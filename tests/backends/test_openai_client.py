@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.replay_openai import INFILL_NOT_SUPPORTED, ReplayOpenAI
+from tests.replay.openai import INFILL_NOT_SUPPORTED, ReplayOpenAI
 from typilot_lsp.backends import create_backend
 from typilot_lsp.backends.base import Backend, FimPrompt, GenerationRequest, StreamStats
 from typilot_lsp.backends.openai import OpenAIBackend, SSEParser, TextAssembler, server_root

@@ -12,7 +12,7 @@ import pytest
 from lsprotocol import types
 
 from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
-from tests.replay_openai import ReplayOpenAI
+from tests.replay.openai import ReplayOpenAI
 
 SOURCE = "import math\n# gen: add two numbers\nprint(1)\n"
 REPLY = "def add(a, b):\n    return a + b\n"

@@ -9,15 +9,14 @@ import pytest
 from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
 from tests.faults.fault_util import (
     FaultyOllama,
-    ReplayProcess,
     assert_actionable,
     assert_next_run_works,
     assert_serving,
     chat_line,
-    free_port,
     wait_message,
 )
-from tests.replay_ollama import BUSY_ERROR
+from tests.replay.ollama import BUSY_ERROR
+from tests.replay.ollama.process import ReplayOllamaProcess
 
 SLOW = "".join(f"line_{i} = {i}\n" for i in range(400))
 BEFORE, AFTER = "before = 1\n", "after = 2\n"
@@ -38,7 +37,7 @@ def assert_partial(text: str) -> None:
 
 
 async def test_model_server_killed_mid_run_and_restarted(typilot_home: dict[str, str]) -> None:
-    replay = ReplayProcess(free_port())
+    replay = ReplayOllamaProcess()
     replay.start()
     editor = await start_editor(server_env(typilot_home, replay.url))
     try:

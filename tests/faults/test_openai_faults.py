@@ -23,7 +23,7 @@ from tests.faults.fault_util import (
     wait_message,
 )
 from tests.faults.test_backend_faults import AFTER, BEFORE, PREFIX_TEXT, SLOW, assert_partial
-from tests.replay_openai import ReplayOpenAI
+from tests.replay.openai import ReplayOpenAI
 
 KEPT = BEFORE + "alpha = 1\nbeta = 2\n" + AFTER
 Start = Callable[..., Awaitable[Editor]]

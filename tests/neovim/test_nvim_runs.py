@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 
 REPLY = (
     'def add(a, b):\n    """Return the sum of a and b."""\n    result = a + b\n    return result\n'
