@@ -9,7 +9,7 @@ from typing import Any
 
 from pygls.protocol import LanguageServerProtocol
 
-from typilot_lsp.server import create_server
+from typilot_lsp.setup import create_server
 
 
 class NullWriter:
