@@ -9,10 +9,11 @@ back as `didChange`, and lets a test type into the document while runs stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -318,3 +319,35 @@ async def start_editor(
 
 async def stop_editor(editor: Editor) -> None:
     await editor.client.shutdown_session()
+
+
+@contextlib.asynccontextmanager
+async def editor_session(
+    env: dict[str, str], settings: dict[str, Any] | None = None
+) -> AsyncIterator[Editor]:
+    """`start_editor(env, settings)`, stopped when the block ends, however it ends."""
+    editor = await start_editor(env, settings)
+    try:
+        yield editor
+    finally:
+        await stop_editor(editor)
+
+
+StartEditor = Callable[[dict[str, Any]], Awaitable[Editor]]
+
+
+@contextlib.asynccontextmanager
+async def editors_in(env: dict[str, str]) -> AsyncIterator[StartEditor]:
+    """A function that starts an editor in `env` with the settings it is given, for a test that
+    starts several; every one it started is stopped when the block ends."""
+    started: list[Editor] = []
+
+    async def start(settings: dict[str, Any]) -> Editor:
+        started.append(await start_editor(env, settings))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for editor in started:
+            await stop_editor(editor)

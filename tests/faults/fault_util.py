@@ -53,6 +53,14 @@ def assert_actionable(message: str, *words: str) -> None:
     assert any(w.lower() in lowered for w in words), (words, message)
 
 
+async def run_to_fault(editor: Editor, doc: Doc, *words: str, line: int = 1) -> None:
+    """Run the prefixed `line` of `doc` into a fault: the editor shows a message that says what
+    happened (one of `words`) and the run ends."""
+    await editor.run_line(doc, line)
+    assert_actionable(await wait_message(editor), *words)
+    await editor.wait_runs_done()
+
+
 async def assert_serving(editor: Editor) -> None:
     """The server answers a request at once (a code action on a fresh document)."""
     doc = editor.open(f"probe-{time.monotonic_ns()}.py", "x = 1\n# gen: probe\n")
