@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.backends.streams import closed_port, collect, prepare_failure, stream_failure
 from tests.replay.openai import INFILL_NOT_SUPPORTED, ReplayOpenAI
 from typilot_lsp.backends import create_backend
 from typilot_lsp.backends.base import Backend, FimPrompt, GenerationRequest, StreamStats
@@ -124,52 +124,12 @@ def req(prompt: str = "add two numbers", model: str = "", **kw: Any) -> Generati
     return GenerationRequest(model=model, system="You write code.", prompt=prompt, **kw)
 
 
-async def collect(stream: AsyncIterator[str], into: list[str] | None = None) -> str:
-    pieces = into if into is not None else []
-    async for piece in stream:
-        pieces.append(piece)
-    return "".join(pieces)
-
-
-E = TypeVar("E", bound=Exception)
-
-
-async def stream_failure(
-    error: type[E], backend: Backend, request: GenerationRequest | None = None
-) -> tuple[E, str]:
-    """Streams `request` (default `req()`) until `backend` raises `error`: that error and the
-    text streamed before it. The backend is closed after."""
-    pieces: list[str] = []
-    try:
-        with pytest.raises(error) as info:
-            await collect(backend.stream(request or req()), pieces)
-    finally:
-        await backend.aclose()
-    return info.value, "".join(pieces)
-
-
-async def prepare_failure(error: type[E], backend: Backend) -> E:
-    """What `backend.prepare("")` raised, which must be an `error`. The backend is closed after."""
-    try:
-        with pytest.raises(error) as info:
-            await backend.prepare("")
-    finally:
-        await backend.aclose()
-    return info.value
-
-
 async def streamed(backend: Backend) -> str:
     """The whole text of `req()` streamed by `backend`, which is closed after."""
     try:
         return await collect(backend.stream(req()))
     finally:
         await backend.aclose()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the SSE parser and text assembly -----------------------------------------------------------
@@ -339,7 +299,7 @@ async def test_prepare_reads_the_context_size() -> None:
 async def test_connection_refused_says_how_to_start_llama_server() -> None:
     port = closed_port()
     failure, _ = await stream_failure(
-        ServerUnreachable, create_backend(config_for(f"http://127.0.0.1:{port}/v1"))
+        ServerUnreachable, create_backend(config_for(f"http://127.0.0.1:{port}/v1")), req()
     )
     message = str(failure)
     assert f"http://127.0.0.1:{port}/v1" in message
@@ -419,7 +379,7 @@ async def test_404_unknown_model_from_vllm() -> None:
             },
         )
 
-    failure, _ = await stream_failure(UnknownModel, make(handler))
+    failure, _ = await stream_failure(UnknownModel, make(handler), req())
     assert "Qwen/Qwen2.5-Coder-7B-Instruct" in str(failure)
 
 
@@ -436,7 +396,7 @@ async def test_400_context_too_long_names_the_setting() -> None:
             json={"error": {"code": 400, "message": message, "type": "exceed_context_size_error"}},
         )
 
-    failure, _ = await stream_failure(ContextTooLong, make(handler))
+    failure, _ = await stream_failure(ContextTooLong, make(handler), req())
     assert "typilot.context.maxChars" in str(failure) and "2048 tokens" in str(failure)
 
 
@@ -479,16 +439,17 @@ async def test_api_key_variable_unset_refused_before_any_request(
     failure, _ = await stream_failure(
         ApiKeyMissing,
         make(lambda r: seen.append(r) or models_answer(MODEL), apiKeyEnv="TYPILOT_TEST_KEY"),
+        req(),
     )
     assert seen == [] and "$TYPILOT_TEST_KEY" in str(failure)
 
 
 async def test_error_event_mid_stream_keeps_the_text_before() -> None:
     error = {"error": {"code": 500, "message": "model runner crashed", "type": "server_error"}}
-    failure, before = await stream_failure(
-        ServerStreamError, make(chat_server(sse(delta("x = "), delta("1\n"), error)))
+    failure, pieces = await stream_failure(
+        ServerStreamError, make(chat_server(sse(delta("x = "), delta("1\n"), error))), req()
     )
-    assert before == "x = 1\n"
+    assert "".join(pieces) == "x = 1\n"
     assert "model runner crashed" in str(failure)
 
 
@@ -506,10 +467,12 @@ async def test_error_event_mid_stream_keeps_the_text_before() -> None:
 async def test_every_form_of_error_event_is_reported_with_its_message(
     error: bytes, said: str
 ) -> None:
-    failure, before = await stream_failure(
-        ServerStreamError, make(chat_server(sse(delta("x = 1\n")) + error + reply_events("never")))
+    failure, pieces = await stream_failure(
+        ServerStreamError,
+        make(chat_server(sse(delta("x = 1\n")) + error + reply_events("never"))),
+        req(),
     )
-    assert before == "x = 1\n"
+    assert "".join(pieces) == "x = 1\n"
     assert f"the server said: {said}" in str(failure)
 
 
@@ -527,10 +490,12 @@ async def test_every_form_of_error_event_is_reported_with_its_message(
 async def test_an_event_that_is_not_a_chat_chunk_is_refused_not_inserted(
     event: dict[str, Any],
 ) -> None:
-    failure, before = await stream_failure(
-        ServerStreamError, make(chat_server(sse(delta("x = 1\n"), event) + reply_events("z = 3\n")))
+    failure, pieces = await stream_failure(
+        ServerStreamError,
+        make(chat_server(sse(delta("x = 1\n"), event) + reply_events("z = 3\n"))),
+        req(),
     )
-    assert before == "x = 1\n"  # nothing of the odd event, nothing after it
+    assert "".join(pieces) == "x = 1\n"  # nothing of the odd event, nothing after it
     assert "not a chat completion chunk" in str(failure)
 
 
@@ -540,11 +505,12 @@ async def test_the_usage_event_needs_no_choices() -> None:
 
 
 async def test_a_stream_ending_inside_an_event_says_so() -> None:
-    failure, before = await stream_failure(
+    failure, pieces = await stream_failure(
         ServerStreamError,
         make(chat_server(sse(delta("x = 1\n")) + b'data: {"choices":[{"delta":{"con')),
+        req(),
     )
-    assert before == "x = 1\n"
+    assert "".join(pieces) == "x = 1\n"
     assert "closed in the middle of an event" in str(failure)
 
 
@@ -567,24 +533,28 @@ async def test_done_without_a_finish_reason_is_a_complete_answer() -> None:
 async def test_an_answer_that_is_not_an_event_stream_says_what_it_was(
     body: bytes, said: str
 ) -> None:
-    failure, _ = await stream_failure(ServerStreamError, make(chat_server(body)))
+    failure, _ = await stream_failure(ServerStreamError, make(chat_server(body)), req())
     assert said in str(failure)
 
 
 async def test_stream_cut_without_finish_is_an_error() -> None:
-    failure, _ = await stream_failure(ServerStreamError, make(chat_server(sse(delta("x = ")))))
+    failure, _ = await stream_failure(
+        ServerStreamError, make(chat_server(sse(delta("x = ")))), req()
+    )
     assert "closed before the answer was complete" in str(failure)
 
 
 async def test_stall_after_first_token_uses_the_idle_timeout() -> None:
     body: list[bytes | float] = [sse(delta("x")), b": ping\n\n", 0.3, b": ping\n\n", 60.0]
-    failure, _ = await stream_failure(ServerStalled, make(chat_server(body), idleTimeout=0.5))
+    failure, _ = await stream_failure(
+        ServerStalled, make(chat_server(body), idleTimeout=0.5), req()
+    )
     assert not failure.first and "typilot.openai.idleTimeout" in str(failure)
 
 
 async def test_stall_before_first_token_uses_the_first_token_timeout() -> None:
     failure, _ = await stream_failure(
-        ServerStalled, make(chat_server([60.0]), firstTokenTimeout=0.4)
+        ServerStalled, make(chat_server([60.0]), firstTokenTimeout=0.4), req()
     )
     assert failure.first and "typilot.openai.firstTokenTimeout" in str(failure)
 
