@@ -48,9 +48,9 @@ CASES = {
         f"{FIB}\n\nLIMIT = 30\n",
         f"{FIB}\n\nLIMIT = 30",
     ),
-    "an import block after the code stays": (
+    "an import block after the code goes with the file's imports (OutputFilter.imports)": (
         "```python\ndef root(x):\n    return math.sqrt(x)\n```\nYou need:\n```python\nimport math\n```\n",
-        "def root(x):\n    return math.sqrt(x)\n\nimport math",
+        "def root(x):\n    return math.sqrt(x)",
     ),
     "a helper the code calls stays, its example goes": (
         "```python\ndef area(r):\n    return PI * square(r)\n```\nwith\n```python\n"

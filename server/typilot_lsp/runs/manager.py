@@ -28,21 +28,13 @@ import attrs
 from lsprotocol import types
 
 from typilot_lsp.backends.base import FimPrompt, GenerationRequest, StreamStats
-from typilot_lsp.comments import comment_syntax
 from typilot_lsp.documents import TypilotDocument, content_length, units_to_col
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
-from typilot_lsp.runs.output_filter import (
-    PROSE_LANGUAGES,
-    LineShaper,
-    OutputFilter,
-    block_names,
-    defined_names,
-    enclosing_name,
-    usual_width,
-    wants_usage,
-)
+from typilot_lsp.runs.output.imports import import_insertion
+from typilot_lsp.runs.output.spec import output_spec_for
+from typilot_lsp.runs.output_filter import OutputFilter
 from typilot_lsp.runs.prompt import (
     CURSOR,
     PromptInput,
@@ -390,33 +382,7 @@ class RunManager:
             max_tokens=result.max_tokens or None,
             fim=fim,
         )
-        syntax = comment_syntax(doc.language_id)
-        first, last = run.line, run.line
-        if target is not None and run.mode is Mode.REPLACE:
-            first, last = min(first, target.first_line), max(last, target.last_line)
-        output = OutputFilter(
-            LineShaper(
-                indent=match.indent,
-                mode="comment" if run.mode is Mode.COMMENT else "code",
-                eol=doc.eol,
-                line_comment=(syntax.line if syntax else "#"),
-                block_comment=(syntax.block if syntax and not syntax.line else None),
-                keep_usage=wants_usage(run.instruction),
-                existing=defined_names(plan.lines, first, last),
-                width=usual_width(plan.lines) if run.mode is Mode.COMMENT else None,
-                prose_answers=doc.language_id in PROSE_LANGUAGES,
-                expected=(
-                    block_names(plan.lines, target.first_line, target.last_line)
-                    if target is not None and run.mode is Mode.REPLACE
-                    else frozenset()
-                ),
-            ),
-            enclosing=(
-                enclosing_name(plan.lines, run.line)
-                if run.mode is Mode.INSERT and doc.language_id == "python"
-                else None
-            ),
-        )
+        output = OutputFilter.for_run(output_spec_for(run, doc, match, plan))
         return Prepared(backend=backend, request=request, output=output, fim=fim)
 
     async def stream(
@@ -464,18 +430,16 @@ class RunManager:
             await writer.close()
             if result.outcome is Outcome.DONE and plan.target_region is not None and writer.written:
                 await self._remove_old_target(editor, plan.target_region, plan.region, run)
+            if result.outcome is Outcome.DONE and prepared.output.imports:
+                await self._add_imports(editor, prepared.output.imports, run)
         if writer.error is not None:
             result.fail(str(writer.error))
             if run.cancel_reason is CancelReason.EDITED:
                 result.outcome = Outcome.CANCELLED
         elif result.outcome is Outcome.DONE and not writer.written:
-            if prepared.output.dropped_prose:
-                result.fail(
-                    f"{result.model} replied in sentences, not code; the line was left as it "
-                    "was. Rephrase the instruction, or try a larger model."
-                )
-            else:
-                result.fail(f"{result.model} returned no code; the line was left as it was.")
+            why = prepared.output.nothing_landed_message(result.model)
+            if why is not None:
+                result.fail(why)
         if result.outcome is Outcome.DONE and run.stats.done_reason == "length":
             # Never half a function without a word: what streamed stays, and the user learns
             # that it was cut and which setting lets it run longer.
@@ -540,6 +504,21 @@ class RunManager:
             aclose = getattr(pieces, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    async def _add_imports(self, editor: DocumentEditor, imports: list[str], run: Run) -> None:
+        """The reply's imports its code uses: with the file's own imports, not mid-file."""
+        doc = editor.doc
+        line, text = import_insertion(doc.lines, imports, doc.eol)
+        region = editor.track((line, 0), "")
+        try:
+            await editor.replace(
+                region,
+                text,
+                label=f"typilot:{run.id}",
+                echo_timeout=self.host.config.streaming.echo_timeout_ms / 1000,
+            )
+        finally:
+            editor.untrack(region)
 
     async def _remove_old_target(
         self, editor: DocumentEditor, target: TrackedRegion, written: TrackedRegion, run: Run

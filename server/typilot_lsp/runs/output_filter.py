@@ -28,6 +28,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output.imports import ImportCollector, is_import
+from typilot_lsp.runs.output.reasons import NothingLanded
+from typilot_lsp.runs.output.spec import OutputSpec
+
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 FENCE = "```"
@@ -58,10 +63,6 @@ _SIGNATURE = re.compile(
 )
 _NOT_TYPES = {"return", "else", "if", "while", "for", "switch", "case", "new", "await", "throw"}
 _DECORATOR = re.compile(r"^@[\w.]+")
-_IMPORT = re.compile(
-    r"^(?:import\s|from\s+\S+\s+import\s|#include\b|using\s|use\s|require\b|"
-    r"(?:const|let|var|local)\s+[\w{}\s,]+=\s*require\(|package\s|extern crate\s)"
-)
 _CLOSER = re.compile(r"^[)}\]]+[;,)]*$")
 _OUTPUT_CALL = re.compile(
     r"^(?:print|pprint|console\.(?:log|info|error|warn|table)|println!|print!|eprintln!|dbg!|"
@@ -89,18 +90,22 @@ _WORDS_FOR_USAGE = re.compile(
 )
 
 
-# Languages whose files are text: there a reply of plain sentences is the answer.
-PROSE_LANGUAGES = frozenset(
-    {"markdown", "mdx", "plaintext", "text", "restructuredtext", "asciidoc", "org", "latex", "tex"}
-    | {"git-commit", "gitcommit"}
-)
-
 _USAGE_WORDS = ("example", "usage", "test", "output", "result", "demo", "sample", "expected")
 
 
 def _may_start_usage_label(partial: str) -> bool:
     word = partial.lstrip("#/-* ").lower()
     return bool(word) and " " not in word and any(w.startswith(word) for w in _USAGE_WORDS)
+
+
+_NAMED_CALL = re.compile(rf"({_IDENT})\s*\(")
+
+
+def named_in(instruction: str) -> frozenset[str]:
+    """The functions an instruction names with their parameters: `cheapest(items)` in
+    `gen: cheapest(items) returning the cheapest item`. Once one of them has landed, a further
+    definition lands only if it is named too or the landed code calls it."""
+    return frozenset(_NAMED_CALL.findall(instruction))
 
 
 def wants_usage(instruction: str) -> bool:
@@ -149,10 +154,6 @@ def block_names(lines: list[str], first: int, last: int) -> frozenset[str]:
     base = min(len(line) - len(line.lstrip(" \t")) for line in body)
     names = (defined_name(line) for line in body if len(line) - len(line.lstrip(" \t")) == base)
     return frozenset(name for name in names if name)
-
-
-def is_import(line: str) -> bool:
-    return bool(_IMPORT.match(line.strip()))
 
 
 def is_usage(line: str, defined: set[str]) -> bool:
@@ -220,6 +221,17 @@ def _only_sentences(lines: list[str], cut: str) -> bool:
     return all(is_sentence(line) for line in text)
 
 
+_IMPORT_WORDS = ("import", "from", "#include", "using", "use", "require", "package", "extern")
+
+
+def _may_start_import(partial: str) -> bool:
+    """Whether a partial line may still be an import (`imp`, `from x`, `const fs = req`)."""
+    word = partial.split()[0] if partial.split() else partial
+    if any(w.startswith(word) or word == w for w in _IMPORT_WORDS):
+        return True
+    return partial.startswith(("const ", "let ", "var ", "local ")) and "require(" not in partial
+
+
 def _may_start_prose(partial: str) -> bool:
     word = partial.lower()
     return any(candidate.startswith(word) for candidate in _PROSE_WORDS)
@@ -280,8 +292,8 @@ class ThinkStripper:
 
 
 def enclosing_name(lines: list[str], line: int) -> str | None:
-    """The name of the Python function whose body holds `line` (an indented prefix line), if
-    the nearest less-indented line above it is that function's `def`."""
+    """The name of the Python function or class whose body holds `line` (an indented prefix
+    line), if the nearest less-indented line above it is that `def` or `class`."""
     if not (0 <= line < len(lines)) or lines[line][:1] not in (" ", "\t"):
         return None
     own = len(lines[line].expandtabs(4)) - len(lines[line].expandtabs(4).lstrip())
@@ -290,15 +302,43 @@ def enclosing_name(lines: list[str], line: int) -> str | None:
         if not text.strip():
             continue
         if len(text) - len(text.lstrip()) < own:
-            found = _PY_DEF.match(text.strip())
+            found = _py_defined(text.strip())
             if found:
-                return found.group(1)
+                return found
             if text.rstrip().endswith(":") and not text.lstrip().startswith(("def ", "async ")):
-                return None  # an `if`/`for`/`class` block, not a function's body
+                return None  # an `if`/`for` block, not a function's or class's body
     return None
 
 
-_PY_DEF = re.compile(rf"^(?:async\s+)?def\s+({_IDENT})\s*\(")
+_PY_DEF = re.compile(rf"^(?:(?:async\s+)?def\s+({_IDENT})\s*\(|class\s+({_IDENT})\s*[(:])")
+
+
+def _py_defined(text: str) -> str | None:
+    found = _PY_DEF.match(text)
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def class_members(lines: list[str], line: int) -> frozenset[str]:
+    """The names a Python class defines at the indentation of `line`, a line in its body
+    (a reply that re-declares the class around a `gen:` line repeats them)."""
+    if enclosing_name(lines, line) is None:
+        return frozenset()
+    own = lines[line][: len(lines[line]) - len(lines[line].lstrip())]
+    start = line
+    while start > 0 and (not lines[start].strip() or lines[start].startswith(own)):
+        start -= 1
+    if not lines[start].lstrip().startswith("class "):
+        return frozenset()
+    names = set()
+    for number in range(start + 1, len(lines)):
+        text = lines[number]
+        if text.strip() and not text.startswith(own):
+            break
+        if number != line and text[len(own) : len(own) + 1] not in (" ", "\t"):
+            name = _py_defined(text.strip())
+            if name:
+                names.add(name)
+    return frozenset(names)
 
 
 class EnclosingUnwrapper:
@@ -354,7 +394,7 @@ class EnclosingUnwrapper:
             target = f"def {self._name}("
             if any(
                 full.startswith(text) or text.startswith(full)
-                for full in (target, "async " + target)
+                for full in (target, "async " + target, f"class {self._name}")
             ):
                 return ""  # may still be (or is) the enclosing function's def line
             self._state = "pass"
@@ -374,7 +414,7 @@ class EnclosingUnwrapper:
         if self._state == "look":
             if not text:
                 return rest
-            if _PY_DEF.match(text) and _PY_DEF.match(text).group(1) == self._name:  # type: ignore[union-attr]
+            if _py_defined(text) == self._name:
                 self._def_indent = self._indent(line)
                 self._state = "doc" if text.endswith(":") else "sig"
                 return ""
@@ -503,8 +543,17 @@ class LineShaper:
         width: int | None = None,
         prose_answers: bool = False,
         expected: frozenset[str] = frozenset(),
+        named: frozenset[str] = frozenset(),
+        file_lines: Sequence[str] = (),
     ) -> None:
         self.indent = indent
+        self.named = named
+        self.imports: list[str] = []  # set by finish(): what goes with the file's imports
+        self._import_collector = ImportCollector(file_lines)
+        self._awaiting = bool(expected) and mode == "code"  # a fix: its target not given yet
+        self._waiting: list[str] = []  # code held until the fix's target comes
+        self._repeated: set[str] = set()  # the file's names the reply repeated (dropped)
+        self._landed = False
         self.prose_answers = prose_answers
         self.expected = expected
         self.dropped_prose = False
@@ -579,6 +628,9 @@ class LineShaper:
         if self._state == "extra":
             out.append(self._judge_extra())
         out.append(self._resolve_held())
+        self._waiting = [] if self._awaiting else self._waiting
+        if self.mode == "code":
+            self.imports = self._import_collector.needed(self._code_lines)
         if self._emitted_any and self.mode == "comment" and self.block_comment:
             out.append(" " + self.block_comment[1])
         shaped = "".join(out)
@@ -694,6 +746,9 @@ class LineShaper:
         top = bool(text) and self._top_level(line)
         if top and self._repeats(text):
             # A second copy of a definition the file already has: it and its body go.
+            name = defined_name(text)
+            if name in self.existing:
+                self._repeated.add(str(name))
             out = self._resolve_held()
             self._held_code, self._held_usage = [line], True
             return out
@@ -728,9 +783,11 @@ class LineShaper:
             return False
         if (name in self.existing and name not in self._defined) or text in self._headers:
             return True
-        if self.expected and self._defined:
-            # A fix: the target's own definitions once each, and helpers the fix calls.
-            return name in self._defined or not (name in self.expected or self._calls(name))
+        wanted = self.expected | self.named
+        if wanted and self._defined:
+            # The definitions asked for (a fix's target, the names the instruction gives)
+            # once each, and helpers they call; not the variants a looping model writes.
+            return name in self._defined or not (name in wanted or self._calls(name))
         return False
 
     def _calls(self, name: str) -> bool:
@@ -746,11 +803,44 @@ class LineShaper:
         return "".join(self._emit_code(line, False) for line in held)
 
     def _emit_code(self, line: str, final: bool) -> str:
+        if self.mode == "code" and self._import_collector.takes(line, self._top_level(line)):
+            return ""  # lands with the file's imports, if the code uses it (finish)
         self._note_code(line)
+        if self._awaiting:
+            # A fix lands nothing until its reply gives the target back (then what came
+            # before it, helpers, lands too); a reply that never does leaves the code as it was.
+            if not (self._top_level(line) and defined_name(line.strip()) in self.expected):
+                self._waiting.append(line)
+                return ""
+            self._awaiting = False
+            waited, self._waiting = self._waiting, []
+            return "".join(self._write(held, False) for held in waited) + self._write(line, final)
+        return self._write(line, final)
+
+    def _write(self, line: str, final: bool) -> str:
         text = self._emit_line_text(line, complete=True)
         if text and not final:
             self._pending_breaks += 1
         return text
+
+    @property
+    def nothing_landed(self) -> NothingLanded | None:
+        """Why nothing landed (after finish), or None when something did."""
+        if self._landed or self.imports:
+            return None
+        if self.dropped_prose:
+            return NothingLanded.SENTENCES
+        if self._awaiting and self._code_lines:
+            return NothingLanded.TARGET_MISSING
+        if self._repeated:
+            return NothingLanded.ONLY_REPEATED
+        return NothingLanded.NO_CODE
+
+    def nothing_landed_message(self, model: str) -> str | None:
+        reason = self.nothing_landed
+        if reason is None:
+            return None
+        return reason.message(model, names=self._repeated, expected=self.expected)
 
     def _note_code(self, line: str) -> None:
         if self.mode != "code" or not line.strip():
@@ -769,6 +859,7 @@ class LineShaper:
         if not code or self.mode != "code":
             return ""
         landed = {line.strip() for line in self._code_lines}
+        landed.update(self._import_collector.lines)
         if all(is_import(line) for line in code):
             keep = [line for line in code if line.strip() not in landed]
         else:
@@ -868,6 +959,12 @@ class LineShaper:
             and self._may_repeat(stripped)
         ):
             return ""  # may define a name the file already has: its name decides
+        if self.mode == "code" and (
+            self._awaiting
+            or self._import_collector.in_block
+            or (self._top_level(line) and _may_start_import(stripped))
+        ):
+            return ""  # a fix's target not given yet, or an import: the line's end decides
         self._line = ""
         self._line_open = True
         self._open_head = line
@@ -885,6 +982,7 @@ class LineShaper:
             breaks = min(breaks, 1)  # no uncommented blank lines inside a comment
         prefix = self.eol * breaks
         self._pending_breaks = 0
+        self._landed = True
         first = not self._emitted_any
         self._emitted_any = True
         if self.mode == "comment":
@@ -923,6 +1021,32 @@ class OutputFilter:
         self._unwrap = EnclosingUnwrapper(enclosing if shaper.mode == "code" else None)
         self._shaper = shaper
 
+    @classmethod
+    def for_run(cls, spec: OutputSpec) -> OutputFilter:
+        """The filter for a run's reply: what the run knows decides what lands."""
+        lines = list(spec.lines)
+        first, last = spec.replaced
+        fixes = spec.target is not None and spec.mode is Mode.REPLACE
+        comment = spec.mode is Mode.COMMENT
+        line_comment, block_comment = spec.comment_leaders
+        shaper = LineShaper(
+            indent=spec.indent,
+            mode="comment" if comment else "code",
+            eol=spec.eol,
+            line_comment=line_comment,
+            block_comment=block_comment,
+            keep_usage=wants_usage(spec.instruction),
+            existing=defined_names(lines, first, last) | class_members(lines, spec.prefix_line),
+            width=usual_width(lines) if comment else None,
+            prose_answers=spec.prose_answers,
+            expected=block_names(lines, *spec.target) if fixes and spec.target else frozenset(),
+            named=named_in(spec.instruction),
+            file_lines=lines,
+        )
+        python_insert = spec.mode is Mode.INSERT and spec.language_id == "python"
+        enclosing = enclosing_name(lines, spec.prefix_line) if python_insert else None
+        return cls(shaper, enclosing)
+
     def feed(self, chunk: str) -> str:
         return self._shaper.feed(self._unwrap.feed(self._think.feed(chunk)))
 
@@ -934,3 +1058,17 @@ class OutputFilter:
     def dropped_prose(self) -> bool:
         """Whether the reply was sentences without code, and none of it landed."""
         return self._shaper.dropped_prose
+
+    @property
+    def imports(self) -> list[str]:
+        """After finish: the reply's imports its landed code uses and the file lacks."""
+        return self._shaper.imports
+
+    @property
+    def nothing_landed(self) -> NothingLanded | None:
+        """After finish: why nothing landed, or None when something did."""
+        return self._shaper.nothing_landed
+
+    def nothing_landed_message(self, model: str) -> str | None:
+        """After finish: why nothing landed, one line, or None when something did."""
+        return self._shaper.nothing_landed_message(model)
