@@ -41,7 +41,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "server")]
 from tests.llama.llama_server import LlamaServer, find_llama  # noqa: E402
 
 from bench_core import TYPILOT_CMD, isolated_env, machine, start, stop  # noqa: E402
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage  # noqa: E402
+from typilot_lsp.prefixes import Mode  # noqa: E402
+from typilot_lsp.runs.output import OutputFilter  # noqa: E402
+from typilot_lsp.runs.output.classify import wants_usage  # noqa: E402
+from typilot_lsp.runs.output.shaper import LineShaper  # noqa: E402
 
 RUNS = [
     (
@@ -122,7 +125,7 @@ def landing(tokens: list[tuple[float, str]], command: str, instruction: str) -> 
     out = OutputFilter(
         LineShaper(
             indent="",
-            mode="comment" if command == "sum" else "code",
+            mode=Mode.COMMENT if command == "sum" else Mode.INSERT,
             line_comment="#",
             keep_usage=wants_usage(instruction),
         )

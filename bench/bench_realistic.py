@@ -43,7 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the tests package, bench_qual
 
 from bench_quality import Backend, as_int, as_number, model_server, typilot_command  # noqa: E402
 from typilot_lsp.comments import comment_syntax, language_from_path  # noqa: E402
-from typilot_lsp.runs.output_filter import usual_width  # noqa: E402
+from typilot_lsp.runs.output.comments import usual_width  # noqa: E402
 
 FILES: dict[str, str] = {
     "inventory.py": '''"""Stock levels for a small shop."""

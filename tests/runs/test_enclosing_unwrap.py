@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, enclosing_name
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.classify import enclosing_name
+from typilot_lsp.runs.output.shaper import LineShaper
 
 REWRITE = '''```python
 def truncate_number(number: float) -> float:

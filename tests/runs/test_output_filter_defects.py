@@ -13,10 +13,10 @@ from __future__ import annotations
 from tests.runs.replies.cases import CASES, reply_path
 from tests.runs.test_output_filter_replies import replay
 from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output import OutputFilter
 from typilot_lsp.runs.output.imports import import_insertion, import_names
 from typilot_lsp.runs.output.reasons import NothingLanded
 from typilot_lsp.runs.output.spec import OutputSpec
-from typilot_lsp.runs.output_filter import OutputFilter
 
 CASE = {case.name: case for case in CASES}
 

@@ -18,8 +18,9 @@ from tests.llama.properties import looks_like_prose
 from tests.runs.replies.cases import CASES, Case, reply_path
 from typilot_lsp.comments import comment_syntax
 from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.classify import defined_name, is_usage, wants_usage
 from typilot_lsp.runs.output.spec import OutputSpec
-from typilot_lsp.runs.output_filter import OutputFilter, defined_name, is_usage, wants_usage
 from typilot_lsp.runs.targets import find_target
 
 _BARE_VALUE = re.compile(r"^-?\d+(?:\.\d+)?$")

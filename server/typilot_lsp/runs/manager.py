@@ -32,9 +32,8 @@ from typilot_lsp.documents import TypilotDocument, content_length, units_to_col
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
+from typilot_lsp.runs.output import OutputFilter, output_spec_for
 from typilot_lsp.runs.output.imports import import_insertion
-from typilot_lsp.runs.output.spec import output_spec_for
-from typilot_lsp.runs.output_filter import OutputFilter
 from typilot_lsp.runs.prompt import (
     CURSOR,
     PromptInput,
