@@ -14,12 +14,18 @@ from typing import Any
 import pytest
 
 from tests.editors.emacs_harness import GENERATE_PATHS as _GENERATE
-from tests.editors.emacs_harness import MODEL, describe, emacs_missing_reason, run_eglot
+from tests.editors.emacs_harness import (
+    INSTALL_HINT,
+    MODEL,
+    describe,
+    emacs_missing_reason,
+    run_eglot,
+)
 from tests.editors.emacs_harness import editor_settings as _settings
+from tests.prerequisites import needs
 from tests.replay_ollama import ReplayOllama
 
-_MISSING = emacs_missing_reason("eglot")
-pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+pytestmark = needs(emacs_missing_reason("eglot"), INSTALL_HINT)
 
 
 def _prompt(body: dict[str, Any]) -> str:

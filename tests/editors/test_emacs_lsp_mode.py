@@ -14,6 +14,7 @@ import pytest
 
 from tests.editors.emacs_harness import GENERATE_PATHS as _GENERATE
 from tests.editors.emacs_harness import (
+    INSTALL_HINT,
     MODEL,
     coalescing_program,
     describe,
@@ -21,10 +22,10 @@ from tests.editors.emacs_harness import (
     run_lsp_mode,
 )
 from tests.editors.emacs_harness import editor_settings as _settings
+from tests.prerequisites import needs
 from tests.replay_ollama import ReplayOllama
 
-_MISSING = emacs_missing_reason("lsp-mode")
-pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+pytestmark = needs(emacs_missing_reason("lsp-mode"), INSTALL_HINT)
 
 
 def _file(tmp_path: Path, text: str) -> Path:
