@@ -105,7 +105,7 @@ def run_emacs(
     mode: str,
     expect: str | None = None,
     deadline: float = 90.0,
-    settle: float = 1.5,
+    typing_seconds: float = 0.0,
     typed: str | None = None,
     region: int | None = None,
     new_settings: dict[str, Any] | None = None,
@@ -128,7 +128,7 @@ def run_emacs(
         "mode": mode,
         "expect": expect,
         "deadline": deadline,
-        "settle": settle,
+        "typingSeconds": typing_seconds,
         "typed": typed,
         "region": region,
         "newSettings": new_settings,
@@ -143,7 +143,7 @@ def run_emacs(
         cwd=file.parent,
         capture_output=True,
         text=True,
-        timeout=deadline + settle + 60,
+        timeout=2 * deadline + typing_seconds + 60,
         check=False,
     )
     if not out.exists():

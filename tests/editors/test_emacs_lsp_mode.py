@@ -59,6 +59,7 @@ def test_gen_streams_until_the_progress_ends(
 
     assert "error" not in result, describe(result)
     assert result["ended"] is True and result["endMessage"] == "done", describe(result)
+    assert result["outcome"] == "done", describe(result)  # recorded: the round trip after it
     assert result["text"] == (
         "import math\n\ndef add(a, b):\n    return a + b\n\nprint(math.pi)\n"
     ), describe(result)
@@ -93,6 +94,7 @@ def test_cancel_ends_the_progress_and_keeps_what_was_streamed(
 
     assert "error" not in result, describe(result)
     assert result["ended"] is True and result["endMessage"] == "cancelled", describe(result)
+    assert result["outcome"] == "cancelled", describe(result)
     replay_ollama.wait_for("disconnect", lambda e: e["path"] in _GENERATE, timeout=15)
     assert not [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
     text = result["text"]
