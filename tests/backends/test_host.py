@@ -52,7 +52,11 @@ def test_parse_host_matches_official_clients(value: str | None, expected: str) -
 
 
 def test_default_is_loopback_11434() -> None:
-    assert DEFAULT_HOST == "http://127.0.0.1:11434"
+    """Nothing set (no setting, no $OLLAMA_HOST): Ollama's own loopback address and port."""
+    for unset in (None, ""):
+        assert resolve_host(unset, {}) == "http://127.0.0.1:11434"
+        assert parse_host(unset) == "http://127.0.0.1:11434"
+    assert resolve_host(None, {}) == DEFAULT_HOST  # the exported constant is what is used
 
 
 @pytest.mark.parametrize("value", ["ftp://example.com", "unix:///run/ollama.sock"])
