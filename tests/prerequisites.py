@@ -169,7 +169,8 @@ def tap_tally(lines: Iterable[str], suite: str) -> dict[str, Any]:
         for directive in ("# SKIP", "# TODO"):
             if text.startswith("ok ") and directive in text:
                 name, _, reason = text.partition(directive)
-                skips[f"{reason.strip() or 'no reason given'} ({name.split(' - ', 1)[-1]})"] += 1
+                test = name.split(" - ", 1)[-1].strip()
+                skips[f"{reason.strip() or 'no reason given'} ({test})"] += 1
         parts = text.split()
         if len(parts) == 3 and parts[0] == "#" and parts[2].isdigit():
             totals[parts[1]] = int(parts[2])
