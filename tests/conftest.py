@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests import prerequisites
-from tests.replay_ollama import ReplayOllama
-from tests.replay_openai import ReplayOpenAI
+from tests.replay.ollama import ReplayOllama
+from tests.replay.openai import ReplayOpenAI
 
 # The suite must pass on a loaded machine: Hypothesis judges examples, not wall-clock time.
 settings.register_profile("typilot", deadline=None, suppress_health_check=[HealthCheck.too_slow])

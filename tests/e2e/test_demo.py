@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from tests.neovim.nvim_harness import require_nvim, require_server
-from tests.replay_ollama import ReplayOllama, Rule
+from tests.replay.ollama import ReplayOllama, Rule
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ from tests.editors.emacs_harness import (
 )
 from tests.editors.emacs_harness import editor_settings as _settings
 from tests.prerequisites import needs
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 
 pytestmark = needs(emacs_missing_reason("eglot"), INSTALL_HINT)
 

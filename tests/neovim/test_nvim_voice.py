@@ -13,7 +13,7 @@ import pytest
 
 from tests import prerequisites
 from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 from tests.voice.audio import PulseNullSink, require_model, speak
 
 PHRASE = "generate a function that adds two numbers"
