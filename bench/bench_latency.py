@@ -128,8 +128,10 @@ _TIMINGS = re.compile(rb'"timings":(\{[^{}]*\})')
 class Relay:
     """A loopback TCP relay to llama-server that records each exchange."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, dump: Path | None = None) -> None:
         self.target_port = target_port
+        self.dump = dump
+        """Where each exchange's bytes are written (`--dump`), if anywhere."""
         self.port = 0
         self.exchanges: list[Exchange] = []
         self._server: asyncio.AbstractServer | None = None
@@ -173,6 +175,10 @@ class Relay:
             exchange.method, exchange.path = first[0].decode(), first[1].decode()
         with contextlib.suppress(ValueError):
             exchange.body = json.loads(body) if body else {}
+        if self.dump is not None:
+            stem = self.dump / f"{len(self.exchanges):03d}"
+            stem.with_suffix(".request").write_bytes(bytes(request))
+            stem.with_suffix(".response").write_bytes(bytes(response))
         found = _TIMINGS.findall(bytes(response))
         if found:
             with contextlib.suppress(ValueError):
@@ -216,6 +222,8 @@ class Row:
     warm_requests: int
     generated: int | None
     landed: int
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    """Each model request since the typing began: route, streamed, what the server did."""
 
 
 def tokens_of(llama: LlamaServer, text: str) -> int:
@@ -270,17 +278,18 @@ async def one_run(
     actions = await editor.code_actions(doc, line)
     action = next(a for a in actions if f": {spec.command}" in a.title)
     assert action.command is not None
-    run_from = len(relay.exchanges)
     await editor.execute(action.command)
     token = await wait_for(lambda: next((t for t in reports if t not in known), None), 30)
     timed = reports[token]
     await wait_for(lambda: any(isinstance(r, types.WorkDoneProgressEnd) for r in timed), 600)
     progress_end = timed.times[-1]
     end = timed[-1]
-    run_requests = [x for x in relay.exchanges[run_from:] if x.generates]
+    since_typing = relay.exchanges[typing_from:]
+    run_requests = [x for x in since_typing if x.generates]
     if run_requests:
         await wait_for(lambda: all(x.closed for x in run_requests), 60)
-    warm = [x for x in relay.exchanges[typing_from:run_from] if x.method == "POST"]
+    # a prewarm: the run's request asking for one token, not streamed (typing or the menu)
+    warm = [x for x in since_typing if x.method == "POST" and x.body.get("stream") is False]
     last = run_requests[-1] if run_requests else None
     timings = last.timings if last else {}
     landed = landed_text(before, doc.text)
@@ -303,6 +312,17 @@ async def one_run(
         warm_requests=len(warm),
         generated=timings.get("predicted_n"),
         landed=tokens_of(llama, landed),
+        requests=[
+            {
+                "path": x.path,
+                "stream": x.body.get("stream"),
+                "opened_ms": (x.opened - picked) * 1000,
+                "closed_ms": (x.closed - picked) * 1000 if x.closed else None,
+                **{k: x.timings.get(k) for k in ("prompt_n", "cache_n", "predicted_n")},
+            }
+            for x in since_typing
+            if x.method == "POST"
+        ],
     )
 
 
@@ -330,7 +350,7 @@ def server_env(home: Path, server_path: Path | None) -> dict[str, str]:
 
 
 async def one_round(args: argparse.Namespace, home: Path, llama: LlamaServer) -> list[Row]:
-    relay = Relay(llama.port)
+    relay = Relay(llama.port, args.dump)
     await relay.start()
     settings = {
         "backend": "openai",
@@ -344,7 +364,8 @@ async def one_round(args: argparse.Namespace, home: Path, llama: LlamaServer) ->
         await asyncio.sleep(1)  # a person opens a file a moment after the editor started
         by_file: dict[str, list[RunSpec]] = {}
         for spec in RUNS:
-            by_file.setdefault(spec.file, []).append(spec)
+            if not args.files or spec.file in args.files.split(","):
+                by_file.setdefault(spec.file, []).append(spec)
         for name, specs in by_file.items():
             text = (FILES / name).read_text()
             doc = editor.open(f"{home.name}-{name}", text)
@@ -418,6 +439,8 @@ async def main() -> int:
     parser.add_argument("--server-path", type=Path, help="run the server from DIR (its server/)")
     parser.add_argument("--settings", default="{}", help="typilot settings (JSON) to add")
     parser.add_argument("--json", type=Path, help="write the rows and the summary here")
+    parser.add_argument("--dump", type=Path, help="write each model request and answer here")
+    parser.add_argument("--files", help="only these files (comma-separated), e.g. shop.py")
     args = parser.parse_args()
     logging.getLogger("pygls").setLevel(logging.ERROR)
     install = find_llama()
@@ -444,7 +467,7 @@ async def main() -> int:
             json.dumps(
                 {
                     "args": vars(args)
-                    | {"server_path": str(args.server_path), "json": str(args.json)},
+                    | {k: str(v) for k, v in vars(args).items() if isinstance(v, Path)},
                     "rows": [asdict(r) for r in rows],
                     "summary": result,
                 },

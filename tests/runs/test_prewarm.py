@@ -250,3 +250,22 @@ async def test_a_server_that_refuses_is_not_asked_again_and_off_means_off() -> N
     type_line(doc_off, 2, "# gen: area", warmer_off)
     warmer_off.actions_asked(URI, 2)
     assert warmer_off.idle and off.warmed == []
+
+
+async def test_a_new_prefix_line_is_sent_at_once_and_its_instruction_after_a_pause() -> None:
+    """The server reads the code while the user types the instruction; the pause after it costs
+    the server only the instruction."""
+    backend = WarmBackend()
+    host = Host(backend)
+    doc = host.inner.open(URI, "python", SOURCE)
+    warmer = Prewarmer(host)
+    warmer.document_opened(doc)
+    type_line(doc, 2, "# gen:", warmer)  # the line is a prefixed line from here on ...
+    await wait_for_warm(backend, 1)  # ... and goes at once
+    doc.apply_edit((2, 6), (2, 6), " area of a circle", "utf-16")
+    warmer.document_changed(doc)
+    await wait_for_warm(backend, 2)  # once the editor is quiet
+    await host.settle()
+    first, second = backend.warmed
+    assert "area of a circle" not in first.prompt and "area of a circle" in second.prompt
+    assert second.prompt.startswith(first.prompt.split("Task:")[0])  # the same head

@@ -38,6 +38,7 @@ from typilot_lsp.runs.model import (
 )
 from typilot_lsp.runs.output import OutputFilter, output_spec_for
 from typilot_lsp.runs.output.imports import import_insertion
+from typilot_lsp.runs.output.reasons import Finished
 from typilot_lsp.runs.prompt import CURSOR
 from typilot_lsp.runs.request import compose, file_name, mode_for, prompt_input, target_of
 from typilot_lsp.runs.targets import Target
@@ -342,6 +343,11 @@ class RunManager:
             why = prepared.output.nothing_landed_message(model)
             if why is not None:
                 result = result.failed(why)
+        if result.outcome is Outcome.DONE and run.finished_early is Finished.LOOPING:
+            self.host.show_message(
+                f"Typilot: {model} repeated itself, so it was stopped; check the end of the code.",
+                types.MessageType.Warning,
+            )
         if result.outcome is Outcome.DONE and run.stats.done_reason == "length":
             # Never half a function without a word: what streamed stays, and the user learns
             # that it was cut and which setting lets it run longer.

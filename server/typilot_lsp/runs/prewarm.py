@@ -3,9 +3,10 @@
 A model server spends most of a run's wait reading the prompt (llama-server on a CPU: ~1,000
 tokens at ~270 tokens/s, 3-4 s). The prefixed line is typed seconds before the action is
 picked, and the prompt (`runs.request.compose`) is laid out so that it is the same then and
-at the pick up to the instruction. So when a prefixed line changes and the editor is quiet for
-`prewarm.delayMs`, or the editor asks for the code actions on it (every editor does before it
-shows the menu), the `Prewarmer` sends the run's own request asking for at most one token
+at the pick up to the instruction. So when a line becomes a prefixed line (at once: the
+server reads the code while the user types the instruction), when a prefixed line changes and
+the editor is quiet for `prewarm.delayMs`, or when the editor asks for the code actions on it
+(every editor does before it shows the menu), the `Prewarmer` sends the run's own request asking for at most one token
 (`Backend.warm`): the server evaluates the prompt and keeps it in its cache, and the run that
 follows evaluates only what changed.
 
@@ -90,8 +91,14 @@ class Prewarmer:
         before = self._lines.get(doc.uri, {})
         self._lines[doc.uri] = lines
         changed = [line for line, text in lines.items() if before.get(line) != text]
-        if changed and self._enabled():
-            self._schedule(doc.uri, changed[-1], self.host.config.prewarm.delay_ms / 1000)
+        if not changed or not self._enabled():
+            return
+        # A line that just became a prefixed line is sent at once: all of its prompt but the
+        # instruction being typed is known, and the server reads it while the user types.
+        # Later keystrokes wait for a quiet moment, and cost the server only the tail.
+        fresh = changed[-1] not in before
+        delay = 0.0 if fresh else self.host.config.prewarm.delay_ms / 1000
+        self._schedule(doc.uri, changed[-1], delay)
 
     def actions_asked(self, uri: str, line: int) -> None:
         """The editor asks for the code actions on a prefixed line: the pick may come now."""

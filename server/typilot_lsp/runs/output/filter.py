@@ -23,6 +23,7 @@ from typilot_lsp.runs.output.classify import (
 )
 from typilot_lsp.runs.output.comments import usual_width
 from typilot_lsp.runs.output.enclosing import EnclosingUnwrapper
+from typilot_lsp.runs.output.loops import LoopDetector
 from typilot_lsp.runs.output.reasons import Finished, NothingLanded
 from typilot_lsp.runs.output.shaper import LineShaper
 from typilot_lsp.runs.output.spec import OutputSpec
@@ -36,6 +37,7 @@ class OutputFilter:
         self._think = ThinkStripper()
         self._unwrap = EnclosingUnwrapper(enclosing if shaper.mode is not Mode.COMMENT else None)
         self._shaper = shaper
+        self._loops = LoopDetector()
 
     @classmethod
     def for_run(cls, spec: OutputSpec) -> OutputFilter:
@@ -66,6 +68,7 @@ class OutputFilter:
         return cls(shaper, enclosing)
 
     def feed(self, chunk: str) -> str:
+        self._loops.feed(chunk)
         return self._shaper.feed(self._unwrap.feed(self._think.feed(chunk)))
 
     def finish(self) -> str:
@@ -78,7 +81,7 @@ class OutputFilter:
         `stops_at_fence`: the request stops at a code fence, so no later block can come."""
         if self._unwrap.past_body:
             return Finished.PAST_BODY
-        if self._shaper.looping:
+        if self._shaper.looping or self._loops.looping:
             return Finished.LOOPING
         if stops_at_fence and self._shaper.code_ended:
             return Finished.CODE_ENDED

@@ -32,7 +32,8 @@ class Finished(enum.Enum):
     PAST_BODY = "past-body"
     """The reply rewrote the definition around a `gen:` line, and that definition ended."""
     LOOPING = "looping"
-    """The reply dropped the same definition twice: a loop to the token bound."""
+    """The reply dropped the same definition twice, or repeats the same few lines: a loop to
+    the token bound."""
     CODE_ENDED = "code-ended"
     """The code ended and prose followed; no later fenced block can come (the request stops
     at a fence)."""
