@@ -187,7 +187,7 @@ async def static_figures(home: Path, requests: int) -> dict[str, dict[str, float
 
 async def handler_figures(requests: int) -> dict[str, float]:
     """Typilot's own share: the codeAction handler called in-process, no JSON-RPC around it."""
-    from typilot_lsp.server import create_server
+    from typilot_lsp.setup import create_server
 
     class NullWriter:
         def write(self, data: Any) -> None:

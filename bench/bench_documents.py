@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
-from typilot_lsp.server import create_server  # noqa: E402
+from typilot_lsp.setup import create_server  # noqa: E402
 
 URI = "file:///bench/big.py"
 

@@ -49,7 +49,7 @@ def serve(trace: bool) -> int:
     import logging
 
     from typilot_lsp.features.runs import RunsFeature
-    from typilot_lsp.server import create_server
+    from typilot_lsp.setup import create_server
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     if trace:
@@ -78,7 +78,7 @@ def serve(trace: bool) -> int:
             "fds": len(os.listdir("/proc/self/fd")),
             "documents": len(ls.workspace.text_documents),
             "editors": len(ls.get_feature(RunsFeature).editors),
-            "activeRuns": len(ls.get_feature(RunsFeature).runs.active),
+            "activeRuns": len(ls.get_feature(RunsFeature).manager.active),
             "pendingFutures": len(ls.protocol._request_futures),
             "report": report,
         }

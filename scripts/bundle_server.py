@@ -144,7 +144,7 @@ def check_bundle(out: pathlib.Path) -> str:
     env = {**os.environ, "PYTHONPATH": str(out), "PYTHONDONTWRITEBYTECODE": "1"}
     # -S: no site-packages, so nothing but the bundle (and the standard library) is importable.
     probe = (
-        "import sqlalchemy.util._has_cy as cy, typilot_lsp.server, dataset;"
+        "import sqlalchemy.util._has_cy as cy, typilot_lsp.setup, dataset;"
         "assert not cy.HAS_CYEXTENSION;"
         "db = dataset.connect('sqlite:///:memory:'); db['t'].insert({'a': 1});"
         "assert db['t'].count() == 1"

@@ -103,14 +103,13 @@ fi
 
 PROBE="$("$VENV/bin/python" - "$MODEL" <<'EOF'
 import json, sys, urllib.request
-from typilot_lsp.backends.host import resolve_host
+from typilot_lsp.backends.urls import host_name, resolve_ollama_host
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.privacy import is_loopback_host
-from typilot_lsp.backends.host import host_name
 
 model = sys.argv[1]
 try:
-    url = resolve_host(None)
+    url = resolve_ollama_host(None)
 except TypilotError as exc:
     print(f"none OLLAMA_HOST is not usable ({exc})")
     sys.exit()

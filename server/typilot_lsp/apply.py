@@ -28,13 +28,14 @@ import attrs
 from lsprotocol import types
 
 from typilot_lsp.comments import language_from_path
-from typilot_lsp.config import Config, load_settings
+from typilot_lsp.config import Config
 from typilot_lsp.documents import TypilotDocument
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatcher
 from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.host import BackendSlot
 from typilot_lsp.runs.manager import Outcome, Run, RunManager
+from typilot_lsp.user_settings import load_settings
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend

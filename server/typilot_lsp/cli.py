@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "serve"
     if command == "serve":
-        from typilot_lsp.server import serve
+        from typilot_lsp.setup import serve
 
         return serve(
             tcp=getattr(args, "tcp", False),

@@ -27,8 +27,8 @@ from typing import Any
 
 import attrs
 
-from typilot_lsp.backends.host import host_name, resolve_host
-from typilot_lsp.config import Config, load_settings
+from typilot_lsp.backends.urls import host_name, resolve_ollama_host
+from typilot_lsp.config import Config
 from typilot_lsp.errors import ApiKeyMissing, InvalidHost, ModelNotFound, TypilotError
 from typilot_lsp.privacy import (
     PrivacyPolicy,
@@ -37,6 +37,7 @@ from typilot_lsp.privacy import (
     cloud_name_marker,
     is_loopback_host,
 )
+from typilot_lsp.user_settings import load_settings
 
 __all__ = ["Check", "main", "run_checks"]
 
@@ -452,7 +453,7 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
         checks.extend(asyncio.run(_check_openai(config, policy)))
     else:
         try:
-            host = resolve_host(config.ollama.host)
+            host = resolve_ollama_host(config.ollama.host)
         except InvalidHost as exc:
             checks.append(Check("ollama", FAIL, str(exc)))
             checks.append(Check("model", FAIL, f"model {config.ollama.model} not checked"))

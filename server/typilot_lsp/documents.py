@@ -25,6 +25,7 @@ from pygls.workspace import TextDocument, Workspace
 from pygls.workspace.position_codec import PositionCodec
 
 from typilot_lsp.prefixes import PrefixMatch, PrefixMatcher
+from typilot_lsp.pygls_adapter import DocumentFactoryWorkspace, sync_kind_of
 
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 # What str.splitlines also breaks on and LSP does not; each checked with `in` (a C search).
@@ -333,7 +334,7 @@ MatcherFor = Callable[[str], PrefixMatcher]
 """The prefix matcher for a languageId (it depends on the settings)."""
 
 
-class TypilotWorkspace(Workspace):
+class TypilotWorkspace(DocumentFactoryWorkspace):
     """pygls's workspace holding `TypilotDocument`s (one store, each change applied once)."""
 
     def __init__(
@@ -352,7 +353,7 @@ class TypilotWorkspace(Workspace):
         """A Typilot workspace with the same root, folders and encoding as pygls's `old` one."""
         new = cls(
             old.root_uri,
-            old._sync_kind,
+            sync_kind_of(old),
             list(old.folders.values()),
             old.position_encoding,
             matcher_for,
@@ -368,21 +369,17 @@ class TypilotWorkspace(Workspace):
             )
         return new
 
-    def _create_text_document(
-        self,
-        doc_uri: str,
-        source: str | None = None,
-        version: int | None = None,
-        language_id: str | None = None,
+    def create_document(
+        self, uri: str, source: str | None, version: int | None, language_id: str | None
     ) -> TypilotDocument:
         return TypilotDocument(
-            doc_uri,
+            uri,
             source,
             version,
             language_id,
             self.matcher_for(language_id or ""),
             position_codec=self.position_codec,
-            sync_kind=self._sync_kind,
+            sync_kind=sync_kind_of(self),
         )
 
     def document(self, uri: str) -> TypilotDocument | None:

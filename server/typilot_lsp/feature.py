@@ -1,12 +1,14 @@
 """The shape of every server feature: an object that owns its state and its lifecycle.
 
 A feature is one concern of the server (runs, documents, history, voice, settings plumbing). It
-is created once per server (`server.add_feature`), registers its own LSP handlers
-in `register`, and is told about the server's lifecycle through the hooks below, which do
-nothing unless overridden. Another feature is reached by type — `server.get_feature(Runs)` —
-never through an attribute of the server.
+is created once per server by the composition root (`typilot_lsp.setup`), which gives its
+constructor what it asks for by type: the server, and the other features it works with (e.g.
+`RunsFeature(server, documents: DocumentsFeature, history: HistoryFeature)`). It uses them
+through their public methods; it never looks a feature up, and the server never imports one.
 
-The server (`TypilotServer`) owns the lifecycle handlers and calls every feature's hook:
+When added (`server.add_feature`) a feature registers its own LSP handlers in `register`
+(`server.feature`, `pygls_adapter.register_command`), and it is told about the server's
+lifecycle through the hooks below, which do nothing unless overridden. The server calls
 `initialize`, `initialized` and `settings_changed` in the order the features were added,
 `shutdown` in the reverse order (a feature stops before the ones it uses). The documents
 feature calls the document hooks after the one document store (`TypilotWorkspace`) has
@@ -33,7 +35,7 @@ class Feature:
         self.server = server
 
     def register(self) -> None:
-        """Register this feature's LSP handlers (`server.feature`, `server.command`)."""
+        """Register this feature's LSP handlers (`server.feature`, `register_command`)."""
 
     async def initialize(self, params: types.InitializeParams) -> None:
         """`initialize`: the client's capabilities and initializationOptions are known."""

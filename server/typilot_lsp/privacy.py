@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from typilot_lsp.backends.base import ModelInfo
-from typilot_lsp.backends.host import host_name
+from typilot_lsp.backends.urls import host_name
 from typilot_lsp.errors import CloudModelRefused, RemoteHostRefused
 
 __all__ = [

@@ -1,119 +1,48 @@
 """The language server: a pygls subclass holding the settings and the features.
 
 Behaviour lives in feature objects (`typilot_lsp.features.*`, each a `Feature`), one per
-concern: settings plumbing, documents, history, runs, voice. `TypilotServer` keeps the
-settings (`config`), the feature registry (`add_feature`, `get_feature`) and `run_task`; it
-owns the lifecycle handlers (initialize, initialized, shutdown) and a settings change
-(`set_config`), and calls every feature's hook for each.
+concern: settings plumbing, documents, history, runs, voice. `TypilotServer` knows none of
+them: the composition root (`typilot_lsp.setup.create_server`) builds each feature and adds it
+(`add_feature`). The server keeps the settings (`config`), the feature registry and
+`run_task`; it owns the lifecycle handlers (initialize, initialized, shutdown) and a settings
+change (`set_config`), and calls every feature's hook for each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import stat
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
-from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import default_converter
 
 from typilot_lsp import __version__
 from typilot_lsp.config import Config
+from typilot_lsp.converter_warm_up import warm_converter
 from typilot_lsp.documents import encoding_name
-from typilot_lsp.feature import Feature
+from typilot_lsp.pygls_adapter import ForgetfulProtocol, serve_async
+
+if TYPE_CHECKING:
+    from typilot_lsp.feature import Feature
 
 log = logging.getLogger("typilot_lsp")
-FeatureT = TypeVar("FeatureT", bound=Feature)
+FeatureT = TypeVar("FeatureT", bound="Feature")
+
+EDITOR_QUIET_S = 0.2
+"""How long the editor must have been quiet before background work (a warm import, opening the
+history) starts: the burst after start-up (didOpen, code actions) is answered first."""
 
 
-_WARM_URI = "file:///typilot-warm-up.py"
-_WARM_RANGE = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
-_WARM_INCOMING: tuple[dict[str, Any], ...] = (
-    {
-        "method": types.TEXT_DOCUMENT_DID_OPEN,
-        "params": {
-            "textDocument": {"uri": _WARM_URI, "languageId": "python", "version": 1, "text": ""}
-        },
-    },
-    {
-        "method": types.TEXT_DOCUMENT_DID_CHANGE,
-        "params": {
-            "textDocument": {"uri": _WARM_URI, "version": 2},
-            "contentChanges": [{"range": _WARM_RANGE, "text": "x"}],
-        },
-    },
-    {
-        "id": 1,
-        "method": types.TEXT_DOCUMENT_CODE_ACTION,
-        "params": {
-            "textDocument": {"uri": _WARM_URI},
-            "range": _WARM_RANGE,
-            "context": {"diagnostics": [], "triggerKind": 1},
-        },
-    },
-    {
-        "id": 1,
-        "method": types.WORKSPACE_EXECUTE_COMMAND,
-        "params": {"command": "typilot.run", "arguments": [{"uri": _WARM_URI, "line": 0}]},
-    },
-)
-# The editor's answers to the server's own requests during a run.
-_WARM_RESULTS: tuple[tuple[str, Any], ...] = (
-    (types.WORKSPACE_APPLY_EDIT, {"applied": True}),
-    (types.WINDOW_WORK_DONE_PROGRESS_CREATE, None),
-)
-
-
-def _warm_outgoing() -> list[Any]:
-    position = types.Position(line=0, character=0)
-    edit = types.TextDocumentEdit(
-        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=_WARM_URI, version=1),
-        edits=[types.TextEdit(range=types.Range(start=position, end=position), new_text="x")],
-    )
-    command = types.Command(title="t", command="typilot.run", arguments=[{"uri": _WARM_URI}])
-    return [
-        types.CodeActionResponse(
-            id=1, result=[types.CodeAction(title="t", kind="refactor", command=command)]
-        ),
-        types.ApplyWorkspaceEditRequest(
-            id=1,
-            params=types.ApplyWorkspaceEditParams(
-                edit=types.WorkspaceEdit(document_changes=[edit]), label="t"
-            ),
-        ),
-        types.WorkDoneProgressCreateRequest(
-            id=1, params=types.WorkDoneProgressCreateParams(token="t")
-        ),
-        *(
-            types.ProgressNotification(params=types.ProgressParams(token="t", value=value))
-            for value in (
-                types.WorkDoneProgressBegin(title="t", cancellable=True),
-                types.WorkDoneProgressReport(message="t", cancellable=True),
-                types.WorkDoneProgressEnd(message="t"),
-            )
-        ),
-        types.ExecuteCommandResponse(id=1, result=None),
-    ]
-
-
-class TypilotProtocol(LanguageServerProtocol):
-    """pygls's protocol, without its one leak per notification.
-
-    pygls 2.1 keeps the future of every handler it runs in `_request_futures` under a message
-    id; for a request the reply pops it, but for a notification (and for each step of a
-    generator handler, such as the built-in didOpen/didChange/didClose) the id is a fresh
-    uuid that nothing ever pops. One editor session sends thousands of didChange
-    notifications: each future, with its lock and callbacks, stayed for the server's life
-    (about 14 KB per short run). Here such an entry is dropped as soon as its handler ends.
-    """
+class TypilotProtocol(ForgetfulProtocol):
+    """pygls's protocol (without its leak, `ForgetfulProtocol`), knowing when the editor last
+    spoke: background work waits for a quiet moment (`wait_quiet`)."""
 
     last_message_at = 0.0
     """When the editor's last message came (time.monotonic)."""
@@ -126,54 +55,6 @@ class TypilotProtocol(LanguageServerProtocol):
         """Return once no message came from the editor for `seconds`."""
         while (left := self.last_message_at + seconds - time.monotonic()) > 0:
             await asyncio.sleep(left)
-
-    def warm_converter(self) -> None:
-        """Have cattrs write its functions for a first run's messages now.
-
-        cattrs writes the function that (un)structures a type the first time it meets it:
-        ~10 ms for the first code action (its request and its answer) and more for the first
-        streamed edit and progress. Called once the `initialize` answer is out, while the editor
-        is busy sending `initialized` and its `didOpen`s.
-        """
-        converter = self._converter
-        for data in _WARM_INCOMING:
-            with contextlib.suppress(Exception):
-                self.structure_message({"jsonrpc": "2.0", **data})
-        for method, result in _WARM_RESULTS:
-            result_type = self.get_result_type(method)
-            if result_type is not None:
-                with contextlib.suppress(Exception):
-                    converter.structure({"jsonrpc": "2.0", "id": 1, "result": result}, result_type)
-        for message in _warm_outgoing():
-            for _ in range(2):  # a union's members are looked up on the second call
-                converter.unstructure(message)
-
-    def _execute_handler(
-        self,
-        msg_id: Any,
-        handler: Any,
-        callback: Any,
-        args: tuple[Any, ...] | None = None,
-        kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        super()._execute_handler(msg_id, handler, callback, args, kwargs)
-        if getattr(callback, "func", None) == self._send_handler_result:
-            return  # a client's request: the reply pops its entry
-        future = self._request_futures.get(msg_id)
-        if future is None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-
-        # Not at once: a future's callbacks can run inside a loop over the table (pygls's
-        # `shutdown` cancels every pending future while iterating it).
-        def forget(_: Any) -> None:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(self._request_futures.pop, msg_id, None)
-
-        future.add_done_callback(forget)
 
 
 READ_LIMIT = 16 * 1024 * 1024
@@ -231,7 +112,15 @@ class TypilotServer(LanguageServer):
     protocol: TypilotProtocol
 
     def __init__(self) -> None:
-        super().__init__("typilot-lsp", __version__, protocol_cls=TypilotProtocol)
+        converter = default_converter()
+        super().__init__(
+            "typilot-lsp",
+            __version__,
+            protocol_cls=TypilotProtocol,
+            converter_factory=lambda: converter,
+        )
+        self.converter = converter
+        """The cattrs converter of every LSP message (pygls's), for command arguments."""
         self.config = Config()
         self._features: dict[type[Feature], Feature] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -290,7 +179,7 @@ class TypilotServer(LanguageServer):
             await ls.await_hooks("initialize", lambda f: f.initialize(params))
             # Two hops: the answer to `initialize` is written in the first, then the warm-up.
             loop = asyncio.get_running_loop()
-            loop.call_soon(loop.call_soon, ls.protocol.warm_converter)
+            loop.call_soon(loop.call_soon, warm_converter, ls.protocol, ls.converter)
 
         @self.feature(types.INITIALIZED)
         async def on_initialized(ls: TypilotServer, params: types.InitializedParams) -> None:
@@ -307,26 +196,13 @@ class TypilotServer(LanguageServer):
         if not loop_can_read(source, sink):
             super().start_io(stdin, stdout)
             return
-        self._stop_event = threading.Event()
-        self.protocol.set_writer(StdoutWriter(sink))
-        try:
-            asyncio.run(
-                run_async(
-                    stop_event=self._stop_event,
-                    reader=PipeReader(source),
-                    protocol=self.protocol,
-                    logger=log,
-                    error_handler=self.report_server_error,
-                )
-            )
-        except BrokenPipeError:
-            log.error("The connection to the editor was lost; shutting down.")
-        except (KeyboardInterrupt, SystemExit):
-            pass
-        finally:
-            self.shutdown()
+        serve_async(self, PipeReader(source), sink)
 
     # -- small shared services -------------------------------------------------------
+    async def wait_editor_quiet(self) -> None:
+        """Return once the editor has sent nothing for `EDITOR_QUIET_S`."""
+        await self.protocol.wait_quiet(EDITOR_QUIET_S)
+
     @property
     def encoding(self) -> str:
         """The position encoding agreed with the client ("utf-16" until `initialize`)."""
@@ -350,35 +226,3 @@ class TypilotServer(LanguageServer):
 
         task.add_done_callback(done)
         return task
-
-
-def create_server() -> TypilotServer:
-    """A server with every feature, in the order their hooks run."""
-    from typilot_lsp.features.documents import DocumentsFeature
-    from typilot_lsp.features.history import HistoryFeature
-    from typilot_lsp.features.runs import RunsFeature
-    from typilot_lsp.features.settings import SettingsFeature
-    from typilot_lsp.features.voice import VoiceFeature
-
-    server = TypilotServer()
-    for kind in (SettingsFeature, HistoryFeature, DocumentsFeature, RunsFeature, VoiceFeature):
-        server.add_feature(kind(server))
-    return server
-
-
-def serve(*, tcp: bool = False, port: int = 2087, log_level: str = "WARNING") -> int:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, str(log_level).upper(), logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    server = create_server()
-    # No prompt, code or model output in logs unless `typilot.trace` (read live).
-    from typilot_lsp.logging_utils import install_content_filter
-
-    install_content_filter(lambda: server.config.trace)
-    if tcp:
-        server.start_tcp("127.0.0.1", port)
-    else:
-        server.start_io()
-    return 0

@@ -8,6 +8,9 @@ reads it under whatever the editor sends (editor settings win, key by key); the 
 (``history``, ``apply``, ``doctor``) reads it too, so that ``typilot-lsp history list``
 applies the same ``history.retentionDays`` as the server.
 
+``load_settings`` is the command-line tools' loader: ``--settings FILE`` over this file, then
+``--backend``, ``--host`` and ``--model``.
+
 A missing file is no settings; a file that cannot be read or parsed costs only itself: the
 caller gets a message that names the file and what to do, and the defaults stand.
 """
@@ -26,8 +29,10 @@ from typilot_lsp.config import Config
 
 __all__ = [
     "USER_SETTINGS_ENV",
+    "LoadedSettings",
     "UserSettings",
     "config_with_user_settings",
+    "load_settings",
     "load_user_settings",
     "merge_settings",
     "user_settings_path",
@@ -120,3 +125,48 @@ def config_with_user_settings(
     # A bad value in the file was reported with its source already.
     messages.extend(e for e in errors if e not in file_errors)
     return config, messages
+
+
+@attrs.frozen
+class LoadedSettings:
+    """Settings for a command-line tool (`apply`, `doctor`), from `--settings FILE` and flags."""
+
+    config: Config
+    errors: list[str]
+    """Bad keys in the file (each kept its default), already naming the file."""
+    failure: str | None = None
+    """Why the file could not be read at all (then every key has its default)."""
+
+
+def load_settings(
+    settings_file: str | None,
+    *,
+    backend: str | None = None,
+    host: str | None = None,
+    model: str | None = None,
+) -> LoadedSettings:
+    """The one settings-file loader: a JSON file holding the `typilot` section (or its
+    content), then `--backend`, `--host` and `--model` on top (`Config.with_overrides`).
+    Never raises: the caller decides whether a `failure` stops it."""
+    data: Any = {}
+    failure = None
+    if settings_file:
+        try:
+            loaded = json.loads(pathlib.Path(settings_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            failure = (
+                f"cannot read settings file {settings_file} ({exc}): pass a JSON file such as "
+                '{"typilot": {"ollama": {"model": "qwen2.5-coder:1.5b"}}}'
+            )
+            loaded = {}
+        if isinstance(loaded, dict) and isinstance(loaded.get("typilot"), dict):
+            loaded = loaded["typilot"]
+        data = loaded
+    # --settings over the user settings file.
+    config, errors = config_with_user_settings(data)
+    where = f" (in {settings_file})" if settings_file else ""
+    return LoadedSettings(
+        config.with_overrides(backend=backend, host=host, model=model),
+        [error if "(in " in error else f"{error}{where}" for error in errors],
+        failure,
+    )

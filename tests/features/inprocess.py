@@ -17,7 +17,8 @@ import itertools
 import json
 from typing import Any
 
-from typilot_lsp.server import TypilotServer, create_server
+from typilot_lsp.server import TypilotServer
+from typilot_lsp.setup import create_server
 
 URI = "file:///work/shapes.py"
 

@@ -21,7 +21,7 @@ from typilot_lsp.features.history import HistoryFeature
 from typilot_lsp.features.runs import RunsFeature
 from typilot_lsp.runs.host import BackendSlot
 from typilot_lsp.runs.manager import Outcome
-from typilot_lsp.server import create_server
+from typilot_lsp.setup import create_server
 
 
 class Recorder(Feature):
@@ -189,7 +189,7 @@ async def test_a_whole_run_in_process(history_file: Path) -> None:
         "workspace/executeCommand",
         {"command": "typilot.run", "arguments": [{"uri": URI, "line": 0}]},
     )
-    run = next(iter(runs.runs.active.values()))
+    run = next(iter(runs.manager.active.values()))
     assert answer == {"runId": run.id}
     result = await run.result()
     assert result.outcome is Outcome.DONE

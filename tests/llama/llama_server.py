@@ -91,13 +91,16 @@ class LlamaServer:
         *,
         context: int = 4096,
         threads: int = 1,
+        parallel: int | None = 1,
         extra_args: list[str] | None = None,
     ) -> None:
+        """`parallel`: slots (`-np`); None leaves llama-server's default."""
         assert install.server is not None and install.model is not None, install.missing
         self.install = install
         self.log_path = log_path
         self.context = context
         self.threads = threads
+        self.parallel = parallel
         self.extra_args = extra_args or []
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -128,8 +131,7 @@ class LlamaServer:
             str(self.context),
             "-t",
             str(self.threads),
-            "-np",
-            "1",
+            *(["-np", str(self.parallel)] if self.parallel is not None else []),
             *self.extra_args,
         ]
         started = time.monotonic()

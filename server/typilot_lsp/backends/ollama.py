@@ -28,8 +28,8 @@ import httpx
 
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
-from typilot_lsp.backends.host import host_name, resolve_host
 from typilot_lsp.backends.transport import loop_transport
+from typilot_lsp.backends.urls import host_name, resolve_ollama_host
 from typilot_lsp.backends.waiting import ReadDeadline, within
 from typilot_lsp.errors import (
     BackendError,
@@ -457,7 +457,7 @@ class OllamaBackend:
         ollama = config.ollama
         policy = PrivacyPolicy.from_config(config)
         client = OllamaClient(
-            resolve_host(ollama.host),
+            resolve_ollama_host(ollama.host),
             allow_remote_host=policy.allow_remote_host,
             connect_timeout=float(ollama.connect_timeout),
             first_token_timeout=float(ollama.first_token_timeout),

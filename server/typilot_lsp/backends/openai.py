@@ -47,8 +47,8 @@ import httpx
 
 from typilot_lsp import __version__
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
-from typilot_lsp.backends.host import host_name
 from typilot_lsp.backends.transport import loop_transport
+from typilot_lsp.backends.urls import host_name
 from typilot_lsp.backends.waiting import ReadDeadline, within
 from typilot_lsp.errors import (
     ApiKeyMissing,

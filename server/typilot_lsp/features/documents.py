@@ -17,6 +17,7 @@ from typilot_lsp.config import Config
 from typilot_lsp.documents import TypilotDocument, TypilotWorkspace
 from typilot_lsp.feature import Feature
 from typilot_lsp.prefixes import PrefixMatcher
+from typilot_lsp.pygls_adapter import swap_workspace
 
 if TYPE_CHECKING:
     from typilot_lsp.server import TypilotServer
@@ -55,7 +56,7 @@ class DocumentsFeature(Feature):
     async def initialize(self, params: types.InitializeParams) -> None:
         # pygls made its workspace just before this hook; no document is open yet.
         protocol = self.server.protocol
-        protocol._workspace = TypilotWorkspace.replacing(protocol.workspace, self.matcher_for)
+        swap_workspace(protocol, TypilotWorkspace.replacing(protocol.workspace, self.matcher_for))
 
     def settings_changed(self, old: Config, new: Config) -> None:
         if old.prefixes != new.prefixes or old.commands.keys() != new.commands.keys():

@@ -5,6 +5,10 @@ when the client is initialized (after the settings feature has pulled the settin
 also starts `AsyncHistory.run_retention` (retention when the store opens, then every hour
 while the server runs), follows `typilot.history` changes and is closed on shutdown. A
 request that comes before it is open waits for it (`opened()`), for a while.
+
+The store itself (SQLAlchemy, the SQLite file) opens at its first use, or earlier when a run
+becomes likely: `expect_a_run()` (the runs feature calls it when it offers a run) opens it once
+the editor goes quiet, so that the first run does not pay for it at its end.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from pygls.exceptions import JsonRpcInvalidParams
 from typilot_lsp.config import Config
 from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.feature import Feature
-from typilot_lsp.server import TypilotServer  # at run time: pygls resolves handler annotations
+from typilot_lsp.pygls_adapter import register_command
 
 if TYPE_CHECKING:
     from typilot_lsp.history import AsyncHistory
+    from typilot_lsp.server import TypilotServer
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +76,12 @@ class HistoryFeature(Feature):
         super().__init__(server)
         self.history: AsyncHistory | None = None
         self._open = asyncio.Event()
-        self._warm_wanted = False  # a warm-up asked for before `initialized`
+        self._warm_up: asyncio.Task[None] | None = None
 
     def register(self) -> None:
         # typilot_lsp.history (SQLAlchemy, dataset) is imported off the event loop after
         # `initialized`; the handlers only need its errors, which are TypilotErrors.
-        # A command handler's first parameter is the server (`ls`): pygls looks at it, and on
-        # Python 3.10 it cannot take `*args: Any` there.
-        @self.server.command(PURGE_COMMAND)
-        async def purge(ls: TypilotServer, *args: Any) -> dict[str, int]:
-            return await self.purge()
+        register_command(self.server, PURGE_COMMAND, self.purge_command)
 
         @self.server.feature(HISTORY_REQUEST)
         async def recent(params: Any = None) -> dict[str, list[dict[str, Any]]]:
@@ -99,20 +100,22 @@ class HistoryFeature(Feature):
         # no run can end before there is a history.
         self.history = AsyncHistory(self.server.config.history, warn=warn, open_now=False)
         self._open.set()
-        if self._warm_wanted:
-            self.history.warm_up()
         self.server.run_task(
             self.history.run_retention(first_delay_s=RETENTION_INTERVAL_S), "history retention"
         )
 
-    def warm_up(self) -> None:
-        """A run is likely soon (the editor was offered one): open the store in the background.
-        Before `initialized` (the settings feature may still be asking the client for its
-        settings while the editor already asks for code actions), it opens once the history
-        exists."""
-        if self.history is None:
-            self._warm_wanted = True
-            return
+    def expect_a_run(self) -> None:
+        """A run is likely soon (the editor was offered one): open the store in the background
+        once the editor is quiet, instead of at the end of that run. Only the first call
+        counts. Before `initialized` (the settings, hence the history's path, may still be on
+        their way) it waits for the history to exist."""
+        if self._warm_up is None:
+            self._warm_up = self.server.run_task(self._open_when_quiet(), "warm the history")
+
+    async def _open_when_quiet(self) -> None:
+        await self._open.wait()
+        await self.server.wait_editor_quiet()
+        assert self.history is not None
         self.history.warm_up()
 
     def settings_changed(self, old: Config, new: Config) -> None:
@@ -120,6 +123,8 @@ class HistoryFeature(Feature):
             self.history.update_settings(new.history)
 
     async def shutdown(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.cancel()  # still waiting for `initialized`, or for a quiet moment
         if self.history is not None:
             await self.history.aclose()
 
@@ -134,6 +139,10 @@ class HistoryFeature(Feature):
             ) from None
         assert self.history is not None
         return self.history
+
+    async def purge_command(self, *args: Any) -> dict[str, int]:
+        """`typilot.history.purge`: delete every entry (arguments ignored)."""
+        return await self.purge()
 
     async def purge(self) -> dict[str, int]:
         history = await self.opened()

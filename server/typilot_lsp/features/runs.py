@@ -2,7 +2,8 @@
 
 `RunsFeature` is the language server's `RunHost` (typilot_lsp.runs.host): it owns the
 `RunManager`, one `DocumentEditor` per document a run writes into, the backend
-(`BackendSlot`) and each run's `$/progress` (`EditorProgress`).
+(`BackendSlot`) and each run's `$/progress` (`RunProgress`). Other features start and cancel
+runs through its methods (`start_run`, `cancel_runs`).
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from typilot_lsp.feature import Feature
 from typilot_lsp.features.documents import DocumentsFeature
 from typilot_lsp.features.history import HistoryFeature
 from typilot_lsp.privacy import PrivacyPolicy
+from typilot_lsp.pygls_adapter import register_command
 from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.host import BackendSlot
 from typilot_lsp.runs.manager import CancelReason, Outcome, Run, RunArguments, RunManager
-from typilot_lsp.server import TypilotServer  # at run time: pygls resolves handler annotations
+from typilot_lsp.work_done_progress import WorkDoneProgress
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
     from typilot_lsp.backends.base import Backend
     from typilot_lsp.history import AsyncHistory
+    from typilot_lsp.server import TypilotServer
 
 log = logging.getLogger(__name__)
 
@@ -52,61 +55,53 @@ def action_title(command: str, instruction: str) -> str:
     return f"Typilot: {name} — {flat}"
 
 
-class EditorProgress:
-    """A run's `Progress` as `$/progress`, if the client supports server-initiated progress."""
+class RunProgress:
+    """A run's `Progress` (runs.host) as the editor's work-done progress, cancellable there
+    (`window/workDoneProgress/cancel`, handled by `RunsFeature`)."""
 
-    def __init__(self, server: TypilotServer) -> None:
+    def __init__(self, server: TypilotServer, run: Run) -> None:
         self.server = server
-        self.enabled = False
+        self.progress = WorkDoneProgress(server, run.progress_token)
 
     async def begin(self, run: Run) -> None:
-        caps = self.server.client_capabilities
-        window = caps.window if caps else None
-        if not (window and window.work_done_progress):
-            return
-        try:
-            await self.server.work_done_progress.create_async(run.progress_token)
-        except Exception:
-            log.debug("client refused progress token for run %s", run.id)
-            return
-        self.enabled = True
         title = f"Typilot: {run.command.rstrip(':')}"
         # What the title says while an allow-setting is on.
         notice = PrivacyPolicy.from_config(self.server.config).progress_label()
         if notice:
             title += f" ({notice})"
-        self.server.work_done_progress.begin(
-            run.progress_token,
-            types.WorkDoneProgressBegin(
-                title=title, message=run.instruction or "", cancellable=True, percentage=None
-            ),
-        )
+        await self.progress.begin(title, run.instruction or "")
 
     def report(self, run: Run, message: str) -> None:
-        if self.enabled:
-            self.server.work_done_progress.report(
-                run.progress_token, types.WorkDoneProgressReport(message=message, cancellable=True)
-            )
+        self.progress.report(message)
 
     async def end(self, run: Run, outcome: Outcome, error: str | None) -> None:
-        if not self.enabled:
-            return
         message = outcome.value if outcome is not Outcome.ERROR else (error or outcome.value)
-        self.server.work_done_progress.end(
-            run.progress_token, types.WorkDoneProgressEnd(message=message)
-        )
-        self.server.work_done_progress.tokens.pop(run.progress_token, None)
+        self.progress.end(message)
 
 
 class RunsFeature(Feature):
     """Starts, follows and stops runs in the editor's documents."""
 
-    def __init__(self, server: TypilotServer) -> None:
+    def __init__(
+        self, server: TypilotServer, documents: DocumentsFeature, history: HistoryFeature
+    ) -> None:
         super().__init__(server)
-        self.runs = RunManager(self)
+        self.documents = documents
+        self.history_feature = history
+        self.manager = RunManager(self)
         self.editors: dict[str, DocumentEditor] = {}
         self._backend = BackendSlot()
-        self._history_warmed = False
+
+    # -- for other features ----------------------------------------------------------
+    async def start_run(
+        self, uri: str, line: int, *, range: types.Range | None = None, source: str = "editor"
+    ) -> Run:
+        """Start a run on the prefixed `line` of `uri` (RunRefused if it cannot start)."""
+        return await self.manager.start(uri, line, range, source=source)
+
+    def cancel_runs(self, uri: str | None = None, reason: CancelReason = CancelReason.USER) -> int:
+        """Cancel the runs in `uri` (every run if None); how many there were."""
+        return self.manager.cancel(uri, reason=reason)
 
     # -- RunHost -------------------------------------------------------------------
     @property
@@ -123,10 +118,10 @@ class RunsFeature(Feature):
 
     @property
     def history(self) -> AsyncHistory | None:
-        return self.server.get_feature(HistoryFeature).history
+        return self.history_feature.history
 
     def document(self, uri: str) -> TypilotDocument | None:
-        return self.server.get_feature(DocumentsFeature).document(uri)
+        return self.documents.document(uri)
 
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor:
         editor = self.editors.get(doc.uri)
@@ -135,8 +130,8 @@ class RunsFeature(Feature):
             self.editors[doc.uri] = editor
         return editor
 
-    def progress_for(self, run: Run) -> EditorProgress:
-        return EditorProgress(self.server)
+    def progress_for(self, run: Run) -> RunProgress:
+        return RunProgress(self.server, run)
 
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.server.show_message(message, kind)
@@ -153,12 +148,12 @@ class RunsFeature(Feature):
                 self.server.run_task(backend.aclose(), "close backend")
 
     def document_closed(self, uri: str) -> None:
-        self.runs.cancel(uri, reason=CancelReason.CLOSED)
+        self.cancel_runs(uri, reason=CancelReason.CLOSED)
         self.editors.pop(uri, None)
 
     async def shutdown(self) -> None:
-        self.runs.cancel(reason=CancelReason.SHUTDOWN)
-        await self.runs.wait_idle()
+        self.cancel_runs(reason=CancelReason.SHUTDOWN)
+        await self.manager.wait_idle()
 
     # -- LSP -----------------------------------------------------------------------
     def register(self) -> None:
@@ -171,30 +166,31 @@ class RunsFeature(Feature):
         def code_actions(params: types.CodeActionParams) -> list[types.CodeAction] | None:
             return self.code_actions(params)
 
-        # A command handler's first parameter is the server (`ls`): pygls looks at it, and on
-        # Python 3.10 it cannot take `*args: Any` there.
-        @server.command(RUN_COMMAND)
-        async def run(ls: TypilotServer, *args: Any) -> dict[str, str]:
-            parsed = self._arguments(args)
-            try:
-                started = await self.runs.start(parsed.uri, parsed.line, parsed.range)
-            except TypilotError as exc:
-                # Clients show a failed executeCommand themselves; a popup too would say it twice.
-                raise RequestFailed(str(exc)) from exc
-            return {"runId": started.id}
-
-        @server.command(CANCEL_COMMAND)
-        async def cancel(ls: TypilotServer, *args: Any) -> dict[str, int]:
-            uri = None
-            if args and isinstance(args[0], dict):
-                uri = args[0].get("uri")
-            elif args and isinstance(args[0], str):
-                uri = args[0]
-            return {"cancelled": self.runs.cancel(uri)}
+        register_command(server, RUN_COMMAND, self.run_command)
+        register_command(server, CANCEL_COMMAND, self.cancel_command)
 
         @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
         def progress_cancel(params: types.WorkDoneProgressCancelParams) -> None:
-            self.runs.cancel_token(params.token)
+            self.manager.cancel_token(params.token)
+
+    async def run_command(self, *args: Any) -> dict[str, str]:
+        """`typilot.run {uri, line, range?}`: start a run; its id (the run goes on)."""
+        parsed = self._arguments(args)
+        try:
+            started = await self.start_run(parsed.uri, parsed.line, range=parsed.range)
+        except TypilotError as exc:
+            # Clients show a failed executeCommand themselves; a popup too would say it twice.
+            raise RequestFailed(str(exc)) from exc
+        return {"runId": started.id}
+
+    async def cancel_command(self, *args: Any) -> dict[str, int]:
+        """`typilot.cancel {uri}` (or a bare uri, or nothing: every run)."""
+        uri = None
+        if args and isinstance(args[0], dict):
+            uri = args[0].get("uri")
+        elif args and isinstance(args[0], str):
+            uri = args[0]
+        return {"cancelled": self.cancel_runs(uri)}
 
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         doc = self.document(params.text_document.uri)
@@ -206,7 +202,7 @@ class RunsFeature(Feature):
         for line, match in doc.prefixed_in(rng.start.line, rng.end.line):
             argument: dict[str, Any] = {"uri": doc.uri, "line": line}
             if spans_text and rng.start.line != rng.end.line:
-                argument["range"] = self.server.protocol._converter.unstructure(rng)
+                argument["range"] = self.server.converter.unstructure(rng)
             title = action_title(match.command, match.instruction)
             actions.append(
                 types.CodeAction(
@@ -215,29 +211,10 @@ class RunsFeature(Feature):
                     command=types.Command(title=title, command=RUN_COMMAND, arguments=[argument]),
                 )
             )
-        if actions and not self._history_warmed:
-            self._warm_history()
+        if actions:
+            # The user is looking at a run they may start: its history can open now.
+            self.history_feature.expect_a_run()
         return actions or None
-
-    def _warm_history(self) -> None:
-        # The user is looking at a run they may start: the history it will record into opens
-        # once the editor goes quiet (the answer to this request goes out first), while
-        # nothing streams, instead of at the end of that first run.
-        from typilot_lsp.features.history import HistoryFeature
-        from typilot_lsp.features.settings import WARM_QUIET_S
-
-        try:
-            history = self.server.get_feature(HistoryFeature)
-        except KeyError:  # a server built without history
-            self._history_warmed = True
-            return
-        self._history_warmed = True
-
-        async def warm() -> None:
-            await self.server.protocol.wait_quiet(WARM_QUIET_S)
-            history.warm_up()
-
-        self.server.run_task(warm(), "warm the history")
 
     def _arguments(self, args: tuple[Any, ...]) -> RunArguments:
         raw = args[0] if len(args) == 1 else None
@@ -247,7 +224,7 @@ class RunsFeature(Feature):
                 + repr(list(args))[:200]
             )
         try:
-            parsed = self.server.protocol._converter.structure(raw, RunArguments)
+            parsed = self.server.converter.structure(raw, RunArguments)
         except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
             raise JsonRpcInvalidParams(
                 f"typilot.run: invalid arguments {repr(raw)[:200]}: {exc}"

@@ -11,22 +11,22 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from typilot_lsp.config import Config
 from typilot_lsp.feature import Feature
 from typilot_lsp.privacy import PrivacyPolicy
-from typilot_lsp.server import TypilotServer
 from typilot_lsp.user_settings import config_with_user_settings
+
+if TYPE_CHECKING:
+    from typilot_lsp.server import TypilotServer
 
 log = logging.getLogger(__name__)
 
 # Imported off the event loop after `initialize`, so that start-up stays as fast as a bare
 # pygls server and the first run does not pay for them.
-WARM_QUIET_S = 0.2
-"""How long the editor must have been quiet before the next warm import starts."""
 WARM_IMPORTS = (
     "httpx",
     "typilot_lsp.backends.ollama",
@@ -99,7 +99,7 @@ async def warm_imports(server: TypilotServer) -> None:
         # An import holds the GIL for its whole length: one at a time, each only once the
         # editor has gone quiet, so that the burst after start-up (didOpen, code actions)
         # is answered first.
-        await server.protocol.wait_quiet(WARM_QUIET_S)
+        await server.wait_editor_quiet()
         try:
             await asyncio.to_thread(importlib.import_module, name)
         except Exception:

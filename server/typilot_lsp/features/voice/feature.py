@@ -26,13 +26,17 @@ from pygls.exceptions import JsonRpcInvalidParams
 from typilot_lsp.comments import line_comment_for
 from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.feature import Feature
+from typilot_lsp.features.documents import DocumentsFeature
+from typilot_lsp.features.runs import RunsFeature
 from typilot_lsp.features.voice.client import SidecarError, VoiceClient, VoiceRequest
-from typilot_lsp.server import TypilotServer  # at run time: pygls reads the handlers' hints
+from typilot_lsp.pygls_adapter import register_command
 from typilot_lsp.voice_agent import protocol as p
+from typilot_lsp.work_done_progress import WorkDoneProgress
 
 if TYPE_CHECKING:
     from typilot_lsp.config import Config
     from typilot_lsp.documents import TypilotDocument
+    from typilot_lsp.server import TypilotServer
 
 log = logging.getLogger("typilot_lsp.voice")
 
@@ -51,8 +55,7 @@ class VoiceSession:
     uri: str
     position: types.Position
     listen: VoiceRequest
-    token: str
-    progress: bool = False
+    progress: WorkDoneProgress
     cancelled: bool = False
     task: asyncio.Task[None] | None = None
     started_at: float = attrs.field(factory=time.monotonic)
@@ -71,9 +74,15 @@ class VoiceFeature(Feature):
     """Owns the sidecar's client (started on first use, stopped on shutdown) and one session."""
 
     def __init__(
-        self, server: TypilotServer, client_factory: Callable[[], VoiceClient] = VoiceClient
+        self,
+        server: TypilotServer,
+        documents: DocumentsFeature,
+        runs: RunsFeature,
+        client_factory: Callable[[], VoiceClient] = VoiceClient,
     ) -> None:
         super().__init__(server)
+        self.documents = documents
+        self.runs = runs
         self._client_factory = client_factory
         self._client: VoiceClient | None = None
         self.session: VoiceSession | None = None
@@ -84,21 +93,22 @@ class VoiceFeature(Feature):
     # --- lifecycle -----------------------------------------------------------------------
 
     def register(self) -> None:
-        server = self.server
+        register_command(self.server, START_COMMAND, self.start_command)
+        register_command(self.server, STOP_COMMAND, self.stop_command)
 
-        @server.command(START_COMMAND)
-        async def voice_start(ls: TypilotServer, *args: Any) -> dict[str, Any]:
-            uri, position = _position_args(args)
-            try:
-                return await self.start(uri, position)
-            except TypilotError as exc:
-                message = str(exc) if str(exc).startswith("Typilot") else f"Typilot voice: {exc}"
-                ls.show_message(message, types.MessageType.Error)
-                raise RequestFailed(message) from exc
+    async def start_command(self, *args: Any) -> dict[str, Any]:
+        """`typilot.voice.start {uri, position}`: listen; a failure is also shown."""
+        uri, position = _position_args(args)
+        try:
+            return await self.start(uri, position)
+        except TypilotError as exc:
+            message = str(exc) if str(exc).startswith("Typilot") else f"Typilot voice: {exc}"
+            self.server.show_message(message, types.MessageType.Error)
+            raise RequestFailed(message) from exc
 
-        @server.command(STOP_COMMAND)
-        async def voice_stop(ls: TypilotServer, *args: Any) -> dict[str, Any]:
-            return await self.stop()
+    async def stop_command(self, *args: Any) -> dict[str, Any]:
+        """`typilot.voice.stop`: end the recording (push-to-talk)."""
+        return await self.stop()
 
     def settings_changed(self, old: Config, new: Config) -> None:
         if old.voice != new.voice or old.commands.keys() != new.commands.keys():
@@ -108,23 +118,6 @@ class VoiceFeature(Feature):
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
-
-    # --- what voice needs of the documents and the runs (all of it here) -----------------
-
-    def _document(self, uri: str) -> TypilotDocument | None:
-        from typilot_lsp.features.documents import DocumentsFeature
-
-        return self.server.get_feature(DocumentsFeature).document(uri)
-
-    def _cancel_runs(self, uri: str) -> int:
-        from typilot_lsp.features.runs import RunsFeature
-
-        return self.server.get_feature(RunsFeature).runs.cancel(uri)
-
-    async def _start_run(self, uri: str, line: int) -> None:
-        from typilot_lsp.features.runs import RunsFeature
-
-        await self.server.get_feature(RunsFeature).runs.start(uri, line, source="voice")
 
     # --- the sidecar ---------------------------------------------------------------------
 
@@ -142,44 +135,6 @@ class VoiceFeature(Feature):
 
     # --- progress ------------------------------------------------------------------------
 
-    async def _progress_begin(self, session: VoiceSession) -> None:
-        caps = self.server.client_capabilities
-        window = caps.window if caps else None
-        if not (window and window.work_done_progress):
-            return
-        try:
-            await self.server.work_done_progress.create_async(session.token)
-        except Exception:
-            log.debug("client refused a progress token for voice")
-            return
-        session.progress = True
-        self.server.work_done_progress.begin(
-            session.token,
-            types.WorkDoneProgressBegin(
-                title="Typilot voice", message="Listening…", cancellable=True
-            ),
-        )
-        future = self.server.work_done_progress.tokens.get(session.token)
-        if future is not None:
-            # pygls cancels this future on window/workDoneProgress/cancel.
-            future.add_done_callback(
-                lambda f: self._on_progress_cancel(session) if f.cancelled() else None
-            )
-
-    def _report(self, session: VoiceSession, message: str) -> None:
-        if session.progress:
-            self.server.work_done_progress.report(
-                session.token, types.WorkDoneProgressReport(message=message)
-            )
-
-    def _progress_end(self, session: VoiceSession, message: str) -> None:
-        if session.progress:
-            session.progress = False
-            self.server.work_done_progress.end(
-                session.token, types.WorkDoneProgressEnd(message=message)
-            )
-            self.server.work_done_progress.tokens.pop(session.token, None)
-
     def _on_progress_cancel(self, session: VoiceSession) -> None:
         if session.cancelled:
             return
@@ -193,7 +148,7 @@ class VoiceFeature(Feature):
     # --- commands ------------------------------------------------------------------------
 
     async def start(self, uri: str, position: types.Position) -> dict[str, Any]:
-        if self._document(uri) is None:
+        if self.documents.document(uri) is None:
             raise TypilotError(f"Typilot voice: {uri} is not open in the editor.")
         if self.session is not None or self._starting:
             raise TypilotError(
@@ -215,7 +170,8 @@ class VoiceFeature(Feature):
             configure = await client.request(message)
             self._configured = message
         listen = await client.request(p.Listen())
-        session = VoiceSession(uri, position, listen, f"typilot-voice-{next(_ids)}")
+        progress = WorkDoneProgress(self.server, f"typilot-voice-{next(_ids)}")
+        session = VoiceSession(uri, position, listen, progress)
         self.session = session
         try:
             first = await asyncio.wait_for(listen.next_event(), LISTEN_TIMEOUT)
@@ -236,7 +192,9 @@ class VoiceFeature(Feature):
             if isinstance(first, p.Error):
                 raise SidecarError(first.message, first.code)
             raise SidecarError(f"the voice sidecar answered listen with {first!r}")
-        await self._progress_begin(session)
+        await session.progress.begin(
+            "Typilot voice", "Listening…", on_cancel=lambda: self._on_progress_cancel(session)
+        )
         session.task = self.server.run_task(self._follow(session, configure), "voice session")
         return {"listening": True, "sessionId": listen.id}
 
@@ -258,7 +216,7 @@ class VoiceFeature(Feature):
                 session.cancelled = True
                 with contextlib.suppress(SidecarError):
                     await self.client.notify(p.Abort(id=session.listen.id))
-                self._progress_end(session, "voice model unavailable")
+                session.progress.end("voice model unavailable")
             self.server.show_message(f"Typilot voice: {event.message}", types.MessageType.Error)
 
     async def _follow(self, session: VoiceSession, configure: VoiceRequest | None) -> None:
@@ -268,26 +226,26 @@ class VoiceFeature(Feature):
         try:
             async for event in session.listen:
                 if isinstance(event, p.Speech):
-                    self._report(session, "Listening… (hearing you)")
+                    session.progress.report("Listening… (hearing you)")
                 elif isinstance(event, p.Partial):
-                    self._report(session, f"Listening… heard: {_heard(event.text)}")
+                    session.progress.report(f"Listening… heard: {_heard(event.text)}")
                 elif isinstance(event, p.Transcribing):
-                    self._report(session, "Transcribing…")
+                    session.progress.report("Transcribing…")
                 elif isinstance(event, p.Aborted):
-                    self._progress_end(session, "stopped")
+                    session.progress.end("stopped")
                 elif isinstance(event, p.Error):
-                    self._progress_end(session, "failed")
+                    session.progress.end("failed")
                     if not session.cancelled:
                         self.server.show_message(
                             f"Typilot voice: {event.message}", types.MessageType.Error
                         )
                 elif isinstance(event, p.Result):
                     if session.cancelled:
-                        self._progress_end(session, "stopped")
+                        session.progress.end("stopped")
                     else:
                         await self._on_result(session, event)
         except Exception as exc:
-            self._progress_end(session, "failed")
+            session.progress.end("failed")
             message = str(exc) if isinstance(exc, TypilotError) else f"failed: {exc}"
             self.server.show_message(f"Typilot voice: {message}", types.MessageType.Error)
             if not isinstance(exc, TypilotError):
@@ -295,7 +253,7 @@ class VoiceFeature(Feature):
         finally:
             if self.session is session:
                 self.session = None
-            self._progress_end(session, "done")
+            session.progress.end("done")
 
     async def _on_result(self, session: VoiceSession, event: p.Result) -> None:
         command = event.command
@@ -307,21 +265,21 @@ class VoiceFeature(Feature):
                 if event.reason is p.EndReason.NO_SPEECH
                 else "no words were recognised: speak closer to the microphone and try again"
             )
-            self._progress_end(session, "no speech")
+            session.progress.end("no speech")
             self.server.show_message(f"Typilot voice: {hint}.", types.MessageType.Warning)
             return
         if command == "cancel":
-            count = self._cancel_runs(session.uri)
-            self._progress_end(session, f"cancelled {count} run(s)")
+            count = self.runs.cancel_runs(session.uri)
+            session.progress.end(f"cancelled {count} run(s)")
             return
         prefix = self._prefix_for(command)
         line = await self._insert_line(session, prefix, instruction)
         # The run reports its own progress from here on; ours ends once it has started.
-        self._report(session, f"Generating… {prefix} {instruction}".rstrip())
+        session.progress.report(f"Generating… {prefix} {instruction}".rstrip())
         try:
-            await self._start_run(session.uri, line)
+            await self.runs.start_run(session.uri, line, source="voice")
         finally:
-            self._progress_end(session, "Generating")
+            session.progress.end("Generating")
 
     def _prefix_for(self, command: str) -> str:
         prefixes = self.server.config.prefixes
@@ -333,7 +291,7 @@ class VoiceFeature(Feature):
         return prefixes.get("gen", "gen:")
 
     async def _insert_line(self, session: VoiceSession, prefix: str, instruction: str) -> int:
-        doc = self._document(session.uri)
+        doc = self.documents.document(session.uri)
         if doc is None:
             raise TypilotError(f"{session.uri} was closed before the voice command arrived.")
         line_no = min(max(session.position.line, 0), max(len(doc.lines) - 1, 0))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from typilot_lsp.backends.host import DEFAULT_HOST, host_name, parse_host, resolve_host
+from typilot_lsp.backends.urls import (
+    DEFAULT_OLLAMA_HOST,
+    host_name,
+    parse_ollama_host,
+    resolve_ollama_host,
+)
 from typilot_lsp.errors import InvalidHost
 
 CASES = [
@@ -47,34 +52,34 @@ CASES = [
 
 
 @pytest.mark.parametrize(("value", "expected"), CASES)
-def test_parse_host_matches_official_clients(value: str | None, expected: str) -> None:
-    assert parse_host(value) == expected
+def test_parse_ollama_host_matches_official_clients(value: str | None, expected: str) -> None:
+    assert parse_ollama_host(value) == expected
 
 
 def test_default_is_loopback_11434() -> None:
-    assert DEFAULT_HOST == "http://127.0.0.1:11434"
+    assert DEFAULT_OLLAMA_HOST == "http://127.0.0.1:11434"
 
 
 @pytest.mark.parametrize("value", ["ftp://example.com", "unix:///run/ollama.sock"])
 def test_unsupported_scheme_is_a_clear_error(value: str) -> None:
     with pytest.raises(InvalidHost) as info:
-        parse_host(value)
+        parse_ollama_host(value)
     message = str(info.value)
     assert value in message and "typilot.ollama.host" in message and "http" in message
 
 
 def test_bad_port_is_a_clear_error() -> None:
     with pytest.raises(InvalidHost, match="bad port"):
-        parse_host("localhost:notaport")
+        parse_ollama_host("localhost:notaport")
 
 
-def test_resolve_host_prefers_setting_then_env_then_default() -> None:
+def test_resolve_ollama_host_prefers_setting_then_env_then_default() -> None:
     env = {"OLLAMA_HOST": ":9999"}
-    assert resolve_host("http://localhost:1234/", env) == "http://localhost:1234"
-    assert resolve_host(None, env) == "http://127.0.0.1:9999"
-    assert resolve_host("", env) == "http://127.0.0.1:9999"
-    assert resolve_host(None, {}) == DEFAULT_HOST
-    assert resolve_host(None, {"OLLAMA_HOST": ""}) == DEFAULT_HOST
+    assert resolve_ollama_host("http://localhost:1234/", env) == "http://localhost:1234"
+    assert resolve_ollama_host(None, env) == "http://127.0.0.1:9999"
+    assert resolve_ollama_host("", env) == "http://127.0.0.1:9999"
+    assert resolve_ollama_host(None, {}) == DEFAULT_OLLAMA_HOST
+    assert resolve_ollama_host(None, {"OLLAMA_HOST": ""}) == DEFAULT_OLLAMA_HOST
 
 
 def test_host_name_strips_brackets_and_port() -> None:

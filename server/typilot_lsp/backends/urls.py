@@ -1,6 +1,7 @@
-"""``OLLAMA_HOST`` parsing, with the same results as the official Ollama clients.
+"""Model-server URLs: ``OLLAMA_HOST`` parsing, and the host name a privacy check looks at.
 
-``parse_host`` turns what a user may write (``1.2.3.4``, ``:56789``, ``example.com/path/``,
+``parse_ollama_host`` parses ``OLLAMA_HOST`` with the same results as the official Ollama
+clients: it turns what a user may write (``1.2.3.4``, ``:56789``, ``example.com/path/``,
 ``https://[::1]``) into a base URL ``scheme://host:port[/path]``:
 
 - unset or empty -> ``http://127.0.0.1:11434``
@@ -9,7 +10,9 @@
 - a path is kept, a trailing ``/`` is removed
 - IPv6 literals are written in brackets
 
-Parsing never resolves a name: the privacy guard decides on the text alone.
+``resolve_ollama_host`` picks the ``ollama.host`` setting, else ``$OLLAMA_HOST``. Parsing never
+resolves a name: the privacy guard decides on the text alone (``host_name``, for either
+backend's URL).
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ from collections.abc import Mapping
 
 from typilot_lsp.errors import InvalidHost
 
-__all__ = ["DEFAULT_HOST", "host_name", "parse_host", "resolve_host"]
+__all__ = ["DEFAULT_OLLAMA_HOST", "host_name", "parse_ollama_host", "resolve_ollama_host"]
 
-DEFAULT_HOST = "http://127.0.0.1:11434"
-_DEFAULT_PORT = 11434
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+_OLLAMA_PORT = 11434
 _SCHEME_PORTS = {"http": 80, "https": 443}
 
 
-def parse_host(value: str | None) -> str:
+def parse_ollama_host(value: str | None) -> str:
     """Return the base URL for an ``OLLAMA_HOST``-style value (see the module docstring)."""
     raw = (value or "").strip()
     scheme, sep, rest = raw.partition("://")
@@ -38,7 +41,7 @@ def parse_host(value: str | None) -> str:
             raise InvalidHost(raw, f"unsupported scheme {scheme!r} (use http or https)")
         default_port = _SCHEME_PORTS[scheme]
     else:
-        scheme, rest, default_port = "http", raw, _DEFAULT_PORT
+        scheme, rest, default_port = "http", raw, _OLLAMA_PORT
 
     parts = urllib.parse.urlsplit(f"{scheme}://{rest}")
     try:
@@ -57,12 +60,12 @@ def parse_host(value: str | None) -> str:
     return f"{base}/{path}" if path else base
 
 
-def resolve_host(setting: str | None, environ: Mapping[str, str] | None = None) -> str:
+def resolve_ollama_host(setting: str | None, environ: Mapping[str, str] | None = None) -> str:
     """The host to use: the ``ollama.host`` setting, else ``$OLLAMA_HOST``, else the default."""
     env = os.environ if environ is None else environ
     if setting:
-        return parse_host(setting)
-    return parse_host(env.get("OLLAMA_HOST"))
+        return parse_ollama_host(setting)
+    return parse_ollama_host(env.get("OLLAMA_HOST"))
 
 
 def host_name(base_url: str) -> str:
