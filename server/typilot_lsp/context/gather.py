@@ -31,7 +31,15 @@ from typilot_lsp.context.model import (
     Rank,
     WorkspaceSnapshot,
 )
-from typilot_lsp.context.summary import Chain, FileSummary, Language, Spans, Symbol, Usage
+from typilot_lsp.context.summary import (
+    Binding,
+    Chain,
+    FileSummary,
+    Language,
+    Spans,
+    Symbol,
+    Usage,
+)
 
 MAX_DEFINITIONS = 40
 MAX_DEPTH = 4
@@ -268,8 +276,9 @@ class _Gather:
             return
         binding = scope.summary.bindings.get(first)
         if binding is not None:
-            rest = chain[1:] if binding.name is None else (binding.name, *chain[1:])
-            self._find(scope.language, binding.module, scope.path, rest, rank, 0)
+            self._find(
+                scope.language, binding.module, scope.path, _through(binding, chain), rank, 0
+            )
             return
         if self._in_package(scope, chain, rank):
             return
@@ -307,7 +316,7 @@ class _Gather:
                 return True
             binding = summary.bindings.get(name)
             if binding is not None:
-                rest = chain[1:] if binding.name is None else (binding.name, *chain[1:])
+                rest = _through(binding, chain)
                 if self._find(parsed.language, binding.module, path, rest, rank, depth + 1):
                     return True
             for star in summary.stars:
@@ -426,6 +435,14 @@ class _Gather:
             rank=entry.rank,
             from_buffer=entry.parsed.source.from_buffer,
         )
+
+
+def _through(binding: Binding, chain: Chain) -> Chain:
+    """The chain to look up in the binding's module: `m.f` -> `f`; a module named alone
+    (`const log = require("./log"); log(x)`) -> what the module exports as its default."""
+    if binding.name is not None:
+        return (binding.name, *chain[1:])
+    return chain[1:] or ("default",)
 
 
 def _package_of(entry: _Found) -> str:

@@ -288,18 +288,43 @@ class _Summary:
             self.bindings[alias] = Binding(alias, module, name)
 
     def _exports_assignment(self, node: Node) -> None:
-        """CommonJS: `exports.f = ...`, `module.exports.f = ...`."""
+        """CommonJS: `exports.f = ...`, `module.exports.f = ...`, `module.exports = {...}`."""
         assignment = node.named_children[0] if node.named_child_count else None
         if assignment is None or assignment.type != "assignment_expression":
             return
         left = assignment.child_by_field_name("left")
         right = assignment.child_by_field_name("right")
         chain, _ = _member_chain(left) if left is not None else ((), [])
-        if len(chain) >= 2 and chain[0] in ("exports", "module") and chain[-1] != "exports":
+        if chain == ("module", "exports") and right is not None:
+            self._module_exports(right, node)
+        elif len(chain) >= 2 and chain[0] in ("exports", "module") and chain[-1] != "exports":
+            if right is not None and right.type == "identifier":
+                self._alias(chain[-1], syntax.text(right))  # `exports.f = f`: f is defined
+                return
             kind = DefinitionKind.FUNCTION
             if right is None or right.type not in ("function_expression", "arrow_function"):
                 kind = DefinitionKind.VARIABLE
             self._add(self._function_like(chain[-1], kind, right, node, node))
+
+    def _module_exports(self, value: Node, node: Node) -> None:
+        """`module.exports = f`, `= { a, b: c }`, `= function f() {}`: what `require` gets."""
+        if value.type == "identifier":
+            self._alias("default", syntax.text(value))
+        elif value.type == "object":
+            for part in syntax.named_children(value):
+                if part.type == "shorthand_property_identifier":
+                    self._alias(syntax.text(part), syntax.text(part))
+                elif part.type == "pair":
+                    key = syntax.text(part.child_by_field_name("key"))
+                    local = part.child_by_field_name("value")
+                    if local is not None and local.type == "identifier":
+                        self._alias(key, syntax.text(local))
+        elif value.type in ("function_expression", "arrow_function", "class"):
+            self._add(self._function_like("default", DefinitionKind.FUNCTION, value, node, node))
+
+    def _alias(self, exported: str, local: str) -> None:
+        if exported != local:
+            self.aliases[exported] = local
 
     def _variables(self, node: Node, outer: Node) -> list[str]:
         names = []
@@ -347,6 +372,10 @@ class _Summary:
         """A declaration (`outer` is what wraps it: `export`, `declare`); the names it adds."""
         if node.type in ("lexical_declaration", "variable_declaration"):
             return self._variables(node, outer)
+        if node.type == "ambient_declaration":  # `export declare function f(): T;`
+            return [
+                n for inner in syntax.named_children(node) for n in self.declaration(inner, outer)
+            ]
         kind = _DECLARATION_KINDS.get(node.type)
         name = syntax.text(node.child_by_field_name("name"))
         if kind is None or not name:
