@@ -64,6 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings", default=None, help="JSON file with a `typilot` settings object"
     )
 
+    context = sub.add_parser(
+        "context", help="what a run at FILE:LINE would get from other files (no model needed)"
+    )
+    context.add_argument("location", metavar="FILE:LINE", help="a file and a line (from 1)")
+    context.add_argument(
+        "--workspace",
+        action="append",
+        metavar="DIR",
+        help="a workspace folder (repeatable; default: the git repository of FILE, else the "
+        "current folder if FILE is in it, else FILE's folder)",
+    )
+    context.add_argument("--language", default=None, help="languageId (default: from extension)")
+    context.add_argument(
+        "--settings", default=None, help="JSON file with a `typilot` settings object"
+    )
+    context.add_argument("--json", action="store_true", help="machine-readable output")
+
     history = sub.add_parser("history", help="the local history of runs")
     hsub = history.add_subparsers(dest="history_command", metavar="ACTION", required=True)
     hlist = hsub.add_parser("list", help="recent runs, newest first")
@@ -96,6 +113,7 @@ _DISPATCH = {
     "voice": "typilot_lsp.voice_agent.sidecar",
     "transcribe": "typilot_lsp.voice_agent.transcribe",
     "apply": "typilot_lsp.apply",
+    "context": "typilot_lsp.context.cli",
     "history": "typilot_lsp.history.cli",
     "doctor": "typilot_lsp.doctor",
 }

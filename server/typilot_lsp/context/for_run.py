@@ -1,0 +1,118 @@
+"""A run's other files: the definitions its code uses, gathered and cut to their share.
+
+The prompt has one budget of characters (`runs.prompt.context_budget`). The definitions from
+other files get at most `share_of(budget)` of it, half: the code around the prefix line keeps
+at least the other half, and whatever the definitions leave unused. Within their share they go
+in by rank (what the prefix line and the instruction name first) and one that does not fit is
+left out whole, never cut mid-definition.
+
+The workspace and the open buffers are taken on the event loop (`snapshot`, a copy of each
+buffer's lines: the user may type while the worker thread reads them); the gather runs in a
+worker thread. A gather that fails costs only the other files: the run goes on with its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+from pygls.uris import to_fs_path
+
+from typilot_lsp.config import ContextConfig
+from typilot_lsp.context.gather import ContextGatherer, ContextResult
+from typilot_lsp.context.model import ContextRequest, Definition, OpenFile, WorkspaceSnapshot
+from typilot_lsp.context.render import definition_block, definitions_text, within_budget
+
+log = logging.getLogger(__name__)
+
+
+def share_of(budget: int) -> int:
+    """The most characters other files' definitions may take of a prompt's budget."""
+    return max(0, budget) // 2
+
+
+@attrs.frozen
+class OtherFiles:
+    """What a run's prompt gets from other files, and what it left out."""
+
+    text: str = ""
+    """The `other_files` of the prompt: each definition under a comment naming its file."""
+    chosen: tuple[Definition, ...] = ()
+    left_out: tuple[Definition, ...] = ()
+    """Found, but over the share of the budget."""
+    share: int = 0
+    """The characters the definitions could take (they took `len(text)`)."""
+    refusals: Mapping[str, str] = attrs.field(factory=dict)
+    """Files the code's names led to that were not read, and why."""
+
+
+def choose(result: ContextResult, budget: int) -> OtherFiles:
+    """The definitions of `result` that fit their share of `budget`, best ranked first."""
+    share = share_of(budget)
+    chosen = within_budget(result.definitions, share)
+    left_out = tuple(d for d in result.definitions if d not in chosen)
+    return OtherFiles(definitions_text(chosen), tuple(chosen), left_out, share, result.refusals)
+
+
+class OpenDocument(Protocol):
+    """What a snapshot needs of an open document (`documents.TypilotDocument` has it)."""
+
+    @property
+    def uri(self) -> str: ...
+    @property
+    def version(self) -> int | None: ...
+    @property
+    def language_id(self) -> str | None: ...
+    @property
+    def lines(self) -> Sequence[str]: ...
+
+
+def path_of(uri: str) -> str | None:
+    """The filesystem path of a `file:` URI; None for `untitled:` and other schemes."""
+    return to_fs_path(uri) if uri.startswith("file:") else None
+
+
+def _folder_path(folder: str) -> str | None:
+    """A workspace folder as a URI (from the editor) or a path (from the command line)."""
+    return path_of(folder) if "://" in folder or folder.startswith("file:") else folder
+
+
+def snapshot(folders: Iterable[str], documents: Iterable[OpenDocument]) -> WorkspaceSnapshot:
+    """The workspace folders (URIs or paths) and the open buffers as edited, copied now."""
+    paths = tuple(p for p in (_folder_path(f) for f in folders) if p is not None)
+    buffers: dict[str, OpenFile] = {}
+    for doc in documents:
+        path = path_of(doc.uri)
+        if path is not None:
+            lines = tuple(doc.lines)
+            buffers[path] = OpenFile(path, doc.version or 0, doc.language_id or "", lines)
+    return WorkspaceSnapshot(paths, buffers)
+
+
+async def gather_for_run(
+    gatherer: ContextGatherer,
+    settings: ContextConfig,
+    request: ContextRequest,
+    workspace: WorkspaceSnapshot,
+    budget: int,
+) -> OtherFiles:
+    """The other files of a run's prompt (none when `context.otherFiles` is off)."""
+    if not settings.other_files or share_of(budget) == 0:
+        return OtherFiles()
+    try:
+        result = await gatherer.gather(request, workspace, settings.exclude)
+    except Exception as exc:  # the run goes on with its own file, as before
+        log.warning(
+            "context from other files failed (%s): the run uses its own file only",
+            type(exc).__name__,
+        )
+        log.debug("context from other files failed", exc_info=True)
+        return OtherFiles()
+    return choose(result, budget)
+
+
+def block_chars(definition: Definition) -> int:
+    """The characters one definition takes of the budget (its block and a blank line)."""
+    return len(definition_block(definition)) + 1
