@@ -120,3 +120,19 @@ def test_a_package_outside_the_module_is_not_looked_for(tmp_path: Path) -> None:
         result = gather(tmp_path, "main.go")
     assert result.definitions == ()
     assert [path for _event, path in reads if "other" in path] == []
+
+
+def test_a_package_named_alone_brings_its_exported_names(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "go.mod": GO_MOD,
+            "limits/limits.go": "package limits\n\nconst MaxCartItems = 50\n\nconst minItems = 1\n",
+            "cart/cart.go": (
+                'package cart\n\nimport "example.com/shop/limits"\n\n'
+                "func Full(n int) bool {\n\t// gen: whether n reached the limit in limits\n}\n"
+            ),
+        },
+    )
+    found = by_name(gather(tmp_path, "cart/cart.go"))
+    assert found["MaxCartItems"].rank is Rank.DIRECT and "minItems" not in found

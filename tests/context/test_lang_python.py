@@ -161,3 +161,15 @@ def test_the_instruction_names_a_definition_the_code_does_not_use_yet(tmp_path: 
     assert found["Point"].rank is Rank.INDIRECT  # named by midpoint's signature
     names = [d.name for d in gather(tmp_path, "main.py").definitions]
     assert names.index("midpoint") < names.index("Point")
+
+
+def test_a_module_named_alone_brings_its_public_names(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "geometry.py": GEOMETRY + "\n\ndef _private():\n    pass\n",
+            "main.py": "import geometry\n\n# gen: the midpoint of two points, with geometry\n",
+        },
+    )
+    found = by_name(gather(tmp_path, "main.py"))
+    assert {"Point", "midpoint", "ORIGIN"} <= set(found) and "_private" not in found

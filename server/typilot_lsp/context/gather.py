@@ -42,6 +42,8 @@ from typilot_lsp.context.summary import (
 )
 
 MAX_DEFINITIONS = 40
+MODULE_NAMES = 12
+"""A module named alone brings at most this many of its names."""
 MAX_DEPTH = 4
 """Re-exports and star imports followed at most this deep."""
 WINDOW_LINES = 60
@@ -276,9 +278,10 @@ class _Gather:
             return
         binding = scope.summary.bindings.get(first)
         if binding is not None:
-            self._find(
-                scope.language, binding.module, scope.path, _through(binding, chain), rank, 0
-            )
+            rest = _through(binding, chain)
+            found = self._find(scope.language, binding.module, scope.path, rest, rank, 0)
+            if not found and binding.name is None and len(chain) == 1:
+                self._module_names(scope.language, binding.module, scope.path, rank)
             return
         if self._in_package(scope, chain, rank):
             return
@@ -326,6 +329,17 @@ class _Gather:
         if submodule is not None and len(chain) > 1:
             return self._find(language, submodule, importer, chain[1:], rank, depth + 1)
         return False
+
+    def _module_names(self, language: Language, module: str, importer: str, rank: Rank) -> None:
+        """A module named alone (`limits` in Go, `import geo` in Python, code still to be
+        written): its first public names, for the code about to use them."""
+        for path in language.module_files(module, importer, self.files):
+            parsed = self._parse(path)
+            if parsed is None:
+                continue
+            public = [s for s in parsed.summary.symbols.values() if _public(parsed, s.name)]
+            for symbol in public[:MODULE_NAMES]:
+                self._add(parsed, symbol, (), rank)
 
     def _package_methods(self, here: _Scope, usage: Usage) -> None:
         """Go: methods the code calls that another file of the package declares."""
@@ -435,6 +449,12 @@ class _Gather:
             rank=entry.rank,
             from_buffer=entry.parsed.source.from_buffer,
         )
+
+
+def _public(parsed: _Parsed, name: str) -> bool:
+    if parsed.language.name == "go":
+        return name[:1].isupper()
+    return not name.startswith("_")
 
 
 def _through(binding: Binding, chain: Chain) -> Chain:
