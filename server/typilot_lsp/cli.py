@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--settings", default=None, help="JSON file with a `typilot` settings object"
     )
+    apply.add_argument(
+        "--workspace",
+        action="append",
+        metavar="DIR",
+        help="where definitions from other files may come from (repeatable; default: the git "
+        "repository of FILE, else the current folder if FILE is in it, else FILE's folder)",
+    )
 
     context = sub.add_parser(
         "context", help="what a run at FILE:LINE would get from other files (no model needed)"

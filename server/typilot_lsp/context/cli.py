@@ -17,7 +17,13 @@ from typing import Any, TextIO
 from typilot_lsp.apply import load_config, read_source
 from typilot_lsp.comments import language_from_path
 from typilot_lsp.config import Config
-from typilot_lsp.context.for_run import OtherFiles, block_chars, choose, snapshot
+from typilot_lsp.context.for_run import (
+    OtherFiles,
+    block_chars,
+    choose,
+    default_workspace,
+    snapshot,
+)
 from typilot_lsp.context.gather import LANGUAGES, ContextGatherer
 from typilot_lsp.context.model import ContextRequest
 from typilot_lsp.documents import split_lines
@@ -40,16 +46,6 @@ def parse_location(location: str) -> tuple[pathlib.Path, int]:
             f"expected FILE:LINE with a line number from 1, e.g. app.py:12; got {location!r}"
         )
     return pathlib.Path(name), int(number) - 1
-
-
-def default_workspace(path: pathlib.Path) -> pathlib.Path:
-    """The git repository FILE is in; else the current folder if FILE is in it; else its folder."""
-    folder = path.resolve().parent
-    for candidate in (folder, *folder.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    cwd = pathlib.Path.cwd().resolve()
-    return cwd if folder == cwd or cwd in folder.parents else folder
 
 
 def request_at(path: pathlib.Path, line: int, language_id: str, config: Config) -> ContextRequest:

@@ -14,16 +14,19 @@ worker thread. A gather that fails costs only the other files: the run goes on w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+import pathlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 from pygls.uris import to_fs_path
 
 from typilot_lsp.config import ContextConfig
-from typilot_lsp.context.gather import ContextGatherer, ContextResult
 from typilot_lsp.context.model import ContextRequest, Definition, OpenFile, WorkspaceSnapshot
 from typilot_lsp.context.render import definition_block, definitions_text, within_budget
+
+if TYPE_CHECKING:  # the gatherer (tree-sitter, pathspec) loads at the first run that needs it
+    from typilot_lsp.context.gather import ContextGatherer, ContextResult
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +119,70 @@ async def gather_for_run(
 def block_chars(definition: Definition) -> int:
     """The characters one definition takes of the budget (its block and a blank line)."""
     return len(definition_block(definition)) + 1
+
+
+def request_for(
+    uri: str,
+    language_id: str,
+    version: int | None,
+    lines: Sequence[str],
+    prefix_line: int,
+    target: tuple[int, int] | None,
+    instruction: str,
+) -> ContextRequest | None:
+    """The code at hand of a run (None for a document that is not a file: no workspace)."""
+    path = path_of(uri)
+    if path is None:
+        return None
+    return ContextRequest(
+        path=path,
+        language_id=language_id,
+        version=version or 0,
+        lines=tuple(lines),
+        prefix_line=prefix_line,
+        target=target,
+        instruction=instruction,
+    )
+
+
+class OtherFilesSource:
+    """A host's way to other files: its workspace folders and open buffers as callables
+    (read at each run, on the event loop), and one `ContextGatherer` whose caches its runs
+    share, made at the first run that needs it."""
+
+    def __init__(
+        self,
+        folders: Callable[[], Iterable[str]],
+        documents: Callable[[], Iterable[OpenDocument]],
+    ) -> None:
+        self._folders = folders
+        self._documents = documents
+        self._gatherer: ContextGatherer | None = None
+
+    @property
+    def gatherer(self) -> ContextGatherer:
+        if self._gatherer is None:
+            from typilot_lsp.context.gather import ContextGatherer
+
+            self._gatherer = ContextGatherer()
+        return self._gatherer
+
+    async def for_run(
+        self, settings: ContextConfig, request: ContextRequest | None, budget: int
+    ) -> OtherFiles:
+        """The other files of a run's prompt, within their share of `budget`."""
+        if request is None or not settings.other_files:
+            return OtherFiles()
+        workspace = snapshot(self._folders(), self._documents())
+        return await gather_for_run(self.gatherer, settings, request, workspace, budget)
+
+
+def default_workspace(path: pathlib.Path) -> pathlib.Path:
+    """The workspace of a file named on the command line (`apply`, `context`): the git
+    repository it is in; else the current folder if the file is in it; else its folder."""
+    folder = path.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    cwd = pathlib.Path.cwd().resolve()
+    return cwd if folder == cwd or cwd in folder.parents else folder

@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from typilot_lsp.config import Config
+from typilot_lsp.context.for_run import OtherFilesSource
 from typilot_lsp.documents import TypilotDocument
 from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.feature import Feature
@@ -91,6 +92,7 @@ class RunsFeature(Feature):
         self.manager = RunManager(self)
         self.editors: dict[str, DocumentEditor] = {}
         self._backend = BackendSlot()
+        self.other_files = OtherFilesSource(self.workspace_folders, self.documents.documents)
 
     # -- for other features ----------------------------------------------------------
     async def start_run(
@@ -122,6 +124,14 @@ class RunsFeature(Feature):
 
     def document(self, uri: str) -> TypilotDocument | None:
         return self.documents.document(uri)
+
+    def workspace_folders(self) -> list[str]:
+        """The editor's workspace folders (URIs); its root when it sent no folders."""
+        workspace = self.documents.workspace
+        if workspace is None:
+            return []
+        folders = [folder.uri for folder in workspace.folders.values()]
+        return folders or ([workspace.root_uri] if workspace.root_uri else [])
 
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor:
         editor = self.editors.get(doc.uri)
