@@ -45,6 +45,7 @@ from typing import Any
 from tests.llama.llama_server import LlamaServer, find_llama
 
 from bench.bench_latency import Relay
+from bench.bench_quality import history_entries
 from typilot_lsp.comments import language_from_path
 from typilot_lsp.context import syntax
 
@@ -193,22 +194,6 @@ async def apply(target: Path, settings: Path, env: dict[str, str]) -> tuple[int,
         return -1, "timed out"
     lines = err.decode(errors="replace").strip().splitlines()
     return process.returncode or 0, lines[-1] if lines else ""
-
-
-def history_entries(env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "typilot_lsp", "history", "export"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    entries: dict[str, dict[str, Any]] = {}
-    for line in done.stdout.splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            entries[str(entry.get("uri"))] = entry
-    return entries
 
 
 async def run_one(

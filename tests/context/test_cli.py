@@ -7,27 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.context.workspace import write_tree
+from tests.context.workspace import SHOP, write_tree
 
 CMD = [sys.executable, "-m", "typilot_lsp", "context"]
-WORKSPACE = {
-    "shop/__init__.py": "",
-    "shop/inventory.py": (
-        "class StockItem:\n"
-        '    """One line of the inventory."""\n\n'
-        "    def __init__(self, sku: str, quantity: int, unit_price: float) -> None:\n"
-        "        self.sku = sku\n"
-        "        self.quantity = quantity\n"
-        "        self.unit_price = unit_price\n"
-    ),
-    "shop/report.py": (
-        "from .inventory import StockItem\n\n\n"
-        "# fix: it crashes\n"
-        "def stock_value(items: list[StockItem]) -> float:\n"
-        "    return sum(item.price * item.count for item in items)\n"
-    ),
-    "shop/.env": "SHOP_TOKEN=1\n",
-}
+WORKSPACE = {**SHOP, "shop/.env": "SHOP_TOKEN=1\n"}
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

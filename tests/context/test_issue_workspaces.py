@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.context.workspace import by_name, gather, write_tree
+from tests.context.workspace import SHOP, by_name, gather, write_tree
 from typilot_lsp.context.model import DefinitionKind, Rank
 from typilot_lsp.context.render import definitions_text, within_budget
 
@@ -63,28 +63,7 @@ def test_javascript_import_from_a_file_open_with_unsaved_changes(tmp_path: Path)
 
 
 def test_fix_of_a_python_function_using_a_class_from_another_module(tmp_path: Path) -> None:
-    write_tree(
-        tmp_path,
-        {
-            "shop/__init__.py": "",
-            "shop/inventory.py": (
-                "class StockItem:\n"
-                '    """One line of the inventory."""\n\n'
-                "    def __init__(self, sku: str, quantity: int, unit_price: float) -> None:\n"
-                "        self.sku = sku\n"
-                "        self.quantity = quantity\n"
-                "        self.unit_price = unit_price\n\n"
-                "    def value(self) -> float:\n"
-                "        return self.quantity * self.unit_price\n"
-            ),
-            "shop/report.py": (
-                "from .inventory import StockItem\n\n\n"
-                "# fix: it crashes\n"
-                "def stock_value(items: list[StockItem]) -> float:\n"
-                "    return sum(item.price * item.count for item in items)\n"
-            ),
-        },
-    )
+    write_tree(tmp_path, SHOP)
     found = by_name(gather(tmp_path, "shop/report.py"))
     item = found["StockItem"]
     assert item.path == "shop/inventory.py" and item.rank is Rank.DIRECT

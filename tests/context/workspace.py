@@ -15,6 +15,27 @@ from typilot_lsp.documents import split_lines
 from typilot_lsp.prefixes import PrefixMatcher
 from typilot_lsp.runs.targets import find_target
 
+SHOP: dict[str, str] = {
+    "shop/__init__.py": "",
+    "shop/inventory.py": (
+        "class StockItem:\n"
+        '    """One line of the inventory."""\n\n'
+        "    def __init__(self, sku: str, quantity: int, unit_price: float) -> None:\n"
+        "        self.sku = sku\n"
+        "        self.quantity = quantity\n"
+        "        self.unit_price = unit_price\n\n"
+        "    def value(self) -> float:\n"
+        "        return self.quantity * self.unit_price\n"
+    ),
+    "shop/report.py": (
+        "from .inventory import StockItem\n\n\n"
+        "# fix: it crashes\n"
+        "def stock_value(items: list[StockItem]) -> float:\n"
+        "    return sum(item.price * item.count for item in items)\n"
+    ),
+}
+"""Issue 25's third workspace: a `fix:` of a function using a class from another module."""
+
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
     """Write `files` (relative path -> text or bytes) under `root`; returns `root`."""

@@ -159,15 +159,7 @@ def _chain(node: Node) -> tuple[Chain, list[str]]:
         package = syntax.text(node.child_by_field_name("package"))
         name = syntax.text(node.child_by_field_name("name"))
         return (package, name), []
-    members: list[str] = []
-    current: Node | None = node
-    while current is not None and current.type == "selector_expression":
-        members.append(syntax.text(current.child_by_field_name("field")))
-        current = current.child_by_field_name("operand")
-    members.reverse()
-    if current is not None and current.type == "identifier":
-        return (syntax.text(current), *members), members
-    return (), members
+    return syntax.member_chain(node, "selector_expression", "field", "operand")
 
 
 def _type_chains(node: Node | None) -> list[Chain]:

@@ -202,15 +202,7 @@ def _is_plain_name(node: Node) -> bool:
 
 def _attribute_chain(node: Node) -> tuple[Chain, list[str]]:
     """`a.b.c` -> (("a", "b", "c"), ["b", "c"]); a chain on a call or subscript has no head."""
-    members: list[str] = []
-    current: Node | None = node
-    while current is not None and current.type == "attribute":
-        members.append(syntax.text(current.child_by_field_name("attribute")))
-        current = current.child_by_field_name("object")
-    members.reverse()
-    if current is not None and current.type == "identifier":
-        return (syntax.text(current), *members), members
-    return (), members
+    return syntax.member_chain(node, "attribute", "attribute", "object")
 
 
 def _chains_in(node: Node | None) -> list[Chain]:

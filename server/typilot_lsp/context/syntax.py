@@ -101,6 +101,23 @@ def walk(node: Node, first: int = 0, last: int | None = None) -> Iterator[Node]:
         stack.extend(reversed(current.children))
 
 
+def member_chain(
+    node: Node, link: str, member_field: str, object_field: str
+) -> tuple[tuple[str, ...], list[str]]:
+    """`a.b.c` read from its outermost `link` node (Python's `attribute`, Go's
+    `selector_expression`): (("a", "b", "c"), ["b", "c"]); a chain that starts at a call or
+    an index has no head: ((), ["b", "c"])."""
+    members: list[str] = []
+    current: Node | None = node
+    while current is not None and current.type == link:
+        members.append(text(current.child_by_field_name(member_field)))
+        current = current.child_by_field_name(object_field)
+    members.reverse()
+    if current is not None and current.type == "identifier":
+        return (text(current), *members), members
+    return (), members
+
+
 def leading_comments(node: Node, comment_type: str = "comment") -> str:
     """The comment lines right above `node` (a doc comment), joined with line breaks."""
     comments: list[str] = []
