@@ -1,4 +1,4 @@
-"""The floor for bench/bench_core.py: a pygls server that does nothing.
+"""The floor for bench.bench_core: a pygls server that does nothing (`python -m bench.bare_server`).
 
 It keeps documents in sync (pygls's own workspace) and answers every code action with
 nothing, so the difference to Typilot LSP is what Typilot itself costs.

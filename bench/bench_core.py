@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Core figures of Typilot LSP, side by side with a bare pygls server, in one run.
 
-    .venv/bin/python bench/bench_core.py [--quick] [--repeats N] [--requests N]
+    .venv/bin/python -m bench.bench_core [--quick] [--repeats N] [--requests N]
 
 Both servers run as real processes over stdio, driven by the same LSP client (pytest-lsp's,
 with the e2e harness's editor behaviour: it applies `workspace/applyEdit` to its copy of the
@@ -10,7 +10,7 @@ document and echoes each edit back as `didChange`). Printed:
 * start-up: spawn to the `initialize` reply (median of --repeats starts, interleaved);
 * codeAction latency p50/p99 on a 20,000-line Python file (client round trip);
 * idle RSS of the server process with that file open;
-* streaming, Typilot only, against the Ollama replay server (tests/replay_ollama.py) at 10, 100
+* streaming, Typilot only, against the Ollama replay server (tests/replay/ollama) at 10, 100
   and 1,000 tok/s: edits per run and per second, time from the first token to the first
   applied edit, and the lag from Ollama's last line (`done`) to the last applied edit.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import platform
@@ -31,23 +30,19 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from tests.e2e.harness import SERVER_CMD, Doc, Editor, start_editor
+from tests.replay.ollama import tokenize
+from tests.replay.ollama.process import ReplayOllamaProcess
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "server")]  # the tests package (its helpers), the server
+from bench.stats import percentile
 
-from pytest_lsp import client_capabilities  # noqa: E402
-from pytest_lsp.client import make_test_lsp_client  # noqa: E402
-from tests.e2e.harness import Doc, Editor, _fix_code_action_parsing  # noqa: E402
-from tests.replay_ollama import tokenize  # noqa: E402
-
-TYPILOT_CMD = [sys.executable, "-m", "typilot_lsp"]
-BARE_CMD = [sys.executable, str(ROOT / "bench" / "bare_server.py")]
+TYPILOT_CMD = SERVER_CMD
+BARE_CMD = [sys.executable, "-m", "bench.bare_server"]
 FILE_LINES = 20_000
 PREFIX_EVERY = 500
 
@@ -70,7 +65,6 @@ def isolated_env(home: Path, ollama_url: str | None = None) -> dict[str, str]:
         path = home / var.lower()
         path.mkdir(parents=True, exist_ok=True)
         env[var] = str(path)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "server"), env.get("PYTHONPATH", "")])
     if ollama_url is not None:
         env["OLLAMA_HOST"] = ollama_url
     return env
@@ -79,30 +73,13 @@ def isolated_env(home: Path, ollama_url: str | None = None) -> dict[str, str]:
 async def start(
     cmd: list[str], env: dict[str, str], settings: dict[str, Any] | None = None
 ) -> Session:
-    client = make_test_lsp_client()
-    _fix_code_action_parsing(client)
-    editor = Editor(client)
-    edit_times: list[float] = []
-
-    @client.feature(types.WORKSPACE_APPLY_EDIT)
-    async def _apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        result = await editor.apply_edit(params)
-        edit_times.append(time.time())
-        return result
-
+    """A server started by `cmd`, initialized by the test editor; the time that took."""
     started = time.perf_counter()
-    await client.start_io(*cmd, env=env)
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            initialization_options={"typilot": settings or {}},
-            process_id=os.getpid(),
-        )
-    )
+    editor = await start_editor(env, settings, cmd=cmd)
     init_seconds = time.perf_counter() - started
-    server = client._server
+    server = editor.client._server
     assert server is not None
-    return Session(editor, server.pid, init_seconds, edit_times)
+    return Session(editor, server.pid, init_seconds, editor.applied_at)
 
 
 async def stop(session: Session) -> None:
@@ -126,12 +103,6 @@ def big_file() -> str:
         else:
             lines.append(f"    value = value * {number % 7} + {number}  # step {number}")
     return "\n".join(lines) + "\n"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def code_action_params(doc: Doc, rng: random.Random, index: int) -> types.CodeActionParams:
@@ -187,37 +158,10 @@ async def static_figures(home: Path, requests: int) -> dict[str, dict[str, float
 
 async def handler_figures(requests: int) -> dict[str, float]:
     """Typilot's own share: the codeAction handler called in-process, no JSON-RPC around it."""
-    from typilot_lsp.setup import create_server
+    from bench.in_process import server_with_open_document
 
-    class NullWriter:
-        def write(self, data: Any) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
-    server = create_server()
-    protocol = server.protocol
-    protocol.set_writer(NullWriter())
     uri = "file:///bench/big.py"
-    # initialize and didOpen through pygls's dispatch: the document store is set up as in use.
-    for message in (
-        {"id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
-        {
-            "method": "textDocument/didOpen",
-            "params": {
-                "textDocument": {
-                    "uri": uri,
-                    "languageId": "python",
-                    "version": 1,
-                    "text": big_file(),
-                }
-            },
-        },
-    ):
-        protocol.handle_message(protocol.structure_message({"jsonrpc": "2.0", **message}))
-        for _ in range(10):  # let the async initialize handler finish
-            await asyncio.sleep(0)
+    protocol = await server_with_open_document(uri, big_file())
     features = protocol.fm.features
     handler = features[types.TEXT_DOCUMENT_CODE_ACTION]
     doc = Doc(uri, "python", "")
@@ -247,53 +191,21 @@ def reply_of(tokens: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-class ReplayProcess:
-    """tests/replay_ollama.py in its own process (so it does not share the GIL with the
-    client), scripted and read through its control API."""
-
-    def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(ROOT / "tests" / "replay_ollama.py"),
-            "--port",
-            "0",
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
-        self.url = line.decode().split()[1]
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return json.load(reply)
-
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
-        return await asyncio.to_thread(self._call, method, path, body)
-
-    async def add_rule(self, match: str, reply: str, tps: float, first_delay: float) -> None:
-        """Answer prompts containing `match` with `reply`, paced at `tps` tokens per second."""
-        rule = {
-            "match": match,
-            "reply": reply,
-            "tokens_per_second": tps,
-            "first_token_delay": first_delay,
-        }
-        await self.call("POST", "/_replay/rules", rule)
+async def add_paced_rule(
+    replay: ReplayOllamaProcess, match: str, reply: str, tps: float, first_delay: float
+) -> None:
+    """Answer prompts containing `match` with `reply`, paced at `tps` tokens per second."""
+    rule = {
+        "match": match,
+        "reply": reply,
+        "tokens_per_second": tps,
+        "first_token_delay": first_delay,
+    }
+    await replay.call_async("POST", "/_replay/rules", rule)
 
 
 async def stream_figures(
-    replay: ReplayProcess, home: Path, tps: float, tokens: int
+    replay: ReplayOllamaProcess, home: Path, tps: float, tokens: int
 ) -> dict[str, Any]:
     # gen.maxTokens 0: the 2,000-token reply streams whole (the default bound is 1,024 tokens)
     session = await start(
@@ -307,12 +219,12 @@ async def stream_figures(
         first_delay = 0.2
         # the only prefixed line: its instruction is in the chat prompt and in the
         # fill-in-the-middle prefix alike
-        await replay.add_rule(instruction, reply, tps, first_delay)
+        await add_paced_rule(replay, instruction, reply, tps, first_delay)
         doc = session.editor.open(f"stream-{tps:g}.py", f"import os\n\n# gen: {instruction}\n")
-        since = len((await replay.call("GET", "/_replay/events"))["events"])
+        since = len((await replay.call_async("GET", "/_replay/events"))["events"])
         await session.editor.run_line(doc, 2)
         await session.editor.wait_runs_done(timeout=tokens / tps * 3 + 30)
-        events = (await replay.call("GET", f"/_replay/events?since={since}"))["events"]
+        events = (await replay.call_async("GET", f"/_replay/events?since={since}"))["events"]
         request = next(
             e
             for e in events
@@ -420,8 +332,8 @@ async def main() -> int:
             f"{'tok/s':>7}{'tokens':>8}{'stream s':>10}{'edits':>7}{'edits/s':>9}"
             f"{'1st token->1st edit ms':>24}{'last token->last edit ms':>26}"
         )
-        replay = ReplayProcess()
-        await replay.start()
+        replay = ReplayOllamaProcess()
+        replay.start()
         try:
             for tps, tokens in streams:
                 row = await stream_figures(replay, home, tps, tokens)
@@ -430,7 +342,7 @@ async def main() -> int:
                     f"{row['edits_per_s']:9.1f}{row['first_ms']:24.1f}{row['lag_ms']:26.1f}"
                 )
         finally:
-            await replay.stop()
+            replay.stop()
         print("  targets: lag < 50 ms, at most 40 edits/s")
     return 0
 

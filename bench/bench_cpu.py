@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """What Typilot LSP costs the machine while it streams: server CPU per 1,000 tokens.
 
-    .venv/bin/python bench/bench_cpu.py [--rates 10,100,1000] [--tokens 1000] [--rounds 3]
+    .venv/bin/python -m bench.bench_cpu [--rates 10,100,1000] [--tokens 1000] [--rounds 3]
                                         [--profile DIR] [--settings JSON]
 
 On a laptop the model runs on the same CPU as the editor, so every millisecond the server spends
 per token is taken from the model. Typilot runs as a real process over stdio, driven by the
-pytest-lsp client of bench/bench_core.py (it applies each `workspace/applyEdit` and echoes it as
+pytest-lsp client of bench.bench_core (it applies each `workspace/applyEdit` and echoes it as
 `didChange`, like an editor), against the Ollama replay server in its own process. Per rate, one
 server:
 
@@ -39,18 +39,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "server")]
+from tests.replay.ollama import tokenize
+from tests.replay.ollama.process import ReplayOllamaProcess
 
-from tests.replay_ollama import tokenize  # noqa: E402
-
-from bench_core import (  # noqa: E402
+from bench.bench_core import (
     BARE_CMD,
     FILE_LINES,
     PREFIX_EVERY,
     TYPILOT_CMD,
-    ReplayProcess,
     Session,
+    add_paced_rule,
     big_file,
     isolated_env,
     machine,
@@ -102,16 +100,16 @@ async def wait_idle(pid: int, deadline_s: float = 10.0) -> int:
 
 
 async def one_run(
-    session: Session, replay: ReplayProcess, tps: float, tokens: int, index: int
+    session: Session, replay: ReplayOllamaProcess, tps: float, tokens: int, index: int
 ) -> dict[str, Any]:
     instruction = f"cpu benchmark run {index} at {tps:g} tokens per second"
     reply = reply_of(tokens).rstrip("\n")
-    await replay.add_rule(instruction, reply, tps, FIRST_TOKEN_DELAY_S)
+    await add_paced_rule(replay, instruction, reply, tps, FIRST_TOKEN_DELAY_S)
     doc = session.editor.open(f"cpu-{tps:g}-{index}.py", f"import os\n\n# gen: {instruction}\n")
     # As a user: the code action shows (the light bulb) and is chosen a moment later.
     await session.editor.code_actions(doc, 2)
     await wait_idle(session.pid)
-    since = len((await replay.call("GET", "/_replay/events"))["events"])
+    since = len((await replay.call_async("GET", "/_replay/events"))["events"])
     edits_before = len(session.edit_times)
     began = cpu_ns(session.pid)
     woke = wakeups(session.pid)
@@ -120,7 +118,7 @@ async def one_run(
     streamed = cpu_ns(session.pid)
     woke = wakeups(session.pid) - woke
     settled = await wait_idle(session.pid)
-    events = (await replay.call("GET", f"/_replay/events?since={since}"))["events"]
+    events = (await replay.call_async("GET", f"/_replay/events?since={since}"))["events"]
     request = next(
         e
         for e in events
@@ -144,7 +142,7 @@ async def one_run(
 
 
 async def rate_figures(
-    replay: ReplayProcess,
+    replay: ReplayOllamaProcess,
     home: Path,
     tps: float,
     tokens: int,
@@ -252,8 +250,8 @@ async def main() -> int:
             f"{'after ms':>10}{'edits':>7}{'1st tok->1st edit':>19}{'last tok->last edit':>21}"
             f"{'1st run ms/1k + after':>23}"
         )
-        replay = ReplayProcess()
-        await replay.start()
+        replay = ReplayOllamaProcess()
+        replay.start()
         try:
             for tps in rates:
                 row = await rate_figures(
@@ -268,7 +266,7 @@ async def main() -> int:
                     flush=True,
                 )
         finally:
-            await replay.stop()
+            replay.stop()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     print("  target: <= 150 ms CPU per 1,000 tokens; first and last text within 16 ms")
     return 0

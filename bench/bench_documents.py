@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What one `didChange` costs the server on a 100,000-line file, in process.
 
-    .venv/bin/python bench/bench_documents.py [--lines N] [--changes N]
+    .venv/bin/python -m bench.bench_documents [--lines N] [--changes N]
 
 The server is the real one (`create_server()`), fed JSON-RPC messages through pygls's own
 dispatch (`protocol.handle_message`), with its output thrown away: `initialize`, one `didOpen`
@@ -21,23 +21,12 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "server"))
-
-from typilot_lsp.setup import create_server  # noqa: E402
+from bench.in_process import server_with_open_document
+from bench.stats import percentile
 
 URI = "file:///bench/big.py"
-
-
-class NullWriter:
-    def write(self, data: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def big_file(lines: int) -> str:
@@ -50,15 +39,8 @@ def big_file(lines: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 async def run(lines: int, changes: int) -> dict[str, list[float]]:
-    server = create_server()
-    protocol = server.protocol
-    protocol.set_writer(NullWriter())
+    protocol = await server_with_open_document(URI, big_file(lines))
 
     def send(message: dict[str, Any]) -> float:
         structured = protocol.structure_message({"jsonrpc": "2.0", **message})
@@ -66,27 +48,6 @@ async def run(lines: int, changes: int) -> dict[str, list[float]]:
         protocol.handle_message(structured)
         return (time.perf_counter() - began) * 1e6
 
-    send(
-        {
-            "id": 1,
-            "method": "initialize",
-            "params": {"processId": None, "rootUri": None, "capabilities": {}},
-        }
-    )
-    await asyncio.sleep(0)
-    send(
-        {
-            "method": "textDocument/didOpen",
-            "params": {
-                "textDocument": {
-                    "uri": URI,
-                    "languageId": "python",
-                    "version": 1,
-                    "text": big_file(lines),
-                }
-            },
-        }
-    )
     rng = random.Random(7)
     version = 1
     times: dict[str, list[float]] = {"type one character": [], "insert a prefixed line": []}

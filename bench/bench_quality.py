@@ -18,7 +18,7 @@ Backends: by default the llama.cpp server with SmolLM2-135M that `scripts/instal
 installs (started here on a free loopback port); `--base-url URL --model NAME` for any running
 OpenAI-compatible server, `--host URL --model NAME` for Ollama (e.g. qwen2.5-coder on a GPU).
 
-    python bench/bench_quality.py [--limit N] [--variants gen,fix] [--placements body,instead]
+    .venv/bin/python -m bench.bench_quality [--limit N] [--variants gen,fix] [--placements body,instead]
         [--budgets 500,1500,3000,6000] [--out DIR] [--host URL | --base-url URL] [--model NAME]
 
 Prints a Markdown table (also written to OUT/quality.md) and writes every run to
@@ -48,10 +48,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]  # the tests package: its llama-server helper
+from tests.llama.llama_server import LlamaServer, find_llama
 
-from tests.llama.llama_server import LlamaServer, find_llama  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 PLACEMENTS = ("body", "instead")
 BUG_KINDS = ("flip-comparison", "wrong-operator", "off-by-one", "wrong-return")

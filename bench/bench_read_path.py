@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What reading a model's stream costs, per 1,000 chunks, for each way of reading it.
 
-    .venv/bin/python bench/bench_read_path.py [--rates 10,100] [--chunks 500] [--rounds 3]
+    .venv/bin/python -m bench.bench_read_path [--rates 10,100] [--chunks 500] [--rounds 3]
 
 A local model sends one token per HTTP chunk, so the read path runs once per token. A sender
 process answers one request with an Ollama-shaped chunked NDJSON stream at the given rate; a
@@ -30,9 +30,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server")]
 
 WAYS = ("socket", "lean", "httpx")
 CHUNK = (
@@ -126,7 +123,7 @@ def read(way: str, port: int) -> None:
 def one(way: str, chunks: int, rate: float, tmp: Path) -> float:
     port_file = tmp / f"port-{way}"
     port_file.unlink(missing_ok=True)
-    me = [sys.executable, __file__]
+    me = [sys.executable, "-m", "bench.bench_read_path"]  # the sender and the reader
     sender = subprocess.Popen([*me, "--send", str(port_file), str(chunks), str(1 / rate)])
     try:
         deadline = time.monotonic() + 30

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Streaming with a real model at its own pace: typilot-lsp and llama.cpp's llama-server.
 
-    .venv/bin/python bench/bench_real_model.py [--rounds N]
+    .venv/bin/python -m bench.bench_real_model [--rounds N]
 
 llama-server runs SmolLM2-135M-Instruct (Q4_1) on 127.0.0.1 with 2 threads and one slot
 (`bash scripts/install-llama.sh` installs both). typilot-lsp (a real process over stdio, driven
-by the e2e harness's editor, as in bench_core.py) talks to it through the OpenAI-compatible
+by the e2e harness's editor, as in bench.bench_core) talks to it through the OpenAI-compatible
 backend (`gen.fim: off`, temperature 0) via a loopback relay in this process that timestamps
 every server-sent event carrying a token as it passes. For each run:
 
@@ -17,7 +17,7 @@ every server-sent event carrying a token as it passes. For each run:
   removal of the old code); what follows the code (usage, prose) still streams after it;
 * tokens, the decode rate the server kept up (tokens / stream seconds), edits and edits/s.
 
-The replay figures (bench_core.py) are the same measures with a scripted Ollama.
+The replay figures (bench.bench_core) are the same measures with a scripted Ollama.
 """
 
 from __future__ import annotations
@@ -34,14 +34,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-# the tests package (its llama-server helper), bench_core beside this file, the server
-sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "server")]
+from tests.llama.llama_server import LlamaServer, find_llama
 
-from tests.llama.llama_server import LlamaServer, find_llama  # noqa: E402
-
-from bench_core import TYPILOT_CMD, isolated_env, machine, start, stop  # noqa: E402
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage  # noqa: E402
+from bench.bench_core import TYPILOT_CMD, isolated_env, machine, start, stop
+from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage
 
 RUNS = [
     (

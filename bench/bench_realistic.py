@@ -16,7 +16,7 @@ and the prompt tokens the model server evaluated (`timings.prompt_n` / `prompt_e
 with llama.cpp's prompt cache, the second run in a file reads only what differs from the
 first) and the time to the first token.
 
-    python bench/bench_realistic.py [--base-url URL | --host URL] [--model NAME] [--out DIR]
+    .venv/bin/python -m bench.bench_realistic [--base-url URL | --host URL] [--model NAME] [--out DIR]
 
 Default backend: llama-server with SmolLM2-135M (`scripts/install-llama.sh`). Figures:
 docs/quality.md.
@@ -38,12 +38,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the tests package, bench_quality beside this
+from bench.bench_quality import Backend, as_int, as_number, model_server, typilot_command
+from typilot_lsp.comments import comment_syntax, language_from_path
+from typilot_lsp.runs.output_filter import usual_width
 
-from bench_quality import Backend, as_int, as_number, model_server, typilot_command  # noqa: E402
-from typilot_lsp.comments import comment_syntax, language_from_path  # noqa: E402
-from typilot_lsp.runs.output_filter import usual_width  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 FILES: dict[str, str] = {
     "inventory.py": '''"""Stock levels for a small shop."""

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Soak: many short runs in one Typilot server over stdio; RSS, asyncio tasks and fds stay flat.
 
-    .venv/bin/python bench/bench_soak.py [--runs 1000] [--sample-every 50] [--trace]
+    .venv/bin/python -m bench.bench_soak [--runs 1000] [--sample-every 50] [--trace]
 
 One server process (`typilot_lsp`, as editors start it, plus one bench-only request that reports
 its RSS, asyncio task count and open file descriptors) is driven by the e2e harness's editor
-(pytest-lsp client) against the Ollama replay server (tests/replay_ollama.py, its own process).
+(pytest-lsp client) against the Ollama replay server (tests/replay/ollama, its own process).
 Each run is what a user does: open a file with a `gen:` line, ask for the code action, run it,
 wait for the stream to end, close the file. Every run is recorded in a history file in a temp
 dir. Printed: a sample every --sample-every runs, then the least-squares slope of RSS (KiB per
@@ -27,9 +27,6 @@ import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "server")]  # the tests package (its helpers), the server
 
 STATS_REQUEST = "typilot/_soakStats"
 REPLY = "def added(a, b):\n    return a + b\n"
@@ -91,39 +88,20 @@ def serve(trace: bool) -> int:
 
 
 async def soak(args: argparse.Namespace) -> int:
-    from lsprotocol import types
-    from pytest_lsp import client_capabilities
-    from pytest_lsp.client import make_test_lsp_client
-    from tests.e2e.harness import Editor, _fix_code_action_parsing
+    from tests.e2e.harness import start_editor
+    from tests.replay.ollama.process import ReplayOllamaProcess
 
-    from bench_core import ReplayProcess, isolated_env
+    from bench.bench_core import isolated_env
 
-    replay = ReplayProcess()
-    await replay.start()
-    await replay.call(
-        "POST", "/_replay/rules", {"match": "add two", "reply": REPLY, "tokens_per_second": 2000}
-    )
+    replay = ReplayOllamaProcess()
+    replay.start()
+    replay.add_rule(match="add two", reply=REPLY, tokens_per_second=2000)
     with tempfile.TemporaryDirectory(prefix="typilot-soak-") as tmp:
-        env = isolated_env(Path(tmp), replay.url)
-        client = make_test_lsp_client()
-        _fix_code_action_parsing(client)
-        editor = Editor(client)
-
-        @client.feature(types.WORKSPACE_APPLY_EDIT)
-        async def _apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-            return await editor.apply_edit(params)
-
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve"]
+        cmd = [sys.executable, "-m", "bench.bench_soak", "--serve"]
         if args.trace:
             cmd.append("--trace")
-        await client.start_io(*cmd, env=env)
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                initialization_options={"typilot": {}},
-                process_id=os.getpid(),
-            )
-        )
+        editor = await start_editor(isolated_env(Path(tmp), replay.url), cmd=cmd)
+        client = editor.client
 
         async def sample(mark: str | None = None) -> dict[str, Any]:
             result = await client.protocol.send_request_async(
@@ -159,7 +137,7 @@ async def soak(args: argparse.Namespace) -> int:
                     print(line)
         elapsed = time.monotonic() - started
         await client.shutdown_session()
-    await replay.stop()
+    replay.stop()
 
     after = [(i, s) for i, s in samples if i >= args.warmup]
     xs = [float(i) for i, _ in after]

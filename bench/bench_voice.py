@@ -1,6 +1,6 @@
 """Voice: Whisper's speed, and end of speech -> command line in the buffer through the real server.
 
-    python bench/bench_voice.py [--model PATH|NAME] [--repeat 5] [--silence S] [--no-hog]
+    .venv/bin/python -m bench.bench_voice [--model PATH|NAME] [--repeat 5] [--silence S] [--no-hog]
 
 * Transcription: the sidecar's transcriber (greedy, no timestamps, int8 on CPU, the encoder
   window padded to 10 s rather than 30 s) on espeak-ng speech: the four test commands and a
@@ -42,13 +42,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "server")]  # the tests package (its helpers), the server
-
-from lsprotocol import types  # noqa: E402
-from tests.e2e.harness import Editor, server_env, start_editor, stop_editor  # noqa: E402
-from tests.replay_ollama import ReplayOllama  # noqa: E402
-from tests.voice.audio import (  # noqa: E402
+from lsprotocol import types
+from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.replay.ollama import ReplayOllama
+from tests.voice.audio import (
     PHRASES,
     SAMPLE_RATE,
     SINK,
@@ -61,12 +58,12 @@ from tests.voice.audio import (  # noqa: E402
     speak_with_pause,
 )
 
-from typilot_lsp.config import VoiceConfig  # noqa: E402
-from typilot_lsp.features.voice.client import VoiceClient  # noqa: E402
-from typilot_lsp.voice_agent import protocol as p  # noqa: E402
-from typilot_lsp.voice_agent.grammar import parse  # noqa: E402
-from typilot_lsp.voice_agent.transcribe import Transcriber, read_wav  # noqa: E402
-from typilot_lsp.voice_agent.vad import Endpointer  # noqa: E402
+from typilot_lsp.config import VoiceConfig
+from typilot_lsp.features.voice.client import VoiceClient
+from typilot_lsp.voice_agent import protocol as p
+from typilot_lsp.voice_agent.grammar import parse
+from typilot_lsp.voice_agent.transcribe import Transcriber, read_wav
+from typilot_lsp.voice_agent.vad import Endpointer
 
 LONG = (
     "generate a function that reads a CSV file, skips the header line, parses the date "
@@ -212,7 +209,6 @@ async def bench_sidecar(
     (`model_speech_end_offset`, the same model on the same samples).
     """
     env = {**os.environ, **pulse.env, "HF_HUB_OFFLINE": "1"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "server"), env.get("PYTHONPATH", "")])
     client = VoiceClient(env=env)
     try:
         configure = p.Configure(VoiceConfig(model=model, silence_seconds=silence))

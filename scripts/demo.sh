@@ -132,9 +132,7 @@ print(f"ollama {url} {version}")
 EOF
 )"
 LLAMA_MISSING="$("$VENV/bin/python" - <<'EOF'
-import sys
-sys.path.insert(0, "tests/llama")
-from llama_server import find_llama
+from tests.llama.llama_server import find_llama
 print(find_llama().missing or "")
 EOF
 )"
@@ -148,7 +146,7 @@ case "$PROBE" in
   *)
     note "${PROBE#none }."
     if [ -z "$LLAMA_MISSING" ]; then
-      start_server "llama-server" 120 env TMPDIR="$WORK" "$VENV/bin/python" tests/llama/llama_server.py
+      start_server "llama-server" 120 env TMPDIR="$WORK" "$VENV/bin/python" -m tests.llama.llama_server
       note "${GREEN}Using llama.cpp's llama-server at $URL with SmolLM2-135M-Instruct (temperature 0):${RESET}"
       note "${GREEN}the replies are real model output.${RESET} ${YELLOW}A 135M-parameter model's code is often"
       note "wrong: what this demo shows is the streaming, the cancel and the undo, not the model.${RESET}"
@@ -156,11 +154,11 @@ case "$PROBE" in
     else
       note "${YELLOW}No llama.cpp server with SmolLM2 here either (\`bash scripts/demo.sh --real-model\`${RESET}"
       note "${YELLOW}installs them: ~15 min once). So this demo uses the project's Ollama REPLAY server${RESET}"
-      note "${YELLOW}(tests/replay_ollama.py): it speaks Ollama's API with scripted replies${RESET}"
+      note "${YELLOW}(tests/replay/ollama): it speaks Ollama's API with scripted replies${RESET}"
       note "${YELLOW}(examples/demo-replay.json). The editor, the server and the streaming are real;${RESET}"
       note "${YELLOW}only the model's answers are canned.${RESET}"
       start_server "the replay server" 10 \
-        "$VENV/bin/python" tests/replay_ollama.py --port 0 --rules examples/demo-replay.json
+        "$VENV/bin/python" -m tests.replay.ollama --port 0 --rules examples/demo-replay.json
       note "replay server listening at $URL"
       SETTINGS="$(printf '{"ollama": {"host": "%s", "model": "%s"}}' "$URL" "$MODEL")"
     fi

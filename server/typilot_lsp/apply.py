@@ -35,7 +35,8 @@ from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatcher
 from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.host import BackendSlot
-from typilot_lsp.runs.manager import Outcome, Run, RunManager
+from typilot_lsp.runs.manager import RunManager
+from typilot_lsp.runs.model import Outcome, Run
 from typilot_lsp.user_settings import load_settings
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ offending key keeps its default and a message says what was wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -23,6 +24,59 @@ FIM_MODES = ("auto", "off")
 DEFAULT_OPENAI_BASE_URL = "http://127.0.0.1:8080/v1"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# Each setting's checks sit on its own field (attrs validators, run on every value read from the
+# client and on construction), so a renamed field keeps them.
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _one_of(*choices: str) -> Validator:
+    def check(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
+
+    return check
+
+
+def _not_negative(_instance: Any, _attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+
+
+def _positive(_instance: Any, _attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value!r}")
+
+
+def _http_url(_instance: Any, _attribute: attrs.Attribute[Any], value: str) -> None:
+    if not re.match(r"(?i)^https?://[^/\s]+", value):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+
+
+def _read_env_var_name(raw: Any) -> str | None:
+    """An environment variable's name, or None for none; never the value in a message."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or not _ENV_NAME.match(raw):
+        # Never echo the value: it may be the key itself, pasted in the wrong place.
+        raise ValueError(
+            "expected the NAME of an environment variable that holds the key (letters, "
+            "digits and _, e.g. OPENAI_API_KEY), never the key itself; the value is not shown"
+        )
+    return raw
+
+
+READ = "typilot.read"
+"""Field metadata: a function that reads the field's raw value from the client in place of
+cattrs (it raises ValueError with a message that must not show the value)."""
+
+
+def _timeout(default: float) -> Any:
+    return attrs.field(default=default, validator=_positive)
+
+
+def _max_tokens(default: int) -> Any:
+    return attrs.field(default=default, validator=_not_negative)
+
 
 @attrs.define
 class OllamaConfig:
@@ -31,42 +85,42 @@ class OllamaConfig:
     model: str = "qwen2.5-coder:1.5b"
     keep_alive: str | int = "5m"
     options: dict[str, Any] = attrs.Factory(dict)
-    connect_timeout: float = 2.0
-    first_token_timeout: float = 120.0
-    idle_timeout: float = 30.0
+    connect_timeout: float = _timeout(2.0)
+    first_token_timeout: float = _timeout(120.0)
+    idle_timeout: float = _timeout(30.0)
 
 
 @attrs.define
 class OpenAIConfig:
     """An OpenAI-compatible server: llama.cpp's llama-server, LM Studio, vLLM, ..."""
 
-    base_url: str = DEFAULT_OPENAI_BASE_URL
+    base_url: str = attrs.field(default=DEFAULT_OPENAI_BASE_URL, validator=_http_url)
     model: str = ""
     """The model id; "" means the one model the server lists (llama-server serves one)."""
-    api_key_env: str | None = None
+    api_key_env: str | None = attrs.field(default=None, metadata={READ: _read_env_var_name})
     """The NAME of an environment variable that holds the API key (never the key itself)."""
     options: dict[str, Any] = attrs.Factory(dict)
     """Extra request fields: temperature, top_p, seed, stop, ..."""
-    connect_timeout: float = 2.0
-    first_token_timeout: float = 120.0
-    idle_timeout: float = 30.0
+    connect_timeout: float = _timeout(2.0)
+    first_token_timeout: float = _timeout(120.0)
+    idle_timeout: float = _timeout(30.0)
 
 
 @attrs.define
 class GenConfig:
-    fim: str = "auto"
+    fim: str = attrs.field(default="auto", validator=_one_of(*FIM_MODES))
     """Fill-in-the-middle when the model supports it (`auto`), or always chat (`off`)."""
-    max_tokens: int = 1024
+    max_tokens: int = _max_tokens(1024)
 
 
 @attrs.define
 class FixConfig:
-    max_tokens: int = 2048
+    max_tokens: int = _max_tokens(2048)
 
 
 @attrs.define
 class SumConfig:
-    max_tokens: int = 256
+    max_tokens: int = _max_tokens(256)
 
 
 @attrs.define
@@ -78,13 +132,13 @@ class PrivacyConfig:
 @attrs.define
 class UserCommand:
     prompt: str
-    mode: str = attrs.field(default="insert", validator=attrs.validators.in_(COMMAND_MODES))
+    mode: str = attrs.field(default="insert", validator=_one_of(*COMMAND_MODES))
 
 
 @attrs.define
 class HistoryConfig:
     enabled: bool = True
-    retention_days: int = 30
+    retention_days: int = attrs.field(default=30, validator=_not_negative)
     store_content: bool = True
     path: str | None = None
     """Override of the history file; None means the platform's user data directory."""
@@ -96,17 +150,17 @@ class VoiceConfig:
     compute_type: str = "int8"
     input_device: str | int | None = None
     language: str = "en"
-    max_seconds: float = 30.0
-    silence_seconds: float = 0.7
+    max_seconds: float = attrs.field(default=30.0, validator=_positive)
+    silence_seconds: float = attrs.field(default=0.7, validator=_positive)
 
 
 @attrs.define
 class StreamingConfig:
-    edit_interval_ms: int = 50
+    edit_interval_ms: int = attrs.field(default=50, validator=_not_negative)
     """Tokens arriving within this window are sent to the editor as one edit."""
-    max_edit_interval_ms: int = 250
+    max_edit_interval_ms: int = attrs.field(default=250, validator=_not_negative)
     """The window doubles after every edit up to this, so a long reply is a few dozen edits."""
-    echo_timeout_ms: int = 3000
+    echo_timeout_ms: int = attrs.field(default=3000, validator=_not_negative)
     """How long to wait for the editor to report a streamed edit back before giving up."""
 
 
@@ -116,7 +170,7 @@ def _default_exclude() -> list[str]:
 
 @attrs.define
 class ContextConfig:
-    max_chars: int = 3000
+    max_chars: int = attrs.field(default=3000, validator=_not_negative)
     """Budget for the surrounding code sent with a prompt (also capped by the model's context)."""
     other_files: bool = True
     """Send the definitions the code at hand uses from other files of the workspace."""
@@ -131,7 +185,7 @@ def _default_prefixes() -> dict[str, str]:
 
 @attrs.define
 class Config:
-    backend: str = "ollama"
+    backend: str = attrs.field(default="ollama", validator=_one_of(*BACKENDS))
     ollama: OllamaConfig = attrs.Factory(OllamaConfig)
     openai: OpenAIConfig = attrs.Factory(OpenAIConfig)
     privacy: PrivacyConfig = attrs.Factory(PrivacyConfig)
@@ -336,42 +390,15 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
         if not isinstance(raw, dict):
             raise ValueError(f"expected an object of options, got {raw!r}")
         return dict(raw)
-    if field.name == "api_key_env":
-        if raw is None or raw == "":
-            return None
-        if not isinstance(raw, str) or not _ENV_NAME.match(raw):
-            # Never echo the value: it may be the key itself, pasted in the wrong place.
-            raise ValueError(
-                "expected the NAME of an environment variable that holds the key (letters, "
-                "digits and _, e.g. OPENAI_API_KEY), never the key itself; the value is not shown"
-            )
-        return raw
     if field.name == "exclude":
         return _exclude_patterns(raw, where, errors)
-    choices = _CHOICES.get(field.name)
-    if choices is not None:
-        if raw not in choices:
-            raise ValueError(f"expected one of {', '.join(map(repr, choices))}, got {raw!r}")
-        return raw
+    read = field.metadata.get(READ)
+    if read is not None:
+        return read(raw)
     value = converter.structure(raw, field.type)  # type: ignore[arg-type]
-    non_negative = {
-        "retention_days",
-        "edit_interval_ms",
-        "max_edit_interval_ms",
-        "max_chars",
-        "echo_timeout_ms",
-        "max_tokens",
-    }
-    if field.name in non_negative and value < 0:
-        raise ValueError(f"must not be negative, got {raw!r}")
-    if (field.name.endswith("timeout") or field.name.endswith("_seconds")) and value <= 0:
-        raise ValueError(f"must be greater than 0, got {raw!r}")
-    if field.name == "base_url" and not re.match(r"(?i)^https?://[^/\s]+", value):
-        raise ValueError(f"expected an http:// or https:// URL, got {raw!r}")
+    if field.validator is not None:
+        field.validator(None, field, value)
     return value
-
-
-_CHOICES: dict[str, tuple[str, ...]] = {"backend": BACKENDS, "fim": FIM_MODES}
 
 
 def _exclude_patterns(raw: Any, where: str, errors: list[str]) -> list[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.replay_ollama import ReplayOllama
-from tests.replay_openai import ReplayOpenAI
+from tests.replay.ollama import ReplayOllama
+from tests.replay.openai import ReplayOpenAI
 from typilot_lsp import doctor
 
 TYPILOT = str(Path(sys.executable).with_name("typilot-lsp"))

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.replay_ollama import BUSY_ERROR, RUNNER_CRASHED_ERROR, ReplayOllama
+from tests.backends.streams import closed_port, collect, stream_failure
+from tests.replay.ollama import BUSY_ERROR, RUNNER_CRASHED_ERROR, ReplayOllama
 from typilot_lsp.backends.base import Backend, FimPrompt, GenerationRequest, StreamStats
 from typilot_lsp.backends.ollama import OllamaBackend, OllamaClient
 from typilot_lsp.config import Config
@@ -37,22 +36,12 @@ def make_backend(url: str, **ollama: object) -> OllamaBackend:
     return OllamaBackend.from_config(config)
 
 
-async def collect(stream: AsyncIterator[str]) -> str:
-    return "".join([piece async for piece in stream])
-
-
 def request(prompt: str, model: str = MODEL, **kw: object) -> GenerationRequest:
     return GenerationRequest(model=model, system="You write code.", prompt=prompt, **kw)  # type: ignore[arg-type]
 
 
 def requests_to(replay: ReplayOllama, path: str) -> list[dict[str, object]]:
     return [e for e in replay.events_of("request") if e["path"] == path]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- happy paths ----------------------------------------------------------------------------
@@ -69,9 +58,9 @@ async def test_backend_satisfies_protocol(replay_ollama: ReplayOllama) -> None:
 async def test_chat_stream_yields_reply_and_fills_stats(replay_ollama: ReplayOllama) -> None:
     reply = "def add(a, b):\n    return a + b\n"
     replay_ollama.add_rule(match="add two numbers", reply=reply)
-    backend = make_backend(replay_ollama.url)
+    backend = make_backend(replay_ollama.url, keepAlive="10m")
     stats = StreamStats()
-    req = request("add two numbers", keep_alive="10m", options={"temperature": 0.1})
+    req = request("add two numbers", options={"temperature": 0.1})
     try:
         text = await collect(backend.stream(req, stats))
     finally:
@@ -91,7 +80,7 @@ async def test_chat_stream_yields_reply_and_fills_stats(replay_ollama: ReplayOll
         {"role": "system", "content": "You write code."},
         {"role": "user", "content": "add two numbers"},
     ]
-    assert "think" not in body  # think=None: the field is not sent
+    assert "think" not in body  # not a thinking model: the field is not sent
     complete = replay_ollama.wait_for("complete")
     assert complete["text"] == reply
 
@@ -161,13 +150,14 @@ async def test_thinking_is_not_yielded(replay_ollama: ReplayOllama) -> None:
     stats = StreamStats()
     try:
         # think omitted: a thinking model thinks, the text is only the answer
-        text = await collect(backend.stream(request("think hard", model="qwen3:1.7b"), stats))
+        messages = [{"role": "user", "content": "think hard"}]
+        text = await collect(backend.client.chat("qwen3:1.7b", messages, stats=stats))
         assert text == "answer = 42\n"
         assert stats.thinking_chars > 0
-        # think=False is sent and turns thinking off
+        # the backend asks a thinking model not to think (a code reply, not a trace)
         stats_off = StreamStats()
         text_off = await collect(
-            backend.stream(request("think hard", model="qwen3:1.7b", think=False), stats_off)
+            backend.stream(request("think hard", model="qwen3:1.7b"), stats_off)
         )
     finally:
         await backend.aclose()
@@ -239,16 +229,13 @@ async def test_status_errors(
     words: list[str],
 ) -> None:
     replay_ollama.add_rule(match="fail", status=status, error=error)
-    backend = make_backend(replay_ollama.url)
-    try:
-        with pytest.raises(expected) as info:
-            await collect(backend.stream(request("fail please")))
-    finally:
-        await backend.aclose()
+    failure, _ = await stream_failure(
+        expected, make_backend(replay_ollama.url), request("fail please")
+    )
     for word in words:
-        assert word in str(info.value)
+        assert word in str(failure)
     if error:
-        assert error in str(info.value)
+        assert error in str(failure)
 
 
 @pytest.mark.parametrize(("mode", "status"), [("unauthorized", 401), ("disabled", 403)])
@@ -259,45 +246,34 @@ async def test_cloud_auth_errors_when_cloud_is_allowed(
     config, _ = Config.from_dict(
         {"ollama": {"host": replay_ollama.url}, "privacy": {"allowCloudModels": True}}
     )
-    backend = OllamaBackend.from_config(config)
-    try:
-        with pytest.raises(OllamaAuthError) as info:
-            await collect(backend.stream(request("hi", model="gpt-oss:120b-cloud")))
-    finally:
-        await backend.aclose()
-    assert info.value.status == status
-    assert ("ollama signin" in str(info.value)) == (status == 401)
+    failure, _ = await stream_failure(
+        OllamaAuthError,
+        OllamaBackend.from_config(config),
+        request("hi", model="gpt-oss:120b-cloud"),
+    )
+    assert failure.status == status
+    assert ("ollama signin" in str(failure)) == (status == 401)
 
 
 async def test_mid_stream_error_keeps_text_streamed_so_far(replay_ollama: ReplayOllama) -> None:
     replay_ollama.add_rule(
         match="crash", reply="a b c d e f g h", error_after_tokens=3, error=RUNNER_CRASHED_ERROR
     )
-    backend = make_backend(replay_ollama.url)
-    pieces: list[str] = []
-    try:
-        with pytest.raises(OllamaStreamError) as info:
-            async for piece in backend.stream(request("crash now")):
-                pieces.append(piece)
-    finally:
-        await backend.aclose()
+    failure, pieces = await stream_failure(
+        OllamaStreamError, make_backend(replay_ollama.url), request("crash now")
+    )
     assert len(pieces) == 3
-    assert RUNNER_CRASHED_ERROR in str(info.value)
-    assert "in the middle of the answer" in str(info.value)
+    assert RUNNER_CRASHED_ERROR in str(failure)
+    assert "in the middle of the answer" in str(failure)
 
 
 async def test_stall_is_an_error_not_a_hang(replay_ollama: ReplayOllama) -> None:
     replay_ollama.add_rule(match="stall", reply="one two three four", stall_after_tokens=2)
-    backend = make_backend(replay_ollama.url, idleTimeout=0.5)
-    pieces: list[str] = []
-    try:
-        with pytest.raises(OllamaStalled) as info:
-            async for piece in backend.stream(request("stall here")):
-                pieces.append(piece)
-    finally:
-        await backend.aclose()
+    failure, pieces = await stream_failure(
+        OllamaStalled, make_backend(replay_ollama.url, idleTimeout=0.5), request("stall here")
+    )
     assert len(pieces) == 2
-    assert not info.value.first and "typilot.ollama.idleTimeout" in str(info.value)
+    assert not failure.first and "typilot.ollama.idleTimeout" in str(failure)
     # giving up closed the connection: the server saw the client hang up
     gone = replay_ollama.wait_for("disconnect")
     assert gone["tokens_sent"] == 2
@@ -313,13 +289,12 @@ async def test_slow_first_token_uses_first_token_timeout(replay_ollama: ReplayOl
         await backend.aclose()
     # a load that never finishes in time
     replay_ollama.add_rule(match="frozen", reply="x", first_token_delay=30)
-    backend = make_backend(replay_ollama.url, idleTimeout=0.3, firstTokenTimeout=0.6)
-    try:
-        with pytest.raises(OllamaStalled) as info:
-            await collect(backend.stream(request("frozen load")))
-    finally:
-        await backend.aclose()
-    assert info.value.first and "typilot.ollama.firstTokenTimeout" in str(info.value)
+    failure, _ = await stream_failure(
+        OllamaStalled,
+        make_backend(replay_ollama.url, idleTimeout=0.3, firstTokenTimeout=0.6),
+        request("frozen load"),
+    )
+    assert failure.first and "typilot.ollama.firstTokenTimeout" in str(failure)
     replay_ollama.wait_for("disconnect", lambda e: e["tokens_sent"] == 0)
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.replay_openai import INFILL_NOT_SUPPORTED, ReplayOpenAI
+from tests.backends.streams import closed_port, collect, prepare_failure, stream_failure
+from tests.replay.openai import INFILL_NOT_SUPPORTED, ReplayOpenAI
 from typilot_lsp.backends import create_backend
 from typilot_lsp.backends.base import Backend, FimPrompt, GenerationRequest, StreamStats
 from typilot_lsp.backends.openai import OpenAIBackend, SSEParser, TextAssembler, server_root
@@ -124,17 +124,12 @@ def req(prompt: str = "add two numbers", model: str = "", **kw: Any) -> Generati
     return GenerationRequest(model=model, system="You write code.", prompt=prompt, **kw)
 
 
-async def collect(stream: AsyncIterator[str], into: list[str] | None = None) -> str:
-    pieces = into if into is not None else []
-    async for piece in stream:
-        pieces.append(piece)
-    return "".join(pieces)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def streamed(backend: Backend) -> str:
+    """The whole text of `req()` streamed by `backend`, which is closed after."""
+    try:
+        return await collect(backend.stream(req()))
+    finally:
+        await backend.aclose()
 
 
 # --- the SSE parser and text assembly -----------------------------------------------------------
@@ -255,7 +250,9 @@ async def test_chat_stream_sends_the_request_and_fills_stats() -> None:
     stats = StreamStats()
     options = {"temperature": 0, "seed": 1}  # the run passes `openai.options` here
     try:
-        text = await collect(backend.stream(req(max_tokens=64, options=options), stats))
+        info = await backend.prepare("")  # a run prepares once, then streams with its name
+        request = req(model=info.name, max_tokens=64, options=options)
+        text = await collect(backend.stream(request, stats))
     finally:
         await backend.aclose()
     assert text == "def add(a, b):\n    return a + b\n"
@@ -303,13 +300,10 @@ async def test_prepare_reads_the_context_size() -> None:
 
 async def test_connection_refused_says_how_to_start_llama_server() -> None:
     port = closed_port()
-    backend = create_backend(config_for(f"http://127.0.0.1:{port}/v1"))
-    try:
-        with pytest.raises(ServerUnreachable) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    message = str(info.value)
+    failure, _ = await stream_failure(
+        ServerUnreachable, create_backend(config_for(f"http://127.0.0.1:{port}/v1")), req()
+    )
+    message = str(failure)
     assert f"http://127.0.0.1:{port}/v1" in message
     assert f"llama-server -m MODEL.gguf --port {port}" in message
     assert "typilot.openai.baseUrl" in message
@@ -335,14 +329,11 @@ async def test_503_loading_is_retried_and_reported() -> None:
 
 
 async def test_503_loading_is_bounded() -> None:
-    backend = make(lambda r: httpx.Response(503, json=LOADING), firstTokenTimeout=0.5)
-    try:
-        with pytest.raises(ModelLoading) as info:
-            await backend.prepare("")
-    finally:
-        await backend.aclose()
-    assert "still loading" in str(info.value)
-    assert "typilot.openai.firstTokenTimeout" in str(info.value)
+    failure = await prepare_failure(
+        ModelLoading, make(lambda r: httpx.Response(503, json=LOADING), firstTokenTimeout=0.5)
+    )
+    assert "still loading" in str(failure)
+    assert "typilot.openai.firstTokenTimeout" in str(failure)
 
 
 @pytest.mark.parametrize(
@@ -358,7 +349,7 @@ async def test_unknown_model_names_what_models_lists(model: str, listed: list[st
     backend = make(handler)
     try:
         with pytest.raises(UnknownModel) as info:
-            await collect(backend.stream(req(model=model)))
+            await backend.prepare(model)
     finally:
         await backend.aclose()
     message = str(info.value)
@@ -395,13 +386,8 @@ async def test_404_unknown_model_from_vllm() -> None:
             },
         )
 
-    backend = make(handler)
-    try:
-        with pytest.raises(UnknownModel) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    assert "Qwen/Qwen2.5-Coder-7B-Instruct" in str(info.value)
+    failure, _ = await stream_failure(UnknownModel, make(handler), req())
+    assert "Qwen/Qwen2.5-Coder-7B-Instruct" in str(failure)
 
 
 async def test_400_context_too_long_names_the_setting() -> None:
@@ -417,13 +403,8 @@ async def test_400_context_too_long_names_the_setting() -> None:
             json={"error": {"code": 400, "message": message, "type": "exceed_context_size_error"}},
         )
 
-    backend = make(handler)
-    try:
-        with pytest.raises(ContextTooLong) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    assert "typilot.context.maxChars" in str(info.value) and "2048 tokens" in str(info.value)
+    failure, _ = await stream_failure(ContextTooLong, make(handler), req())
+    assert "typilot.context.maxChars" in str(failure) and "2048 tokens" in str(failure)
 
 
 async def test_401_names_api_key_env() -> None:
@@ -435,13 +416,8 @@ async def test_401_names_api_key_env() -> None:
             },
         )
 
-    backend = make(handler)
-    try:
-        with pytest.raises(AuthRejected) as info:
-            await backend.prepare("")
-    finally:
-        await backend.aclose()
-    assert "typilot.openai.apiKeyEnv" in str(info.value) and "Invalid API Key" in str(info.value)
+    failure = await prepare_failure(AuthRejected, make(handler))
+    assert "typilot.openai.apiKeyEnv" in str(failure) and "Invalid API Key" in str(failure)
 
 
 async def test_api_key_from_the_named_variable_never_in_messages(
@@ -457,14 +433,9 @@ async def test_api_key_from_the_named_variable_never_in_messages(
             401, json={"error": {"code": 401, "message": "Invalid API Key", "type": "x"}}
         )
 
-    backend = make(handler, apiKeyEnv="TYPILOT_TEST_KEY")
-    try:
-        with pytest.raises(AuthRejected) as info:
-            await backend.prepare("")
-    finally:
-        await backend.aclose()
+    failure = await prepare_failure(AuthRejected, make(handler, apiKeyEnv="TYPILOT_TEST_KEY"))
     assert seen[0].headers["authorization"] == f"Bearer {key}"
-    assert key not in str(info.value) and "$TYPILOT_TEST_KEY" in str(info.value)
+    assert key not in str(failure) and "$TYPILOT_TEST_KEY" in str(failure)
 
 
 async def test_api_key_variable_unset_refused_before_any_request(
@@ -472,26 +443,21 @@ async def test_api_key_variable_unset_refused_before_any_request(
 ) -> None:
     monkeypatch.delenv("TYPILOT_TEST_KEY", raising=False)
     seen: list[httpx.Request] = []
-    backend = make(lambda r: seen.append(r) or models_answer(MODEL), apiKeyEnv="TYPILOT_TEST_KEY")
-    try:
-        with pytest.raises(ApiKeyMissing) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    assert seen == [] and "$TYPILOT_TEST_KEY" in str(info.value)
+    failure, _ = await stream_failure(
+        ApiKeyMissing,
+        make(lambda r: seen.append(r) or models_answer(MODEL), apiKeyEnv="TYPILOT_TEST_KEY"),
+        req(),
+    )
+    assert seen == [] and "$TYPILOT_TEST_KEY" in str(failure)
 
 
 async def test_error_event_mid_stream_keeps_the_text_before() -> None:
     error = {"error": {"code": 500, "message": "model runner crashed", "type": "server_error"}}
-    backend = make(chat_server(sse(delta("x = "), delta("1\n"), error)))
-    pieces: list[str] = []
-    try:
-        with pytest.raises(ServerStreamError) as info:
-            await collect(backend.stream(req()), pieces)
-    finally:
-        await backend.aclose()
+    failure, pieces = await stream_failure(
+        ServerStreamError, make(chat_server(sse(delta("x = "), delta("1\n"), error))), req()
+    )
     assert "".join(pieces) == "x = 1\n"
-    assert "model runner crashed" in str(info.value)
+    assert "model runner crashed" in str(failure)
 
 
 @pytest.mark.parametrize(
@@ -508,15 +474,13 @@ async def test_error_event_mid_stream_keeps_the_text_before() -> None:
 async def test_every_form_of_error_event_is_reported_with_its_message(
     error: bytes, said: str
 ) -> None:
-    backend = make(chat_server(sse(delta("x = 1\n")) + error + reply_events("never")))
-    pieces: list[str] = []
-    try:
-        with pytest.raises(ServerStreamError) as info:
-            await collect(backend.stream(req()), pieces)
-    finally:
-        await backend.aclose()
+    failure, pieces = await stream_failure(
+        ServerStreamError,
+        make(chat_server(sse(delta("x = 1\n")) + error + reply_events("never"))),
+        req(),
+    )
     assert "".join(pieces) == "x = 1\n"
-    assert f"the server said: {said}" in str(info.value)
+    assert f"the server said: {said}" in str(failure)
 
 
 @pytest.mark.parametrize(
@@ -533,44 +497,32 @@ async def test_every_form_of_error_event_is_reported_with_its_message(
 async def test_an_event_that_is_not_a_chat_chunk_is_refused_not_inserted(
     event: dict[str, Any],
 ) -> None:
-    backend = make(chat_server(sse(delta("x = 1\n"), event) + reply_events("z = 3\n")))
-    pieces: list[str] = []
-    try:
-        with pytest.raises(ServerStreamError) as info:
-            await collect(backend.stream(req()), pieces)
-    finally:
-        await backend.aclose()
+    failure, pieces = await stream_failure(
+        ServerStreamError,
+        make(chat_server(sse(delta("x = 1\n"), event) + reply_events("z = 3\n"))),
+        req(),
+    )
     assert "".join(pieces) == "x = 1\n"  # nothing of the odd event, nothing after it
-    assert "not a chat completion chunk" in str(info.value)
+    assert "not a chat completion chunk" in str(failure)
 
 
 async def test_the_usage_event_needs_no_choices() -> None:
     body = sse(delta("x = 1\n"), delta(None, "stop"), {"usage": {"completion_tokens": 1}})
-    backend = make(chat_server(body + b"data: [DONE]\n\n"))
-    try:
-        assert await collect(backend.stream(req())) == "x = 1\n"
-    finally:
-        await backend.aclose()
+    assert await streamed(make(chat_server(body + b"data: [DONE]\n\n"))) == "x = 1\n"
 
 
 async def test_a_stream_ending_inside_an_event_says_so() -> None:
-    backend = make(chat_server(sse(delta("x = 1\n")) + b'data: {"choices":[{"delta":{"con'))
-    pieces: list[str] = []
-    try:
-        with pytest.raises(ServerStreamError) as info:
-            await collect(backend.stream(req()), pieces)
-    finally:
-        await backend.aclose()
+    failure, pieces = await stream_failure(
+        ServerStreamError,
+        make(chat_server(sse(delta("x = 1\n")) + b'data: {"choices":[{"delta":{"con')),
+        req(),
+    )
     assert "".join(pieces) == "x = 1\n"
-    assert "closed in the middle of an event" in str(info.value)
+    assert "closed in the middle of an event" in str(failure)
 
 
 async def test_done_without_a_finish_reason_is_a_complete_answer() -> None:
-    backend = make(chat_server(sse(delta("x = 1\n"), b"[DONE]")))
-    try:
-        assert await collect(backend.stream(req())) == "x = 1\n"
-    finally:
-        await backend.aclose()
+    assert await streamed(make(chat_server(sse(delta("x = 1\n"), b"[DONE]")))) == "x = 1\n"
 
 
 @pytest.mark.parametrize(
@@ -588,44 +540,30 @@ async def test_done_without_a_finish_reason_is_a_complete_answer() -> None:
 async def test_an_answer_that_is_not_an_event_stream_says_what_it_was(
     body: bytes, said: str
 ) -> None:
-    backend = make(chat_server(body))
-    try:
-        with pytest.raises(ServerStreamError) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    assert said in str(info.value)
+    failure, _ = await stream_failure(ServerStreamError, make(chat_server(body)), req())
+    assert said in str(failure)
 
 
 async def test_stream_cut_without_finish_is_an_error() -> None:
-    backend = make(chat_server(sse(delta("x = "))))
-    try:
-        with pytest.raises(ServerStreamError) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    assert "closed before the answer was complete" in str(info.value)
+    failure, _ = await stream_failure(
+        ServerStreamError, make(chat_server(sse(delta("x = ")))), req()
+    )
+    assert "closed before the answer was complete" in str(failure)
 
 
 async def test_stall_after_first_token_uses_the_idle_timeout() -> None:
     body: list[bytes | float] = [sse(delta("x")), b": ping\n\n", 0.3, b": ping\n\n", 60.0]
-    backend = make(chat_server(body), idleTimeout=0.5)
-    try:
-        with pytest.raises(ServerStalled) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    assert not info.value.first and "typilot.openai.idleTimeout" in str(info.value)
+    failure, _ = await stream_failure(
+        ServerStalled, make(chat_server(body), idleTimeout=0.5), req()
+    )
+    assert not failure.first and "typilot.openai.idleTimeout" in str(failure)
 
 
 async def test_stall_before_first_token_uses_the_first_token_timeout() -> None:
-    backend = make(chat_server([60.0]), firstTokenTimeout=0.4)
-    try:
-        with pytest.raises(ServerStalled) as info:
-            await collect(backend.stream(req()))
-    finally:
-        await backend.aclose()
-    assert info.value.first and "typilot.openai.firstTokenTimeout" in str(info.value)
+    failure, _ = await stream_failure(
+        ServerStalled, make(chat_server([60.0]), firstTokenTimeout=0.4), req()
+    )
+    assert failure.first and "typilot.openai.firstTokenTimeout" in str(failure)
 
 
 # --- cancel -------------------------------------------------------------------------------------
@@ -699,6 +637,7 @@ async def test_infill_501_falls_back_to_chat_and_is_remembered() -> None:
     notes: list[str] = []
     try:
         stats = StreamStats()
+        await backend.prepare("")
         assert await collect(backend.stream(req(fim=fim), stats, notes.append)) == "y = 2\n"
         assert stats.endpoint == "chat"
         assert await collect(backend.stream(req(fim=fim))) == "y = 2\n"

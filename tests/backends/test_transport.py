@@ -12,7 +12,7 @@ import socket
 import httpx
 import pytest
 
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 from typilot_lsp.backends.transport import loop_transport
 
 LIMITS = httpx.Limits(max_keepalive_connections=0)

@@ -1,18 +1,19 @@
-"""Tests of the bench/ scripts."""
+"""Tests of the bench/ scripts: each runs as a user runs it, ``python -m bench.NAME``."""
 
 from __future__ import annotations
 
-import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests import REPO_ROOT
 
 
-def run_bench(script: str, *args: str, timeout: float = 600) -> str:
-    """Run bench/`script` with `args` as a user would; its stdout, once it exited 0."""
+def run_bench(name: str, *args: str, timeout: float = 600) -> str:
+    """Run `python -m bench.<name> args` from the repository root, as a user would; its stdout,
+    once it exited 0."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args],
+        [sys.executable, "-m", f"bench.{name}", *args],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,

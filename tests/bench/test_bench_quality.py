@@ -1,32 +1,15 @@
-"""bench/bench_quality.py keeps working: three HumanEval problems through the real
+"""bench.bench_quality keeps working: three HumanEval problems through the real
 `typilot-lsp apply` against the Ollama replay server with scripted replies, and the three-way
 comparison (Typilot, verbatim, fences stripped) counted on them. The real-model figures live in
 docs/quality.md, not here."""
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
-import sys
-from types import ModuleType
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_quality", ROOT / "bench" / "bench_quality.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+from bench import bench_quality as bench
 
 # Replies, as a model might send them, for the `body` placement (the gen: line in the body).
 FENCED_WITH_PROSE = (

@@ -1,28 +1,13 @@
-"""bench/bench_realistic.py keeps working: two of its files through the real `typilot-lsp apply`
+"""bench.bench_realistic keeps working: two of its files through the real `typilot-lsp apply`
 against the Ollama replay server, with replies shaped like SmolLM2's (a `gen:` reply that writes
 again a function the file has, a `sum:` reply in one long line). What lands has neither; the raw
 replies are counted with both. The real-model figures live in docs/quality.md."""
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
-import sys
-from types import ModuleType
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("bench_realistic")
+from bench import bench_realistic as bench
 
 LONG_SUMMARY = (
     "This function takes the list and walks over every entry, updating the matching one and "

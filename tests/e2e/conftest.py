@@ -6,13 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e.harness import Editor, editor_session, server_env
 
 
 @pytest.fixture
 async def editor(replay_ollama, typilot_home) -> AsyncIterator[Editor]:
-    session = await start_editor(server_env(typilot_home, replay_ollama.url))
-    try:
+    async with editor_session(server_env(typilot_home, replay_ollama.url)) as session:
         yield session
-    finally:
-        await stop_editor(session)

@@ -9,10 +9,11 @@ back as `didChange`, and lets a test type into the document while runs stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -87,6 +88,9 @@ class Editor:
         `diff` (a minimal diff of old and new text, like Neovim's incremental sync) or
         `full` (the whole text)."""
         self.change_events: list[float] = []
+        self.applied_at: list[float] = []
+        """When (``time.time()``) each ``workspace/applyEdit`` was answered: benchmarks compare
+        it with the replay server's event times."""
         self._changed = asyncio.Event()
         self.init_result: types.InitializeResult | None = None
         """The server's answer to `initialize` (capabilities, serverInfo)."""
@@ -261,17 +265,17 @@ class Editor:
 def server_env(
     home_env: dict[str, str], ollama_url: str | None, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
+    """The server's environment: `home_env` (see the `typilot_home` fixture), Ollama at
+    `ollama_url`, and `extra`. The server is the one installed in this interpreter's
+    environment (`pip install -e .`: this clone)."""
     env = dict(home_env)
     if ollama_url is not None:
         env["OLLAMA_HOST"] = ollama_url
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2] / "server"), env.get("PYTHONPATH", "")]
-    )
     env.update(extra or {})
     return env
 
 
-def _fix_code_action_parsing(client: LanguageClient) -> None:
+def fix_code_action_parsing(client: LanguageClient) -> None:
     """lsprotocol parses any code action that carries a command as a bare Command.
 
     Real editors are not affected; this test client tells them apart as the spec does:
@@ -298,12 +302,14 @@ async def start_editor(
     """`cmd`: how to start the server (default: this interpreter's `-m typilot_lsp`);
     `workspace_folders`: the folders the editor has open (none by default)."""
     client = make_test_lsp_client()
-    _fix_code_action_parsing(client)
+    fix_code_action_parsing(client)
     editor = Editor(client)
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     async def _apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        return await editor.apply_edit(params)
+        result = await editor.apply_edit(params)
+        editor.applied_at.append(time.time())
+        return result
 
     await client.start_io(*(cmd or SERVER_CMD), env=env)
     caps = client_capabilities(capabilities)
@@ -324,3 +330,35 @@ async def start_editor(
 
 async def stop_editor(editor: Editor) -> None:
     await editor.client.shutdown_session()
+
+
+@contextlib.asynccontextmanager
+async def editor_session(
+    env: dict[str, str], settings: dict[str, Any] | None = None
+) -> AsyncIterator[Editor]:
+    """`start_editor(env, settings)`, stopped when the block ends, however it ends."""
+    editor = await start_editor(env, settings)
+    try:
+        yield editor
+    finally:
+        await stop_editor(editor)
+
+
+StartEditor = Callable[[dict[str, Any]], Awaitable[Editor]]
+
+
+@contextlib.asynccontextmanager
+async def editors_in(env: dict[str, str]) -> AsyncIterator[StartEditor]:
+    """A function that starts an editor in `env` with the settings it is given, for a test that
+    starts several; every one it started is stopped when the block ends."""
+    started: list[Editor] = []
+
+    async def start(settings: dict[str, Any]) -> Editor:
+        started.append(await start_editor(env, settings))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for editor in started:
+            await stop_editor(editor)

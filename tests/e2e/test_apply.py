@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 
 APPLY = [sys.executable, "-m", "typilot_lsp", "apply"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.replay_ollama import ReplayOllama, Rule
+from tests.replay.ollama import ReplayOllama, Rule
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,34 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from lsprotocol import types
 
-from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
-from tests.replay_openai import ReplayOpenAI
+from tests.e2e.harness import Editor, StartEditor, editors_in, server_env
+from tests.replay.openai import ReplayOpenAI
 
 SOURCE = "import math\n# gen: add two numbers\nprint(1)\n"
 REPLY = "def add(a, b):\n    return a + b\n"
 EXPECTED = "import math\ndef add(a, b):\n    return a + b\nprint(1)\n"
 
-Start = Callable[[dict[str, Any]], Awaitable[Editor]]
-
 
 @pytest.fixture
-async def start(typilot_home: dict[str, str]) -> AsyncIterator[Start]:
-    editors: list[Editor] = []
-
-    async def open_session(settings: dict[str, Any]) -> Editor:
-        editor = await start_editor(server_env(typilot_home, None), settings)
-        editors.append(editor)
-        return editor
-
-    yield open_session
-    for editor in editors:
-        await stop_editor(editor)
+async def start(typilot_home: dict[str, str]) -> AsyncIterator[StartEditor]:
+    async with editors_in(server_env(typilot_home, None)) as start_with:
+        yield start_with
 
 
 def settings_for(server: ReplayOpenAI, **extra: Any) -> dict[str, Any]:
@@ -57,7 +47,9 @@ async def run(editor: Editor, doc: Any, line: int = 1) -> None:
     await editor.wait_runs_done(count=len(editor.progress_ends()) + 1)
 
 
-async def test_gen_through_chat_after_infill_501(replay_openai: ReplayOpenAI, start: Start) -> None:
+async def test_gen_through_chat_after_infill_501(
+    replay_openai: ReplayOpenAI, start: StartEditor
+) -> None:
     replay_openai.reply = f"```python\n{REPLY}```\nThis adds two numbers.\n"
     editor = await start(settings_for(replay_openai))
     doc = editor.open("calc.py", SOURCE)
@@ -73,7 +65,8 @@ async def test_gen_through_chat_after_infill_501(replay_openai: ReplayOpenAI, st
     # what the chat path sends
     assert chat["model"] == replay_openai.model and chat["stream"] is True
     assert chat["max_tokens"] == 1024
-    assert "add two numbers" in chat["messages"][-1]["content"]
+    assert "add two numbers" in chat["messages"][-2]["content"]
+    assert chat["messages"][-1]["role"] == "assistant" and chat["stop"] == ["```"]
     # a second run does not ask /infill again: the 501 is remembered for this model
     doc2 = editor.open("calc2.py", SOURCE)
     await run(editor, doc2)
@@ -83,7 +76,7 @@ async def test_gen_through_chat_after_infill_501(replay_openai: ReplayOpenAI, st
 
 
 async def test_gen_by_infill_when_the_model_has_fim(
-    replay_openai: ReplayOpenAI, start: Start
+    replay_openai: ReplayOpenAI, start: StartEditor
 ) -> None:
     replay_openai.fim = True
     replay_openai.reply = REPLY
@@ -95,7 +88,9 @@ async def test_gen_by_infill_when_the_model_has_fim(
     assert posts == ["/infill"]
 
 
-async def test_fim_off_goes_straight_to_chat(replay_openai: ReplayOpenAI, start: Start) -> None:
+async def test_fim_off_goes_straight_to_chat(
+    replay_openai: ReplayOpenAI, start: StartEditor
+) -> None:
     replay_openai.reply = REPLY
     editor = await start(settings_for(replay_openai, gen={"fim": "off"}))
     doc = editor.open("calc.py", SOURCE)
@@ -105,7 +100,9 @@ async def test_fim_off_goes_straight_to_chat(replay_openai: ReplayOpenAI, start:
     assert posts == ["/v1/chat/completions"]
 
 
-async def test_reply_cut_at_the_bound_says_so(replay_openai: ReplayOpenAI, start: Start) -> None:
+async def test_reply_cut_at_the_bound_says_so(
+    replay_openai: ReplayOpenAI, start: StartEditor
+) -> None:
     replay_openai.reply = REPLY
     editor = await start(settings_for(replay_openai, gen={"maxTokens": 5, "fim": "off"}))
     doc = editor.open("calc.py", SOURCE)
@@ -119,7 +116,9 @@ async def test_reply_cut_at_the_bound_says_so(replay_openai: ReplayOpenAI, start
     assert cut and "typilot.gen.maxTokens" in cut[0] and "5 tokens" in cut[0], messages(editor)
 
 
-async def test_sum_and_fix_use_their_own_bounds(replay_openai: ReplayOpenAI, start: Start) -> None:
+async def test_sum_and_fix_use_their_own_bounds(
+    replay_openai: ReplayOpenAI, start: StartEditor
+) -> None:
     replay_openai.reply = "Adds two numbers.\n"
     editor = await start(settings_for(replay_openai, sum={"maxTokens": 64}))
     doc = editor.open("calc.py", "# sum:\ndef add(a, b):\n    return a + b\n")
@@ -130,7 +129,7 @@ async def test_sum_and_fix_use_their_own_bounds(replay_openai: ReplayOpenAI, sta
     assert replay_openai.requests("/infill") == []  # FIM is for gen: only
 
 
-async def test_cancel_closes_the_stream(replay_openai: ReplayOpenAI, start: Start) -> None:
+async def test_cancel_closes_the_stream(replay_openai: ReplayOpenAI, start: StartEditor) -> None:
     replay_openai.tokens = [f"line_{i} = {i}\n" for i in range(400)]
     replay_openai.interval = 0.03
     editor = await start(settings_for(replay_openai, gen={"fim": "off"}))
@@ -149,7 +148,7 @@ async def test_cancel_closes_the_stream(replay_openai: ReplayOpenAI, start: Star
 
 
 async def test_model_loading_is_reported_then_the_run_works(
-    replay_openai: ReplayOpenAI, start: Start
+    replay_openai: ReplayOpenAI, start: StartEditor
 ) -> None:
     replay_openai.loading = 3
     replay_openai.reply = REPLY
@@ -161,7 +160,7 @@ async def test_model_loading_is_reported_then_the_run_works(
 
 
 async def test_errors_keep_the_buffer_and_the_server_serving(
-    replay_openai: ReplayOpenAI, start: Start
+    replay_openai: ReplayOpenAI, start: StartEditor
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

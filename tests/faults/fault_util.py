@@ -10,22 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
 from tests.e2e.harness import Doc, Editor
 
-TESTS = Path(__file__).resolve().parents[1]
 NEXT_TEXT = "a = 0\n# gen: next run please\nb = 1\n"
 NEXT_DONE = "a = 0\nok = True\nb = 1\n"
 NEXT_RULE: dict[str, Any] = {"match": "next run please", "reply": "ok = True\n"}
@@ -58,6 +53,14 @@ def assert_actionable(message: str, *words: str) -> None:
     assert any(w.lower() in lowered for w in words), (words, message)
 
 
+async def run_to_fault(editor: Editor, doc: Doc, *words: str, line: int = 1) -> None:
+    """Run the prefixed `line` of `doc` into a fault: the editor shows a message that says what
+    happened (one of `words`) and the run ends."""
+    await editor.run_line(doc, line)
+    assert_actionable(await wait_message(editor), *words)
+    await editor.wait_runs_done()
+
+
 async def assert_serving(editor: Editor) -> None:
     """The server answers a request at once (a code action on a fresh document)."""
     doc = editor.open(f"probe-{time.monotonic_ns()}.py", "x = 1\n# gen: probe\n")
@@ -74,48 +77,6 @@ async def assert_next_run_works(editor: Editor, add_rule: Callable[..., Any]) ->
     await editor.wait_runs_done(ends + 1, timeout=60)
     assert doc.text == NEXT_DONE
     return doc
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ReplayProcess:
-    """tests/replay_ollama.py as its own process, so that a test can kill -9 it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(TESTS / "replay_ollama.py"), "--port", str(self.port)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # blocks until it listens (or exits)
-        assert line.startswith("LISTENING"), line
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return json.load(reply)
-
-    def add_rule(self, **rule: Any) -> None:
-        self._call("POST", "/_replay/rules", rule)
-
-    def events(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/_replay/events")["events"])
 
 
 class FaultyOllama:

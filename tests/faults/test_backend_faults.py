@@ -6,18 +6,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e.harness import Editor, editor_session, server_env, start_editor, stop_editor
 from tests.faults.fault_util import (
     FaultyOllama,
-    ReplayProcess,
     assert_actionable,
     assert_next_run_works,
     assert_serving,
     chat_line,
-    free_port,
+    run_to_fault,
     wait_message,
 )
-from tests.replay_ollama import BUSY_ERROR
+from tests.replay.ollama import BUSY_ERROR
+from tests.replay.ollama.process import ReplayOllamaProcess
 
 SLOW = "".join(f"line_{i} = {i}\n" for i in range(400))
 BEFORE, AFTER = "before = 1\n", "after = 2\n"
@@ -38,7 +38,7 @@ def assert_partial(text: str) -> None:
 
 
 async def test_model_server_killed_mid_run_and_restarted(typilot_home: dict[str, str]) -> None:
-    replay = ReplayProcess(free_port())
+    replay = ReplayOllamaProcess()
     replay.start()
     editor = await start_editor(server_env(typilot_home, replay.url))
     try:
@@ -63,10 +63,7 @@ async def test_model_server_killed_mid_run_and_restarted(typilot_home: dict[str,
 async def test_queue_full_503(editor: Editor, replay_ollama) -> None:
     replay_ollama.add_rule(match="slow please", status=503, error=BUSY_ERROR, once=True)
     doc = editor.open("busy.py", PREFIX_TEXT)
-    await editor.run_line(doc, 1)
-    message = await wait_message(editor)
-    assert_actionable(message, "busy")
-    await editor.wait_runs_done()
+    await run_to_fault(editor, doc, "busy")
     assert doc.text == PREFIX_TEXT
     await assert_serving(editor)
     await assert_next_run_works(editor, replay_ollama.add_rule)
@@ -78,10 +75,8 @@ async def test_queue_full_503(editor: Editor, replay_ollama) -> None:
 
 
 async def test_a_stall_ends_the_run_with_what_streamed(replay_ollama, typilot_home) -> None:
-    editor = await start_editor(
-        server_env(typilot_home, replay_ollama.url), {"ollama": {"idleTimeout": 1}}
-    )
-    try:
+    env = server_env(typilot_home, replay_ollama.url)
+    async with editor_session(env, {"ollama": {"idleTimeout": 1}}) as editor:
         replay_ollama.add_rule(
             match="slow please", reply=SLOW, tokens_per_second=200, stall_after_tokens=30
         )
@@ -94,8 +89,6 @@ async def test_a_stall_ends_the_run_with_what_streamed(replay_ollama, typilot_ho
         assert_partial(doc.text)
         await assert_serving(editor)
         await assert_next_run_works(editor, replay_ollama.add_rule)
-    finally:
-        await stop_editor(editor)
 
 
 @pytest.fixture
@@ -132,10 +125,7 @@ async def test_malformed_and_truncated_ndjson(
     editor = await start_editor(server_env(typilot_home, faulty.url))
     try:
         doc = editor.open("garbled.py", PREFIX_TEXT)
-        await editor.run_line(doc, 1)
-        message = await wait_message(editor)
-        assert_actionable(message, *words)
-        await editor.wait_runs_done()
+        await run_to_fault(editor, doc, *words)
         assert doc.text == BEFORE + "alpha = 1\nbeta = 2\n" + AFTER, case
         await assert_serving(editor)
         faulty.script = [chat_line("ok = True\n"), chat_line("", done=True)]
@@ -150,10 +140,7 @@ async def test_malformed_and_truncated_ndjson(
 async def test_a_reply_with_no_code_leaves_the_line(editor: Editor, replay_ollama, reply) -> None:
     replay_ollama.add_rule(match="slow please", reply=reply, once=True)
     doc = editor.open("empty.py", PREFIX_TEXT)
-    await editor.run_line(doc, 1)
-    message = await wait_message(editor)
-    assert_actionable(message, "returned no code")
-    await editor.wait_runs_done()
+    await run_to_fault(editor, doc, "returned no code")
     assert doc.text == PREFIX_TEXT
     await assert_serving(editor)
     await assert_next_run_works(editor, replay_ollama.add_rule)

@@ -15,15 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e.harness import Editor, editors_in, server_env
 from tests.faults.fault_util import (
     assert_actionable,
     assert_next_run_works,
     assert_serving,
+    run_to_fault,
     wait_message,
 )
 from tests.faults.test_backend_faults import AFTER, BEFORE, PREFIX_TEXT, SLOW, assert_partial
-from tests.replay_openai import ReplayOpenAI
+from tests.replay.openai import ReplayOpenAI
 
 KEPT = BEFORE + "alpha = 1\nbeta = 2\n" + AFTER
 Start = Callable[..., Awaitable[Editor]]
@@ -125,21 +126,17 @@ INFILL_FAULTS = [
 
 @pytest.fixture
 async def start(replay_openai: ReplayOpenAI, typilot_home: dict[str, str]) -> AsyncIterator[Start]:
-    editors: list[Editor] = []
+    async with editors_in(server_env(typilot_home, None)) as start_with:
 
-    async def open_session(fim: str = "off", **openai: Any) -> Editor:
-        settings = {
-            "backend": "openai",
-            "openai": {"baseUrl": replay_openai.base_url, **openai},
-            "gen": {"fim": fim},
-        }
-        editor = await start_editor(server_env(typilot_home, None), settings)
-        editors.append(editor)
-        return editor
+        async def open_session(fim: str = "off", **openai: Any) -> Editor:
+            settings = {
+                "backend": "openai",
+                "openai": {"baseUrl": replay_openai.base_url, **openai},
+                "gen": {"fim": fim},
+            }
+            return await start_with(settings)
 
-    yield open_session
-    for editor in editors:
-        await stop_editor(editor)
+        yield open_session
 
 
 def replies(replay: ReplayOpenAI) -> Callable[..., None]:
@@ -156,10 +153,7 @@ async def garbled_run(
     editor: Editor, replay: ReplayOpenAI, words: tuple[str, ...], path: str, kept: str = KEPT
 ) -> None:
     doc = editor.open("garbled.py", PREFIX_TEXT)
-    await editor.run_line(doc, 1)
-    message = await wait_message(editor)
-    assert_actionable(message, *words)
-    await editor.wait_runs_done()
+    await run_to_fault(editor, doc, *words)
     assert doc.text == kept
     # The replay server notes the script once it has sent all of it, which on a loaded machine
     # can be after the editor has shown the error: wait for that note.
@@ -252,10 +246,7 @@ async def test_a_reply_with_no_code_over_sse_leaves_the_line(
     replay_openai.reply = reply
     editor = await start(fim=fim)
     doc = editor.open("empty.py", PREFIX_TEXT)
-    await editor.run_line(doc, 1)
-    message = await wait_message(editor)
-    assert_actionable(message, "returned no code")
-    await editor.wait_runs_done()
+    await run_to_fault(editor, doc, "returned no code")
     assert doc.text == PREFIX_TEXT
     assert replay_openai.events_of("complete")[-1]["path"] == (
         "/infill" if fim == "auto" else "/v1/chat/completions"

@@ -20,7 +20,7 @@ from typilot_lsp.features.documents import DocumentsFeature
 from typilot_lsp.features.history import HistoryFeature
 from typilot_lsp.features.runs import RunsFeature
 from typilot_lsp.runs.host import BackendSlot
-from typilot_lsp.runs.manager import Outcome
+from typilot_lsp.runs.model import Outcome
 from typilot_lsp.setup import create_server
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
+from tests.e2e.harness import Editor, editor_session, server_env, start_editor, stop_editor
 from tests.history.history_testutil import file_bytes
 
 REPLY = "def add(a, b):\n    return a + b  # ADD-REPLY-MARKER\n"
@@ -74,11 +74,8 @@ def server_env_for(replay_ollama: Any, typilot_home: dict[str, str]) -> dict[str
 
 @pytest.fixture
 async def editor(server_env_for: dict[str, str]) -> AsyncIterator[Editor]:
-    session = await start_editor(server_env_for)
-    try:
+    async with editor_session(server_env_for) as session:
         yield session
-    finally:
-        await stop_editor(session)
 
 
 async def test_runs_are_listed_and_purged(editor: Editor, server_env_for: dict[str, str]) -> None:

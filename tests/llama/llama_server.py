@@ -275,7 +275,7 @@ class RecordingRelay:
 
 
 def main() -> int:
-    """`python tests/llama/llama_server.py`: start it, print the URL, serve until stopped."""
+    """`python -m tests.llama.llama_server`: start it, print the URL, serve until stopped."""
     install = find_llama()
     if install.missing:
         print(install.missing, file=sys.stderr)

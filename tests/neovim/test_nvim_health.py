@@ -6,7 +6,7 @@ import socket
 from collections.abc import Callable
 
 from tests.neovim.nvim_harness import REPO, Nvim, find_server, lua_str, setup_lua
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 from typilot_lsp import __version__
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 
 REPLY = (
     'def add(a, b):\n    """Return the sum of a and b."""\n    result = a + b\n    return result\n'
@@ -40,10 +40,69 @@ def start_run(nv: Nvim, line: int, kind: str = "gen") -> None:
     )
 
 
-def last_run(nv: Nvim) -> str:
-    return str(
-        nv.wait_for("local ids = require('typilot.lsp').run_ids() return ids[#ids]", what="a run")
+def run_add_two_numbers(nv: Nvim, replay_ollama: ReplayOllama, reply: str, tps: int) -> None:
+    """ORIGINAL opened and its `gen: add two numbers` run started, answered with `reply` at
+    `tps` tokens a second."""
+    replay_ollama.add_rule(match="add two numbers", reply=reply, tokens_per_second=tps)
+    open_file(nv, ORIGINAL)
+    start_run(nv, 2)
+
+
+def last_run_stats(nv: Nvim) -> dict[str, int]:
+    """The plugin's counts for the newest run (edits applied, refused, ...)."""
+    run = nv.wait_for("local ids = require('typilot.lsp').run_ids() return ids[#ids]", what="a run")
+    return dict(nv.lua("return require('typilot.lsp').run_stats(...)", run))
+
+
+def lines_of(text: str) -> list[str]:
+    """A reply's lines, as the buffer holds them."""
+    return text.rstrip("\n").split("\n")
+
+
+def with_reply(reply: str) -> list[str]:
+    """ORIGINAL once the `gen:` line became `reply`."""
+    return ["import os", "", *lines_of(reply), "", "print(os.name)"]
+
+
+def wait_buffer(nv: Nvim, expected: list[str], what: str, timeout: float | None = None) -> None:
+    """Until the current buffer's lines are `expected`."""
+    extra = {} if timeout is None else {"timeout": timeout}
+    nv.wait_for(
+        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
+        expected,
+        what=what,
+        **extra,
     )
+
+
+def wait_streamed(nv: Nvim, text: str, what: str = "some streamed lines") -> None:
+    """Until `text` (a Lua pattern) is somewhere in the current buffer."""
+    nv.wait_for(
+        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find(...) ~= nil",
+        text,
+        timeout=30,
+        what=what,
+    )
+
+
+def wait_progress_end(nv: Nvim, what: str = "the run's progress to end") -> None:
+    nv.wait_for("return require('typilot').statusline() == ''", what=what)
+
+
+def wait_progress(nv: Nvim) -> str:
+    """The statusline once a run's progress shows in it."""
+    return str(
+        nv.wait_for(
+            "local s = require('typilot').statusline() return s ~= '' and s", what="progress"
+        )
+    )
+
+
+def undo_in_normal_mode(nv: Nvim) -> None:
+    """<Esc> (a run may leave Neovim in insert mode, as a visual selection does), then `u`."""
+    nv.api.input("<Esc>")
+    nv.wait_for("return vim.api.nvim_get_mode().mode == 'n'", what="normal mode")
+    nv.cmd("normal! u")
 
 
 def make_editor(
@@ -95,21 +154,12 @@ def test_code_action_streams_reply_and_one_undo_restores_prefix(
     nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama, start_path: str
 ) -> None:
     editor = make_editor(nvim_factory, replay_ollama, start_path)
-    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=60)
-    open_file(editor, ORIGINAL)
-    start_run(editor, 2)
-    expected = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        what="the full reply in the buffer",
-    )
+    run_add_two_numbers(editor, replay_ollama, REPLY, 60)
+    expected = with_reply(REPLY)
+    wait_buffer(editor, expected, "the full reply in the buffer")
     replay_ollama.wait_for("complete")
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
-    run = last_run(editor)
-    stats = editor.lua("return require('typilot.lsp').run_stats(...)", run)
+    wait_progress_end(editor)
+    stats = last_run_stats(editor)
     assert stats["applied"] >= 2, f"expected a streamed run (several edits), got {stats}"
     assert editor.buffer_lines() == expected
 
@@ -122,27 +172,17 @@ def test_code_action_streams_reply_and_one_undo_restores_prefix(
 def test_progress_shows_in_statusline_and_cancel_stops_the_run(
     editor: Nvim, replay_ollama: ReplayOllama
 ) -> None:
-    replay_ollama.add_rule(match="add two numbers", reply=SLOW_REPLY, tokens_per_second=20)
-    open_file(editor, ORIGINAL)
-    start_run(editor, 2)
-    editor.wait_for(
-        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('value_3') ~= nil",
-        timeout=30,
-        what="some streamed lines",
-    )
-    status = editor.wait_for(
-        "local s = require('typilot').statusline() return s ~= '' and s", what="progress"
-    )
+    run_add_two_numbers(editor, replay_ollama, SLOW_REPLY, 20)
+    wait_streamed(editor, "value_3")
+    status = wait_progress(editor)
     assert "Typilot" in status
 
     editor.cmd("Typilot cancel")
     disconnect = replay_ollama.wait_for("disconnect", timeout=15)
     assert disconnect is not None
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
+    wait_progress_end(editor)
     lines = editor.buffer_lines()
-    stats = editor.lua("return require('typilot.lsp').run_stats(...)", last_run(editor))
+    stats = last_run_stats(editor)
     assert stats["applied"] >= 2, f"expected several streamed edits before the cancel, got {stats}"
     # What streamed stays, contiguous, and the run stopped well before the end of the reply.
     assert lines[:2] == ["import os", ""]
@@ -159,9 +199,7 @@ def test_progress_shows_in_statusline_and_cancel_stops_the_run(
 def test_typing_while_a_run_streams_keeps_every_keystroke(
     editor: Nvim, replay_ollama: ReplayOllama
 ) -> None:
-    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=15)
-    open_file(editor, ORIGINAL)
-    start_run(editor, 2)
+    run_add_two_numbers(editor, replay_ollama, REPLY, 15)
     editor.wait_for(
         "return vim.api.nvim_buf_get_lines(0, 2, 3, false)[1]:find('def add') ~= nil",
         timeout=30,
@@ -173,17 +211,12 @@ def test_typing_while_a_run_streams_keeps_every_keystroke(
     expected = [
         "import os, sys",
         "",
-        *REPLY.rstrip("\n").split("\n"),
+        *lines_of(REPLY),
         "",
         "print(os.name)",
         "print(sys.argv)",
     ]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        timeout=30,
-        what="the full reply with the user's edits kept",
-    )
+    wait_buffer(editor, expected, "the full reply with the user's edits kept", timeout=30)
 
 
 def test_edit_racing_a_keystroke_is_refused_and_recomputed(
@@ -210,19 +243,12 @@ def test_edit_racing_a_keystroke_is_refused_and_recomputed(
         """
     )
     start_run(editor, 2)
-    expected = ["import os, sys", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        timeout=30,
-        what="the full reply, with the racing keystroke kept",
-    )
+    expected = ["import os, sys", "", *lines_of(REPLY), "", "print(os.name)"]
+    wait_buffer(editor, expected, "the full reply, with the racing keystroke kept", timeout=30)
     replay_ollama.wait_for("complete")
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
+    wait_progress_end(editor)
     assert editor.buffer_lines() == expected
-    stats = editor.lua("return require('typilot.lsp').run_stats(...)", last_run(editor))
+    stats = last_run_stats(editor)
     assert stats["refused"] >= 1, stats
 
 
@@ -242,13 +268,9 @@ end
 def test_history_shows_the_response_and_purge_empties_it(
     editor: Nvim, replay_ollama: ReplayOllama
 ) -> None:
-    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=200)
-    open_file(editor, ORIGINAL)
-    start_run(editor, 2)
+    run_add_two_numbers(editor, replay_ollama, REPLY, 200)
     replay_ollama.wait_for("complete")
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
+    wait_progress_end(editor)
     # The run is recorded just after its progress ends.
     editor.wait_for(
         "local r = require('typilot.lsp').get_client(0):request_sync('typilot/history', { limit = 5 })"
@@ -268,7 +290,7 @@ def test_history_shows_the_response_and_purge_empties_it(
     assert picks[0]["prompt"] == "Typilot history"
     assert "gen: add two numbers (sample.py)" in picks[0]["labels"][0]
     assert editor.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", scratch) == (
-        REPLY.rstrip("\n").split("\n")
+        lines_of(REPLY)
     )
     assert editor.lua("return { vim.bo[...].buftype, vim.bo[...].filetype }", scratch, scratch) == [
         "nofile",
@@ -299,15 +321,9 @@ def test_plain_package_install_works(
     assert nv.lua("return vim.fn.exists(':Typilot')") == 2
     source = nv.lua("return vim.api.nvim_get_runtime_file('lua/typilot/init.lua', false)[1]")
     assert "/pack/typilot/start/typilot/" in source
-    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=200)
-    open_file(nv, ORIGINAL)
-    start_run(nv, 2)
-    expected = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
-    nv.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        what="the full reply in the buffer",
-    )
+    run_add_two_numbers(nv, replay_ollama, REPLY, 200)
+    expected = with_reply(REPLY)
+    wait_buffer(nv, expected, "the full reply in the buffer")
 
 
 FIX_ORIGINAL = [
@@ -328,15 +344,9 @@ def test_fix_replaces_prefix_and_block_in_one_undo_step(
     replay_ollama.add_rule(match="handle empty lists", reply=FIX_REPLY, tokens_per_second=60)
     open_file(editor, FIX_ORIGINAL)
     start_run(editor, 2, "fix")
-    expected = ["import os", "", *FIX_REPLY.rstrip("\n").split("\n"), "", "print(mean([1, 2]))"]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        what="the fixed block in place of the prefix line and the old block",
-    )
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
+    expected = ["import os", "", *lines_of(FIX_REPLY), "", "print(mean([1, 2]))"]
+    wait_buffer(editor, expected, "the fixed block in place of the prefix line and the old block")
+    wait_progress_end(editor)
     assert editor.buffer_lines() == expected
     editor.cmd("normal! u")
     assert editor.buffer_lines() == FIX_ORIGINAL
@@ -350,17 +360,9 @@ def test_sum_writes_a_comment_and_keeps_the_code(editor: Nvim, replay_ollama: Re
     open_file(editor, original, "mean.lua")
     start_run(editor, 0, "sum")
     expected = ["-- Counts the items of xs.", *original[1:]]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        what="the summary comment",
-    )
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
-    editor.api.input("<Esc>")
-    editor.wait_for("return vim.api.nvim_get_mode().mode == 'n'", what="normal mode")
-    editor.cmd("normal! u")
+    wait_buffer(editor, expected, "the summary comment")
+    wait_progress_end(editor)
+    undo_in_normal_mode(editor)
     assert editor.buffer_lines() == original
 
 
@@ -370,18 +372,10 @@ def test_multibyte_text_streams_intact(editor: Nvim, replay_ollama: ReplayOllama
     replay_ollama.add_rule(match="print a greeting", reply=reply, tokens_per_second=40)
     open_file(editor, original)
     start_run(editor, 1)
-    expected = [original[0], *reply.rstrip("\n").split("\n"), "done = True"]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        what="the reply with its multibyte characters",
-    )
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
-    editor.api.input("<Esc>")
-    editor.wait_for("return vim.api.nvim_get_mode().mode == 'n'", what="normal mode")
-    editor.cmd("normal! u")
+    expected = [original[0], *lines_of(reply), "done = True"]
+    wait_buffer(editor, expected, "the reply with its multibyte characters")
+    wait_progress_end(editor)
+    undo_in_normal_mode(editor)
     assert editor.buffer_lines() == original
 
 
@@ -389,14 +383,8 @@ def test_real_keystrokes_in_insert_mode_during_a_run(
     editor: Nvim, replay_ollama: ReplayOllama
 ) -> None:
     """Typed keys (nvim_input, as from a keyboard) on another line while the run streams."""
-    replay_ollama.add_rule(match="add two numbers", reply=REPLY, tokens_per_second=15)
-    open_file(editor, ORIGINAL)
-    start_run(editor, 2)
-    editor.wait_for(
-        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('def add')",
-        timeout=30,
-        what="the first streamed text",
-    )
+    run_add_two_numbers(editor, replay_ollama, REPLY, 15)
+    wait_streamed(editor, "def add", "the first streamed text")
     # Open a line at the end of the file and type, in insert mode, while edits arrive.
     editor.api.input("Gocount = 0")
     for ch in " + 1  # typed during the run":
@@ -406,21 +394,14 @@ def test_real_keystrokes_in_insert_mode_during_a_run(
     expected = [
         "import os",
         "",
-        *REPLY.rstrip("\n").split("\n"),
+        *lines_of(REPLY),
         "",
         "print(os.name)",
         "count = 0 + 1  # typed during the run",
     ]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        timeout=30,
-        what="the full reply and every typed key",
-    )
+    wait_buffer(editor, expected, "the full reply and every typed key", timeout=30)
     replay_ollama.wait_for("complete")
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
+    wait_progress_end(editor)
     assert editor.lua("return vim.api.nvim_get_mode().mode") == "n"
     assert editor.buffer_lines() == expected
 
@@ -448,21 +429,13 @@ def test_client_config_without_setup(
         json.dumps(find_server()),
         replay_ollama.url,
     )
-    replay_ollama.add_rule(match="add two numbers", reply=SLOW_REPLY, tokens_per_second=60)
-    open_file(nv, ORIGINAL)
-    start_run(nv, 2)
-    status = nv.wait_for(
-        "local s = require('typilot').statusline() return s ~= '' and s", what="progress"
-    )
+    run_add_two_numbers(nv, replay_ollama, SLOW_REPLY, 60)
+    status = wait_progress(nv)
     assert "Typilot" in status
-    nv.wait_for(
-        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('value_3')",
-        timeout=30,
-        what="some streamed lines",
-    )
+    wait_streamed(nv, "value_3")
     nv.cmd("Typilot cancel")
     replay_ollama.wait_for("disconnect", timeout=15)
-    nv.wait_for("return require('typilot').statusline() == ''", what="the run's progress to end")
+    wait_progress_end(nv)
     nv.cmd("normal! u")
     assert nv.buffer_lines() == ORIGINAL
 
@@ -480,15 +453,9 @@ def test_crlf_file_streams_without_stray_carriage_returns(
         what="the client",
     )
     start_run(editor, 2)
-    expected = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        what="the reply, line by line, without \\r",
-    )
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
+    expected = with_reply(REPLY)
+    wait_buffer(editor, expected, "the reply, line by line, without \\r")
+    wait_progress_end(editor)
     editor.cmd("write")
     assert path.read_bytes() == ("\r\n".join(expected) + "\r\n").encode()
 
@@ -507,7 +474,7 @@ def test_runs_in_two_buffers_are_independent_undo_steps(
     open_file(editor, js, "two.js")
     two = editor.lua("return vim.api.nvim_get_current_buf()")
     start_run(editor, 0)
-    expected_one = ["import os", "", *REPLY.rstrip("\n").split("\n"), "", "print(os.name)"]
+    expected_one = with_reply(REPLY)
     expected_two = ["console.log('hi');", "export {};"]
     editor.wait_for(
         "local a, b, ea, eb = ... return vim.deep_equal(vim.api.nvim_buf_get_lines(a, 0, -1, false), ea)"
@@ -518,9 +485,7 @@ def test_runs_in_two_buffers_are_independent_undo_steps(
         expected_two,
         what="both runs complete",
     )
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="both runs' progress to end"
-    )
+    wait_progress_end(editor, "both runs' progress to end")
     editor.cmd("normal! u")
     assert editor.buffer_lines() == js
     editor.cmd(f"buffer {one}")
@@ -529,19 +494,11 @@ def test_runs_in_two_buffers_are_independent_undo_steps(
 
 
 def test_closing_the_buffer_cancels_its_run(editor: Nvim, replay_ollama: ReplayOllama) -> None:
-    replay_ollama.add_rule(match="add two numbers", reply=SLOW_REPLY, tokens_per_second=20)
-    open_file(editor, ORIGINAL)
-    start_run(editor, 2)
-    editor.wait_for(
-        "return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n'):find('value_1')",
-        timeout=30,
-        what="some streamed lines",
-    )
+    run_add_two_numbers(editor, replay_ollama, SLOW_REPLY, 20)
+    wait_streamed(editor, "value_1")
     editor.cmd("bwipeout!")
     assert replay_ollama.wait_for("disconnect", timeout=15) is not None
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
+    wait_progress_end(editor)
 
 
 def test_fix_on_a_visual_selection_targets_only_the_selection(
@@ -560,15 +517,7 @@ def test_fix_on_a_visual_selection_targets_only_the_selection(
         " return vim.startswith(a.title, 'Typilot: fix') end })"
     )
     expected = ["a = 7 // 2", "b = 9 / 2", "print(a, b)"]
-    editor.wait_for(
-        "return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)",
-        expected,
-        what="only the selected statement rewritten",
-    )
-    editor.wait_for(
-        "return require('typilot').statusline() == ''", what="the run's progress to end"
-    )
-    editor.api.input("<Esc>")
-    editor.wait_for("return vim.api.nvim_get_mode().mode == 'n'", what="normal mode")
-    editor.cmd("normal! u")
+    wait_buffer(editor, expected, "only the selected statement rewritten")
+    wait_progress_end(editor)
+    undo_in_normal_mode(editor)
     assert editor.buffer_lines() == original

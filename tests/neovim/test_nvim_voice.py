@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 from tests.voice.audio import PulseNullSink, missing_tools, model_path, speak
 
 PHRASE = "generate a function that adds two numbers"

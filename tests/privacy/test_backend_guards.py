@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 from typilot_lsp.backends import create_backend
 from typilot_lsp.backends.base import FimPrompt, GenerationRequest
 from typilot_lsp.backends.ollama import OllamaBackend, OllamaClient

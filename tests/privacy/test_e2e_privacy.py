@@ -33,8 +33,8 @@ from lsprotocol import types
 
 from tests.e2e import harness
 from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
-from tests.replay_ollama import ReplayOllama
-from tests.replay_openai import ReplayOpenAI
+from tests.replay.ollama import ReplayOllama
+from tests.replay.openai import ReplayOpenAI
 
 REPLY = "def add(a, b):\n    return a + b\n"
 SOURCE = "import math\n# gen: add two numbers\nprint(1)\n"

@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.replay_ollama import (
+from tests import REPO_ROOT
+from tests.replay import ollama_process
+from tests.replay.ollama import (
     BUSY_ERROR,
     RUNNER_CRASHED_ERROR,
     ReplayOllama,
@@ -33,7 +34,6 @@ from tests.replay_ollama import (
 CODER = "qwen2.5-coder:1.5b"
 THINKER = "qwen3:1.7b"
 RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
-REPLAY_SCRIPT = Path(__file__).resolve().parents[1] / "replay_ollama.py"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -789,17 +789,8 @@ def test_cli_prints_listening_and_stops_on_sigterm(tmp_path: Path) -> None:
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps([{"match": "hello", "reply": "from file"}]))
     with subprocess.Popen(
-        [
-            sys.executable,
-            str(REPLAY_SCRIPT),
-            "--port",
-            "0",
-            "--rules",
-            str(rules),
-            "--tps",
-            "500",
-            "--log-events",
-        ],
+        ollama_process("--port", "0", "--rules", str(rules), "--tps", "500", "--log-events"),
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -954,14 +945,16 @@ def test_bad_keep_alive_is_a_400(client: httpx.Client) -> None:
 
 def test_cli_refuses_non_loopback_and_busy_port(replay_ollama: ReplayOllama) -> None:
     public = subprocess.run(
-        [sys.executable, str(REPLAY_SCRIPT), "--host", "0.0.0.0"],
+        ollama_process("--host", "0.0.0.0"),
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert public.returncode == 2 and "loopback" in public.stderr
     taken = subprocess.run(
-        [sys.executable, str(REPLAY_SCRIPT), "--port", str(replay_ollama.port)],
+        ollama_process("--port", str(replay_ollama.port)),
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,

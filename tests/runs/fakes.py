@@ -23,7 +23,7 @@ from typilot_lsp.apply import HeadlessHost
 from typilot_lsp.backends.ollama import OllamaBackend
 from typilot_lsp.config import Config
 from typilot_lsp.runs.host import BackendSlot
-from typilot_lsp.runs.manager import Outcome, Run
+from typilot_lsp.runs.model import Outcome, Run
 
 MODEL = "qwen2.5-coder:1.5b"
 URI = "file:///work/example.py"

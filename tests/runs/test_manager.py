@@ -9,14 +9,9 @@ import pytest
 
 from tests.runs.fakes import MODEL, URI, FakeOllama, make_host
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode
-from typilot_lsp.runs.manager import (
-    CancelReason,
-    Outcome,
-    RunManager,
-    RunRefused,
-    RunResult,
-    mode_for,
-)
+from typilot_lsp.runs.manager import RunContext, RunManager
+from typilot_lsp.runs.model import CancelReason, Outcome, RunRefused, RunResult
+from typilot_lsp.runs.request import mode_for
 
 SOURCE = "import math\n\n# gen: area of a circle\n\nprint('end')\n"
 REPLY = ["def area(r):\n", "    return math.pi * r * r\n"]
@@ -38,7 +33,9 @@ async def test_a_gen_run_replaces_its_line_with_code_and_returns_done() -> None:
     assert host.progresses[0].events[0] == ("begin", "gen")
     assert host.progresses[0].events[-1] == ("end", Outcome.DONE)
     # The prompt names the instruction; the record keeps the outcome's value.
-    assert "area of a circle" in ollama.chats[0]["messages"][-1]["content"]
+    user, prefill = ollama.chats[0]["messages"][-2:]
+    assert "area of a circle" in user["content"]
+    assert prefill == {"role": "assistant", "content": "```python\n"}  # starts in code
     assert [r.outcome for r in host.records] == ["done"]
     assert runs.active == {}
 
@@ -118,7 +115,7 @@ async def test_a_fix_answered_in_sentences_keeps_the_code_and_says_why() -> None
     assert result.outcome is Outcome.ERROR
     assert result.error is not None and "replied in sentences, not code" in result.error
     assert text == FIX_SOURCE
-    assert any("Rephrase the instruction" in m for m in messages)
+    assert any("Rephrase" in m for m in messages)
 
 
 async def test_a_fix_lands_the_target_once_and_not_the_variants_after_it() -> None:
@@ -161,15 +158,16 @@ async def test_prepare_alone_builds_the_request_for_a_fix() -> None:
     try:
         run = await runs.start(URI, 0)
         await run.result()
-        plan = runs.plan(run, doc, None)
-        result = RunResult(model=MODEL)
-        prepared = await runs.prepare(run, doc, match, plan, result, host.progress_for(run))
+        ctx = RunContext(run, doc, match, runs.plan(run, doc, None), host.progress_for(run))
+        prepared = await runs.prepare(ctx)
     finally:
         await host.aclose()
     assert run.mode is Mode.REPLACE
     assert prepared.request.model == MODEL
     assert "handle zero" in prepared.request.prompt
-    assert result.prompt == prepared.request.prompt
+    assert prepared.request.prefill == "```python\n" and prepared.request.stop == ("```",)
+    result = prepared.result(host.backend.host)
+    assert result.prompt == prepared.request.prompt and result.model == MODEL
     assert result.host.startswith("http://127.0.0.1")
 
 

@@ -1,7 +1,7 @@
 """The output filter on real replies: SmolLM2-135M-Instruct's answers to the prompts a run builds.
 
 tests/runs/replies/ holds the raw replies (captured at temperature 0 from a real llama-server
-by `python tests/runs/replies/cases.py`) and the documents they answer. Each reply goes through
+by `python -m tests.runs.replies.cases`) and the documents they answer. Each reply goes through
 the filter exactly as a run sets it up (the prefix line's indentation, the language's comments,
 usage kept only when asked for), whole and in token-sized chunks, and what lands must be what a
 user asked for: code without fences, prose, usage examples, program output or second copies of a
@@ -81,7 +81,7 @@ def landed(case: Case, reply: str, size: int = 0) -> str:
 
 def test_every_case_has_its_captured_reply() -> None:
     missing = [case.name for case in CASES if not reply_path(case).is_file()]
-    assert not missing, f"capture them: python tests/runs/replies/cases.py ({missing})"
+    assert not missing, f"capture them: python -m tests.runs.replies.cases ({missing})"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -89,3 +89,81 @@ def test_context_budget_is_the_smaller_of_the_setting_and_half_the_window() -> N
     assert context_budget(100_000, 4096, None) == 4096 * 3 // 2
     assert context_budget(1000, 32768, None) == 1000
     assert context_budget(100_000, 32768, 2048) == 2048 * 3 // 2
+
+
+# -- a prompt whose start stays put (the model server's prompt cache reuses it) ----------------
+
+
+def module(functions: int) -> list[str]:
+    """A module of small top-level functions, each after a blank line."""
+    lines = ["import math\n"]
+    for i in range(functions):
+        lines += ["\n", f"def f_{i}(x):\n", f"    return x + {i}\n"]
+    return lines
+
+
+def common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def gen_at(lines: list[str], line: int, instruction: str = "area of a circle") -> str:
+    _system, user = build_prompt(
+        prompt_input(lines=lines, prefix_line=line, instruction=instruction), 600
+    )
+    return user
+
+
+def test_the_code_above_starts_at_a_top_level_boundary_within_its_share() -> None:
+    lines = module(60)
+    prefix = 120
+    lines.insert(prefix, "# gen: area of a circle\n")
+    user = gen_at(lines, prefix)
+    code = user.split("Language: python\n\n", 1)[1]
+    assert code.startswith("def f_"), code[:40]  # a whole definition, not the middle of one
+    assert len(code.split(CURSOR)[0]) <= 600 * 2 // 3
+
+
+def test_typing_the_instruction_changes_only_the_prompt_tail() -> None:
+    lines = module(60)
+    lines.insert(120, "# gen: area\n")
+    short, longer = gen_at(lines, 120, "area"), gen_at(lines, 120, "area of a circle")
+    shared = common_prefix(short, longer)
+    assert CURSOR in shared and shared.endswith("area")  # everything up to the instruction
+
+
+def test_edits_below_the_prefix_line_keep_everything_up_to_the_cursor() -> None:
+    lines = module(60)
+    lines.insert(120, "# gen: area of a circle\n")
+    edited = [*lines[:125], "def added_below():\n", "    pass\n", *lines[125:]]
+    first, second = gen_at(lines, 120), gen_at(edited, 120)
+    assert first.split(CURSOR)[0] == second.split(CURSOR)[0]
+
+
+def test_a_previous_run_landing_above_keeps_the_start_of_the_code() -> None:
+    lines = module(60)
+    lines.insert(120, "# gen: area of a circle\n")
+    # the first run's code lands a few definitions above this prefix line
+    landed = ["\n", "def landed(x):\n", "    return x * 2\n"]
+    after_run = [*lines[:112], *landed, *lines[112:]]
+    first, second = gen_at(lines, 120), gen_at(after_run, 120 + len(landed))
+    shared = common_prefix(first, second)
+    start = first.split("Language: python\n\n", 1)[1]
+    # the shared part runs from the prompt's start past the window's first line to the change
+    assert len(shared) > first.index(start) + len(start.split("\n", 1)[0])
+    assert "def landed" in second and "def landed" not in shared
+
+
+def test_other_files_definitions_come_first_and_share_the_budget() -> None:
+    lines = module(60)
+    lines.insert(120, "# gen: area of a circle\n")
+    definitions = "# geometry.py\ndef circle(r: float) -> float: ...\n"
+    _system, user = build_prompt(
+        prompt_input(lines=lines, prefix_line=120, other_files=definitions), 600
+    )
+    assert user.index("def circle") < user.index("def f_") < user.index(CURSOR)
+    without = gen_at(lines, 120)
+    code = user.split(definitions, 1)[1]
+    assert len(code) < len(without)  # this file's code gave way to the definitions

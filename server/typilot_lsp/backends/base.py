@@ -3,7 +3,10 @@
 A backend turns one :class:`GenerationRequest` into a stream of text pieces. It owns the
 privacy guards (``prepare`` refuses a remote host or a cloud model before any prompt is
 sent) and maps every failure to a :class:`typilot_lsp.errors.TypilotError` whose message
-the user can act on.
+the user can act on. A run calls ``prepare`` once, then ``stream`` with the model it named;
+``warm`` sends a request's prompt without streaming a reply, so that the model server's prompt
+cache holds it when the run comes (see ``typilot_lsp.runs.prewarm``). Options that only one
+kind of server knows (Ollama's ``keep_alive`` and ``think``) are the backend's own.
 
 Use ``stream()`` under :func:`contextlib.aclosing` (or let the task be cancelled): closing
 the generator closes the HTTP connection at once, which is how Ollama cancels a generation.
@@ -36,13 +39,37 @@ class GenerationRequest:
     system: str
     prompt: str  # the user message
     options: dict[str, Any] = attrs.field(factory=dict)  # the backend's pass-through options
-    keep_alive: str | int = "5m"
-    think: bool | None = None  # None: the field is not sent
     max_tokens: int | None = None
     """Bound on the reply's length (Ollama `num_predict`, OpenAI `max_tokens`); None: none."""
     fim: FimPrompt | None = None
     """Set when the run may use fill-in-the-middle: the backend uses it where the model
     supports it, else the chat messages (``system`` / ``prompt``)."""
+    prefill: str = ""
+    """Chat only: the start of the reply (e.g. the opening code fence), sent as a final
+    assistant message that the model continues. The streamed text is what the model wrote
+    after it, whether or not the server repeats it (``after_prefill``)."""
+    stop: tuple[str, ...] = ()
+    """Chat only: the model stops where it would write one of these (e.g. the closing fence)."""
+
+
+async def after_prefill(pieces: AsyncIterator[str], prefill: str) -> AsyncIterator[str]:
+    """The model's own text after ``prefill``: llama-server repeats a continued assistant
+    message at the start of its reply, Ollama does not; the run sees the same text from both
+    (and the output filter judges the model's text, not the fence it was given)."""
+    head: str | None = "" if prefill else None
+    async for piece in pieces:
+        if head is None:
+            yield piece
+            continue
+        head += piece
+        if len(head) < len(prefill) and prefill.startswith(head):
+            continue  # not yet known whether the server repeats the prefill
+        text = head[len(prefill) :] if head.startswith(prefill) else head
+        head = None
+        if text:
+            yield text
+    if head and not prefill.startswith(head):
+        yield head
 
 
 @attrs.define
@@ -68,10 +95,21 @@ class ModelInfo:
     context_length: int | None
     remote_host: str | None  # set for cloud/remote models
     remote_model: str | None = None
+    label: str = ""
+    """The name shown to the user, when it differs from ``name`` (a model file's path)."""
+
+    @property
+    def shown_name(self) -> str:
+        return self.label or self.name
 
 
 @runtime_checkable
 class Backend(Protocol):
+    @property
+    def host(self) -> str:
+        """The model server's URL (for messages and the history)."""
+        ...
+
     async def prepare(self, model: str, notify: Notify | None = None) -> ModelInfo:
         """Check the host and model (privacy guards included) and describe the model.
 
@@ -84,7 +122,14 @@ class Backend(Protocol):
         stats: StreamStats | None = None,
         notify: Notify | None = None,
     ) -> AsyncIterator[str]:
-        """Yield the response text as it arrives (thinking text is not yielded)."""
+        """Yield the response text as it arrives (thinking text is not yielded).
+
+        ``request.model`` is the name ``prepare`` returned: ``stream`` does not prepare again."""
+        ...
+
+    async def warm(self, request: GenerationRequest) -> int | None:
+        """Send ``request``'s prompt for the server to evaluate and cache, asking for at most
+        one token and reading no stream; how many prompt tokens it evaluated, if it says."""
         ...
 
     async def aclose(self) -> None: ...

@@ -27,7 +27,13 @@ from typing import Any
 import httpx
 
 from typilot_lsp import __version__
-from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
+from typilot_lsp.backends.base import (
+    GenerationRequest,
+    ModelInfo,
+    Notify,
+    StreamStats,
+    after_prefill,
+)
 from typilot_lsp.backends.transport import loop_transport
 from typilot_lsp.backends.urls import host_name, resolve_ollama_host
 from typilot_lsp.backends.waiting import ReadDeadline, within
@@ -209,6 +215,10 @@ class OllamaClient:
         except (ValueError, UnicodeDecodeError):
             raise NotOllama(self.host, f"{path} did not answer JSON") from None
 
+    async def post_json(self, path: str, body: dict[str, Any], *, model: str) -> Any:
+        """POST ``body`` and read the whole JSON answer (``"stream": false``)."""
+        return await self._get_json("POST", path, model=model, json=body)
+
     # --- discovery --------------------------------------------------------------------
 
     async def version(self) -> str:
@@ -327,7 +337,7 @@ class OllamaClient:
             raise OllamaStreamError(model, f"Ollama said: {chunk['error']}")
         return chunk
 
-    async def _text_stream(
+    async def text_stream(
         self,
         path: str,
         body: dict[str, Any],
@@ -401,7 +411,7 @@ class OllamaClient:
         ):
             if value is not None:
                 body[key] = value
-        return self._text_stream("/api/generate", body, stats, allow_cloud_models)
+        return self.text_stream("/api/generate", body, stats, allow_cloud_models)
 
     def chat(
         self,
@@ -422,7 +432,7 @@ class OllamaClient:
             body["keep_alive"] = keep_alive
         if think is not None:
             body["think"] = think
-        return self._text_stream("/api/chat", body, stats, allow_cloud_models)
+        return self.text_stream("/api/chat", body, stats, allow_cloud_models)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -442,10 +452,13 @@ class OllamaBackend:
         policy: PrivacyPolicy | None = None,
         *,
         trace: bool = False,
+        keep_alive: str | int = "5m",
     ) -> None:
         self.client = client
         self.policy = policy or PrivacyPolicy()
         self.trace = trace
+        self.keep_alive = keep_alive
+        """How long Ollama keeps the model loaded after a request (`ollama.keepAlive`)."""
 
     @classmethod
     def from_config(
@@ -464,7 +477,12 @@ class OllamaBackend:
             idle_timeout=float(ollama.idle_timeout),
             transport=transport,
         )
-        return cls(client, policy, trace=bool(getattr(config, "trace", False)))
+        return cls(
+            client,
+            policy,
+            trace=bool(getattr(config, "trace", False)),
+            keep_alive=ollama.keep_alive,
+        )
 
     @property
     def host(self) -> str:
@@ -487,11 +505,39 @@ class OllamaBackend:
         stats: StreamStats | None = None,
         notify: Notify | None = None,
     ) -> AsyncIterator[str]:
-        info = await self.prepare(request.model, notify)
         stats = stats if stats is not None else StreamStats()
+        path, body = await self._request_body(request)
+        stats.endpoint = "fim" if path == "/api/generate" else "chat"
+        gen = self.client.text_stream(path, body, stats, self.policy.allow_cloud_models)
+        try:
+            async for piece in after_prefill(
+                gen, request.prefill if stats.endpoint == "chat" else ""
+            ):
+                yield piece
+        finally:
+            await gen.aclose()
+
+    async def warm(self, request: GenerationRequest) -> int | None:
+        """The run's own request, one token, no stream: Ollama loads the model if it is not
+        loaded (for `keep_alive`) and its runner reuses the evaluated prompt's same-prefix
+        cache for the run that follows."""
+        path, body = await self._request_body(request)
+        body["options"] = {**body.get("options", {}), "num_predict": 1}
+        answer = await self.client.post_json(path, {**body, "stream": False}, model=request.model)
+        evaluated = answer.get("prompt_eval_count") if isinstance(answer, dict) else None
+        return evaluated if isinstance(evaluated, int) else None
+
+    async def _request_body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        """The route and body for `request`: FIM through `/api/generate` with a suffix when the
+        model can fill in the middle, else `/api/chat`. Capabilities come from `/api/show`
+        (cached), which `prepare` already asked."""
+        info = await self.client.model_info(request.model)
         options = dict(request.options)
         if request.max_tokens:
             options["num_predict"] = request.max_tokens
+        body: dict[str, Any] = {"model": request.model, "keep_alive": self.keep_alive}
+        if "thinking" in info.capabilities:
+            body["think"] = False  # a code reply, not a reasoning trace
         if request.fim is not None and "insert" in info.capabilities:
             # Fill-in-the-middle: the model's template puts prompt and suffix around the gap.
             log.debug(
@@ -501,45 +547,31 @@ class OllamaBackend:
                 redact(request.fim.prefix, self.trace),
                 redact(request.fim.suffix, self.trace),
             )
-            stats.endpoint = "fim"
-            gen = self.client.generate(
-                request.model,
-                request.fim.prefix,
-                # An empty suffix would turn Ollama's FIM template off (`if .Suffix`).
-                suffix=request.fim.suffix or "\n",
-                options=options,
-                keep_alive=request.keep_alive,
-                think=request.think,
-                stats=stats,
-                allow_cloud_models=self.policy.allow_cloud_models,
-            )
-        else:
-            log.debug(
-                "chat %s at %s: system %s, prompt %s",
-                request.model,
-                self.host,
-                redact(request.system, self.trace),
-                redact(request.prompt, self.trace),
-            )
-            messages = []
-            if request.system:
-                messages.append({"role": "system", "content": request.system})
-            messages.append({"role": "user", "content": request.prompt})
-            stats.endpoint = "chat"
-            gen = self.client.chat(
-                request.model,
-                messages,
-                options=options,
-                keep_alive=request.keep_alive,
-                think=request.think,
-                stats=stats,
-                allow_cloud_models=self.policy.allow_cloud_models,
-            )
-        try:
-            async for piece in gen:
-                yield piece
-        finally:
-            await gen.aclose()
+            # An empty suffix would turn Ollama's FIM template off (`if .Suffix`).
+            body.update(prompt=request.fim.prefix, suffix=request.fim.suffix or "\n")
+            if options:
+                body["options"] = options
+            return "/api/generate", body
+        log.debug(
+            "chat %s at %s: system %s, prompt %s",
+            request.model,
+            self.host,
+            redact(request.system, self.trace),
+            redact(request.prompt, self.trace),
+        )
+        messages = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        if request.prefill:
+            # Ollama continues a final assistant message (the reply does not repeat it).
+            messages.append({"role": "assistant", "content": request.prefill})
+        if request.stop:
+            options["stop"] = list(request.stop)
+        body["messages"] = messages
+        if options:
+            body["options"] = options
+        return "/api/chat", body
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -46,7 +46,13 @@ from typing import Any
 import httpx
 
 from typilot_lsp import __version__
-from typilot_lsp.backends.base import GenerationRequest, ModelInfo, Notify, StreamStats
+from typilot_lsp.backends.base import (
+    GenerationRequest,
+    ModelInfo,
+    Notify,
+    StreamStats,
+    after_prefill,
+)
 from typilot_lsp.backends.transport import loop_transport
 from typilot_lsp.backends.urls import host_name
 from typilot_lsp.backends.waiting import ReadDeadline, within
@@ -433,6 +439,26 @@ class OpenAIClient:
                 self.base_url, 200, f"{url} did not answer JSON; is `{URL_SETTING}` right?"
             ) from None
 
+    async def post_json(self, url: str, body: dict[str, Any], *, model: str) -> Any:
+        """POST ``body`` and read the whole JSON answer (a request that streams nothing)."""
+        started = time.monotonic()
+        response = await self._send(
+            lambda: self._http.build_request("POST", url, json=body),
+            stream=False,
+            model=model,
+            notify=None,
+            deadline=started + self.first_token_timeout,
+            started=started,
+        )
+        if response.status_code != 200:
+            if url.endswith("/infill") and response.status_code in (404, 405, 501):
+                raise _FimUnsupported(_error_message(response)[0])
+            raise self.status_error(response, model)
+        try:
+            return response.json()
+        except (ValueError, UnicodeDecodeError):
+            return None
+
     async def models(self, notify: Notify | None = None) -> list[dict[str, Any]]:
         """``GET {baseUrl}/models``: the served models (``data``)."""
         body = await self.get_json(f"{self.base_url}/models", notify=notify)
@@ -705,6 +731,7 @@ class OpenAIBackend:
             capabilities=("completion",),
             context_length=_context_length(entry),
             remote_host=None,
+            label=model or file_label(name),
         )
 
     async def stream(
@@ -714,59 +741,32 @@ class OpenAIBackend:
         notify: Notify | None = None,
     ) -> AsyncIterator[str]:
         stats = stats if stats is not None else StreamStats()
-        info = await self.prepare(request.model, notify)
-        model = info.name
+        model = request.model
         if request.fim is not None and model not in self.no_fim:
-            log.debug(
-                "infill %s at %s: prefix %s, suffix %s",
+            gen = self._text(
+                f"{self.client.root}/infill",
+                {**self._infill_body(request), "stream": True},
                 model,
-                self.host,
-                redact(request.fim.prefix, self.trace),
-                redact(request.fim.suffix, self.trace),
+                stats,
+                notify,
+                fim=True,
             )
-            body: dict[str, Any] = {
-                **_infill_options(request.options),
-                "input_prefix": request.fim.prefix,
-                "input_suffix": request.fim.suffix,
-                "stream": True,
-            }
-            if request.max_tokens:
-                body["n_predict"] = request.max_tokens
-            gen = self._text(f"{self.client.root}/infill", body, model, stats, notify, fim=True)
             try:
                 async for piece in gen:
                     yield piece
                 return
             except _FimUnsupported:
-                self.no_fim.add(model)
-                log.info("%s cannot fill in the middle at %s: using chat", model, self.host)
-                if notify is not None:
-                    notify("no fill-in-the-middle for this model: using chat")
+                self._no_fim(model, notify)
             finally:
                 await gen.aclose()
-        log.debug(
-            "chat %s at %s: system %s, prompt %s",
-            model,
-            self.host,
-            redact(request.system, self.trace),
-            redact(request.prompt, self.trace),
-        )
-        messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
         body = {
-            **request.options,
-            "model": model,
-            "messages": messages,
+            **self._chat_body(request),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if request.max_tokens:
-            body["max_tokens"] = request.max_tokens
         gen = self._text(f"{self.client.base_url}/chat/completions", body, model, stats, notify)
         try:
-            async for piece in gen:
+            async for piece in after_prefill(gen, request.prefill):
                 yield piece
         except UnknownModel as exc:
             self._models = None  # a stale list: ask again next time
@@ -776,6 +776,73 @@ class OpenAIBackend:
             ) from exc
         finally:
             await gen.aclose()
+
+    async def warm(self, request: GenerationRequest) -> int | None:
+        """The run's own request, at most one token and no stream: llama-server keeps the
+        evaluated prompt in its slot (`cache_prompt`, on by default), vLLM in its prefix cache."""
+        answer = None
+        if request.fim is not None and request.model not in self.no_fim:
+            body = {**self._infill_body(request), "n_predict": 1, "stream": False}
+            try:
+                answer = await self.client.post_json(
+                    f"{self.client.root}/infill", body, model=request.model
+                )
+            except _FimUnsupported:
+                self._no_fim(request.model, None)
+        if answer is None:
+            body = {**self._chat_body(request), "max_tokens": 1, "stream": False}
+            answer = await self.client.post_json(
+                f"{self.client.base_url}/chat/completions", body, model=request.model
+            )
+        timings = answer.get("timings") if isinstance(answer, dict) else None
+        evaluated = timings.get("prompt_n") if isinstance(timings, dict) else None
+        return evaluated if isinstance(evaluated, int) else None
+
+    def _no_fim(self, model: str, notify: Notify | None) -> None:
+        self.no_fim.add(model)
+        log.info("%s cannot fill in the middle at %s: using chat", model, self.host)
+        if notify is not None:
+            notify("no fill-in-the-middle for this model: using chat")
+
+    def _infill_body(self, request: GenerationRequest) -> dict[str, Any]:
+        assert request.fim is not None
+        log.debug(
+            "infill %s at %s: prefix %s, suffix %s",
+            request.model,
+            self.host,
+            redact(request.fim.prefix, self.trace),
+            redact(request.fim.suffix, self.trace),
+        )
+        body: dict[str, Any] = {
+            **_infill_options(request.options),
+            "input_prefix": request.fim.prefix,
+            "input_suffix": request.fim.suffix,
+        }
+        if request.max_tokens:
+            body["n_predict"] = request.max_tokens
+        return body
+
+    def _chat_body(self, request: GenerationRequest) -> dict[str, Any]:
+        log.debug(
+            "chat %s at %s: system %s, prompt %s",
+            request.model,
+            self.host,
+            redact(request.system, self.trace),
+            redact(request.prompt, self.trace),
+        )
+        messages = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        if request.prefill:
+            # llama-server, LM Studio and vLLM continue a final assistant message.
+            messages.append({"role": "assistant", "content": request.prefill})
+        body: dict[str, Any] = {**request.options, "model": request.model, "messages": messages}
+        if request.max_tokens:
+            body["max_tokens"] = request.max_tokens
+        if request.stop:
+            body["stop"] = list(request.stop)
+        return body
 
     async def _text(
         self,
@@ -860,6 +927,13 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self.client._http.aclose()
+
+
+def file_label(model_id: str) -> str:
+    """The name a person knows a model by when the server names it by its file
+    (llama-server without `--alias`: `/models/SmolLM2-135M-Instruct.Q4_1.gguf`)."""
+    base = model_id.replace("\\", "/").rsplit("/", 1)[-1]
+    return base[: -len(".gguf")] if base.lower().endswith(".gguf") else base or model_id
 
 
 def _find_model(models: list[dict[str, Any]], model: str) -> dict[str, Any] | None:

@@ -26,7 +26,8 @@ from typilot_lsp.privacy import PrivacyPolicy
 from typilot_lsp.pygls_adapter import register_command
 from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.host import BackendSlot
-from typilot_lsp.runs.manager import CancelReason, Outcome, Run, RunArguments, RunManager
+from typilot_lsp.runs.manager import RunManager
+from typilot_lsp.runs.model import CancelReason, Outcome, Run, RunArguments
 from typilot_lsp.work_done_progress import WorkDoneProgress
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typilot_lsp.documents import TypilotDocument
     from typilot_lsp.history import AsyncHistory
     from typilot_lsp.runs.engine import DocumentEditor
-    from typilot_lsp.runs.manager import Outcome, Run
+    from typilot_lsp.runs.model import Outcome, Run
 
 
 class Progress(Protocol):

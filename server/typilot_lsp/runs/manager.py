@@ -15,24 +15,28 @@ always ends with the buffer intact: what streamed stays, nothing else changes.
 from __future__ import annotations
 
 import asyncio
-import enum
 import itertools
 import logging
-import posixpath
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 import attrs
 from lsprotocol import types
 
-from typilot_lsp.backends.base import FimPrompt, GenerationRequest, StreamStats
+from typilot_lsp.backends.base import FimPrompt, GenerationRequest, ModelInfo
 from typilot_lsp.comments import comment_syntax
 from typilot_lsp.documents import TypilotDocument, content_length, units_to_col
 from typilot_lsp.errors import TypilotError
-from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
+from typilot_lsp.prefixes import Mode, PrefixMatch
 from typilot_lsp.runs.engine import StreamWriter, TrackedRegion
+from typilot_lsp.runs.model import (
+    QUIET_REASONS,
+    CancelReason,
+    Outcome,
+    Run,
+    RunRefused,
+    RunResult,
+)
 from typilot_lsp.runs.output_filter import (
     PROSE_LANGUAGES,
     LineShaper,
@@ -43,18 +47,12 @@ from typilot_lsp.runs.output_filter import (
     usual_width,
     wants_usage,
 )
-from typilot_lsp.runs.prompt import (
-    CURSOR,
-    PromptInput,
-    build_fim,
-    build_prompt,
-    context_budget,
-)
+from typilot_lsp.runs.prompt import CURSOR
+from typilot_lsp.runs.request import compose, file_name, mode_for, prompt_input
 from typilot_lsp.runs.targets import Target, find_target
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend
-    from typilot_lsp.config import UserCommand
     from typilot_lsp.runs.engine import DocumentEditor
     from typilot_lsp.runs.host import Progress, RunHost
 
@@ -64,99 +62,6 @@ PROGRESS_REPORT_INTERVAL = 1.0
 """Seconds between the "N tokens" progress reports: each is a message the editor renders."""
 REPLACE_WAIT_S = 5.0
 """How long a new run on a line waits for the run it replaces to write what it has."""
-
-
-class Outcome(str, enum.Enum):
-    """How a run ended (also what the history records)."""
-
-    DONE = "done"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-
-
-class CancelReason(str, enum.Enum):
-    """Why a run was cancelled."""
-
-    USER = "user"
-    """The progress UI's cancel, `typilot.cancel`, or a spoken "cancel"."""
-    REPLACED = "replaced"
-    """A new run started on the same line."""
-    CLOSED = "closed"
-    """The document was closed (nothing more is written)."""
-    EDITED = "edited"
-    """The user edited the text the run was writing."""
-    SHUTDOWN = "shutdown"
-    """The server is shutting down."""
-
-
-QUIET_REASONS = (CancelReason.CLOSED, CancelReason.SHUTDOWN)
-"""Cancelled for these, a run shows no message: nobody is there to read it."""
-
-
-class RunRefused(TypilotError):
-    """A run that cannot start (no prefix on the line, document not open, ...)."""
-
-
-@attrs.define
-class RunArguments:
-    uri: str
-    line: int
-    range: types.Range | None = None
-
-
-@attrs.define
-class RunResult:
-    """How a run ended, and what the history records of it."""
-
-    outcome: Outcome = Outcome.DONE
-    error: str | None = None
-    """The message shown for a failure (or a cancel that left something to say)."""
-    model: str = ""
-    host: str = ""
-    prompt: str = ""
-    response_parts: list[str] = attrs.Factory(list)
-    max_tokens: int = 0
-    """The reply-length bound sent (0: none) ..."""
-    max_tokens_setting: str = ""
-    """... and the setting that raises it."""
-
-    @property
-    def response(self) -> str:
-        return "".join(self.response_parts)
-
-    def fail(self, error: str) -> None:
-        self.outcome, self.error = Outcome.ERROR, error
-
-
-@attrs.define(eq=False)
-class Run:
-    id: str
-    uri: str
-    line: int
-    command: str
-    mode: Mode
-    instruction: str
-    source: str
-    progress_token: str
-    started_at: float = attrs.field(factory=time.monotonic)
-    task: asyncio.Task[RunResult] | None = None
-    reader: asyncio.Task[None] | None = None
-    cancel_reason: CancelReason | None = None
-    stats: StreamStats = attrs.field(factory=StreamStats)
-    writer: StreamWriter | None = None
-
-    def cancel(self, reason: CancelReason) -> None:
-        if self.cancel_reason is None:
-            self.cancel_reason = reason
-        if self.reader is not None and not self.reader.done():
-            self.reader.cancel()
-        elif self.reader is None and self.task is not None and not self.task.done():
-            self.task.cancel()
-
-    async def result(self) -> RunResult:
-        """Wait for the run to end; its outcome."""
-        assert self.task is not None, "the run was not started"
-        return await self.task
 
 
 @attrs.define
@@ -174,28 +79,70 @@ class RunPlan:
         return [self.region] + ([self.target_region] if self.target_region else [])
 
 
-@attrs.define
+@attrs.frozen
 class Prepared:
-    """What `prepare` hands to `stream`: the request and the filter for its reply."""
+    """What `prepare` hands to `stream`: the model, the request and the filter for its reply."""
 
     backend: Backend
+    info: ModelInfo
     request: GenerationRequest
+    prompt: str
     output: OutputFilter
-    fim: FimPrompt | None = None
+    max_tokens: int
+    max_tokens_setting: str
+
+    @property
+    def fim(self) -> FimPrompt | None:
+        return self.request.fim
+
+    def result(self, host: str) -> RunResult:
+        """A result that says what was asked of which model (the stream fills in the rest)."""
+        return RunResult(model=self.info.shown_name, host=host, prompt=self.prompt)
 
 
-def mode_for(match: PrefixMatch, user_commands: Mapping[str, UserCommand]) -> Mode:
-    """A built-in command's mode from the table; a user command's from its settings."""
-    builtin = BUILTIN_COMMANDS.get(match.command)
-    if builtin is not None:
-        return builtin
-    spec = user_commands.get(match.prefix) or user_commands.get(match.command)
-    return Mode(spec.mode) if spec is not None else Mode.INSERT
+@attrs.frozen
+class RunContext:
+    """One run and what it works on; every phase takes it."""
+
+    run: Run
+    doc: TypilotDocument
+    match: PrefixMatch
+    plan: RunPlan
+    progress: Progress
 
 
-def file_name(uri: str) -> str:
-    parsed = urlparse(uri)
-    return posixpath.basename(unquote(parsed.path)) or uri
+def output_filter_for(
+    run: Run, doc: TypilotDocument, match: PrefixMatch, plan: RunPlan
+) -> OutputFilter:
+    """The filter that turns this run's reply into what lands in the buffer."""
+    target = plan.target
+    syntax = comment_syntax(doc.language_id)
+    first, last = run.line, run.line
+    if target is not None and run.mode is Mode.REPLACE:
+        first, last = min(first, target.first_line), max(last, target.last_line)
+    return OutputFilter(
+        LineShaper(
+            indent=match.indent,
+            mode="comment" if run.mode is Mode.COMMENT else "code",
+            eol=doc.eol,
+            line_comment=(syntax.line if syntax else "#"),
+            block_comment=(syntax.block if syntax and not syntax.line else None),
+            keep_usage=wants_usage(run.instruction),
+            existing=defined_names(plan.lines, first, last),
+            width=usual_width(plan.lines) if run.mode is Mode.COMMENT else None,
+            prose_answers=doc.language_id in PROSE_LANGUAGES,
+            expected=(
+                block_names(plan.lines, target.first_line, target.last_line)
+                if target is not None and run.mode is Mode.REPLACE
+                else frozenset()
+            ),
+        ),
+        enclosing=(
+            enclosing_name(plan.lines, run.line)
+            if run.mode is Mode.INSERT and doc.language_id == "python"
+            else None
+        ),
+    )
 
 
 class RunManager:
@@ -246,8 +193,8 @@ class RunManager:
             progress_token=f"typilot-run-{run_id}-{time.time_ns()}",
         )
         self.active[run_id] = run
-        plan = self.plan(run, doc, range)
-        run.task = self.host.run_task(self._execute(run, doc, match, plan), f"run {run_id}")
+        ctx = RunContext(run, doc, match, self.plan(run, doc, range), self.host.progress_for(run))
+        run.task = self.host.run_task(self._execute(ctx), f"run {run_id}")
         return run
 
     def cancel(self, uri: str | None = None, reason: CancelReason = CancelReason.USER) -> int:
@@ -314,123 +261,64 @@ class RunManager:
         start, end = pos(rng.start), pos(rng.end)
         return (start, end) if start != end else None
 
-    async def _execute(
-        self, run: Run, doc: TypilotDocument, match: PrefixMatch, plan: RunPlan
-    ) -> RunResult:
-        result = RunResult(model=self.host.config.model)
-        progress = self.host.progress_for(run)
+    async def _execute(self, ctx: RunContext) -> RunResult:
+        backend = self.host.backend
+        result = RunResult(model=self.host.config.model, host=backend.host)
         try:
-            await progress.begin(run)
-            prepared = await self.prepare(run, doc, match, plan, result, progress)
-            await self.stream(run, doc, plan, prepared, result, progress)
+            await ctx.progress.begin(ctx.run)
+            prepared = await self.prepare(ctx)
+            result = prepared.result(backend.host)
+            result = await self.stream(ctx, prepared)
         except asyncio.CancelledError:
-            result.outcome = Outcome.CANCELLED
-            if run.cancel_reason is None:
-                run.cancel_reason = CancelReason.SHUTDOWN
+            result = result.cancelled()
+            if ctx.run.cancel_reason is None:
+                ctx.run.cancel_reason = CancelReason.SHUTDOWN
         except TypilotError as exc:
-            result.fail(str(exc))
+            result = result.failed(str(exc))
         except Exception as exc:
-            log.exception("run %s failed", run.id)
-            result.fail(f"Typilot: internal error: {type(exc).__name__}: {exc}")
+            log.exception("run %s failed", ctx.run.id)
+            result = result.failed(f"Typilot: internal error: {type(exc).__name__}: {exc}")
         finally:
-            await self.finish(run, doc, plan, result, progress)
+            await self.finish(ctx, result)
         return result
 
-    async def prepare(
-        self,
-        run: Run,
-        doc: TypilotDocument,
-        match: PrefixMatch,
-        plan: RunPlan,
-        result: RunResult,
-        progress: Progress,
-    ) -> Prepared:
-        """Phase 1: check the model, build the prompt, the request and the reply's filter."""
-        config = self.host.config
+    async def prepare(self, ctx: RunContext) -> Prepared:
+        """Phase 1: check the model (once), compose the request, set up the reply's filter."""
+        run, doc, plan = ctx.run, ctx.doc, ctx.plan
         backend = self.host.backend
-        result.host = str(getattr(backend, "host", ""))
 
         def notify(message: str) -> None:  # e.g. "model loading" while the server loads it
-            progress.report(run, message)
+            ctx.progress.report(run, message)
 
-        info = await backend.prepare(result.model, notify)
-        result.model = info.name or result.model
+        info = await backend.prepare(self.host.config.model, notify)
         if run.cancel_reason:
             raise asyncio.CancelledError
-        spec = config.commands.get(match.prefix) if run.command not in BUILTIN_COMMANDS else None
-        target = plan.target
-        prompt_input = PromptInput(
-            command=run.command,
-            mode=run.mode,
-            instruction=run.instruction,
+        inp = prompt_input(
+            self.host.config,
+            uri=doc.uri,
             language_id=doc.language_id,
-            file_name=file_name(doc.uri),
             lines=plan.lines,
-            prefix_line=run.line,
-            target=(target.first_line, target.last_line) if target else None,
+            line=run.line,
+            match=ctx.match,
+            target=plan.target,
             target_text=plan.target_text,
-            user_template=spec.prompt if spec is not None else None,
         )
-        options = config.generation_options
-        budget = context_budget(
-            config.context.max_chars, info.context_length, options.get("num_ctx")
+        composed = compose(self.host.config, info, inp)
+        return Prepared(
+            backend=backend,
+            info=info,
+            request=composed.request,
+            prompt=composed.prompt,
+            output=output_filter_for(run, doc, ctx.match, plan),
+            max_tokens=composed.max_tokens,
+            max_tokens_setting=composed.max_tokens_setting,
         )
-        system, result.prompt = build_prompt(prompt_input, budget)
-        result.max_tokens, result.max_tokens_setting = config.max_tokens_for(run.command, run.mode)
-        fim = None
-        if run.command == "gen" and config.gen.fim == "auto":
-            fim = build_fim(prompt_input, budget)
-        request = GenerationRequest(
-            model=result.model,
-            system=system,
-            prompt=result.prompt,
-            options=options,
-            keep_alive=config.ollama.keep_alive,
-            think=False if "thinking" in info.capabilities else None,
-            max_tokens=result.max_tokens or None,
-            fim=fim,
-        )
-        syntax = comment_syntax(doc.language_id)
-        first, last = run.line, run.line
-        if target is not None and run.mode is Mode.REPLACE:
-            first, last = min(first, target.first_line), max(last, target.last_line)
-        output = OutputFilter(
-            LineShaper(
-                indent=match.indent,
-                mode="comment" if run.mode is Mode.COMMENT else "code",
-                eol=doc.eol,
-                line_comment=(syntax.line if syntax else "#"),
-                block_comment=(syntax.block if syntax and not syntax.line else None),
-                keep_usage=wants_usage(run.instruction),
-                existing=defined_names(plan.lines, first, last),
-                width=usual_width(plan.lines) if run.mode is Mode.COMMENT else None,
-                prose_answers=doc.language_id in PROSE_LANGUAGES,
-                expected=(
-                    block_names(plan.lines, target.first_line, target.last_line)
-                    if target is not None and run.mode is Mode.REPLACE
-                    else frozenset()
-                ),
-            ),
-            enclosing=(
-                enclosing_name(plan.lines, run.line)
-                if run.mode is Mode.INSERT and doc.language_id == "python"
-                else None
-            ),
-        )
-        return Prepared(backend=backend, request=request, output=output, fim=fim)
 
-    async def stream(
-        self,
-        run: Run,
-        doc: TypilotDocument,
-        plan: RunPlan,
-        prepared: Prepared,
-        result: RunResult,
-        progress: Progress,
-    ) -> None:
-        """Phase 2: stream the reply into the buffer; `result` says how it went."""
+    async def stream(self, ctx: RunContext, prepared: Prepared) -> RunResult:
+        """Phase 2: stream the reply into the buffer; how it went."""
+        run, plan = ctx.run, ctx.plan
         streaming = self.host.config.streaming
-        editor = self.host.editor_for(doc)
+        editor = self.host.editor_for(ctx.doc)
 
         def stop_reader(exc: BaseException) -> None:
             run.cancel(CancelReason.EDITED)
@@ -445,61 +333,76 @@ class RunManager:
             on_error=stop_reader,
         )
         run.writer = writer
+        parts: list[str] = []
         run.reader = asyncio.get_running_loop().create_task(
-            self._read(run, prepared, writer, result, progress)
+            self._read(ctx, prepared, writer, parts)
         )
+        outcome, error = await self._await_reader(run)
+        if run.cancel_reason is CancelReason.CLOSED:
+            writer.abandon()
+        else:
+            if writer.error is None and outcome is not Outcome.ERROR:
+                writer.feed(prepared.output.finish())
+            await writer.close()
+            if outcome is Outcome.DONE and plan.target_region is not None and writer.written:
+                await self._remove_old_target(editor, plan.target_region, plan.region, run)
+        result = attrs.evolve(
+            prepared.result(prepared.backend.host),
+            outcome=outcome,
+            error=error,
+            response="".join(parts),
+        )
+        if run.stats.endpoint == "fim" and prepared.fim is not None:
+            # The history shows what was sent: the code around the gap.
+            result = attrs.evolve(
+                result, prompt=f"{prepared.fim.prefix}{CURSOR}{prepared.fim.suffix}"
+            )
+        return self._judge(run, prepared, writer, result)
+
+    async def _await_reader(self, run: Run) -> tuple[Outcome, str | None]:
+        assert run.reader is not None
         try:
             await run.reader
         except asyncio.CancelledError:
             if run.cancel_reason is None:
                 raise
-            result.outcome = Outcome.CANCELLED
+            return Outcome.CANCELLED, None
         except TypilotError as exc:
-            result.fail(str(exc))
-        if run.cancel_reason is CancelReason.CLOSED:
-            writer.abandon()
-        else:
-            if writer.error is None and result.outcome is not Outcome.ERROR:
-                writer.feed(prepared.output.finish())
-            await writer.close()
-            if result.outcome is Outcome.DONE and plan.target_region is not None and writer.written:
-                await self._remove_old_target(editor, plan.target_region, plan.region, run)
+            return Outcome.ERROR, str(exc)
+        return Outcome.DONE, None
+
+    def _judge(
+        self, run: Run, prepared: Prepared, writer: StreamWriter, result: RunResult
+    ) -> RunResult:
+        """What the user is told about a reply: nothing landed, or its end was cut."""
+        model = prepared.info.shown_name
         if writer.error is not None:
-            result.fail(str(writer.error))
+            result = result.failed(str(writer.error))
             if run.cancel_reason is CancelReason.EDITED:
-                result.outcome = Outcome.CANCELLED
+                result = attrs.evolve(result, outcome=Outcome.CANCELLED)
         elif result.outcome is Outcome.DONE and not writer.written:
             if prepared.output.dropped_prose:
-                result.fail(
-                    f"{result.model} replied in sentences, not code; the line was left as it "
-                    "was. Rephrase the instruction, or try a larger model."
+                result = result.failed(
+                    f"Typilot: {model} replied in sentences, not code; nothing changed. "
+                    "Rephrase it, or try a larger model."
                 )
             else:
-                result.fail(f"{result.model} returned no code; the line was left as it was.")
+                result = result.failed(f"Typilot: {model} returned no code; nothing changed.")
         if result.outcome is Outcome.DONE and run.stats.done_reason == "length":
             # Never half a function without a word: what streamed stays, and the user learns
             # that it was cut and which setting lets it run longer.
             self.host.show_message(
-                f"Typilot: the reply from {result.model} stopped at the length limit "
-                f"({result.max_tokens} tokens), so its end may be missing: check the code, or "
-                f"raise `{result.max_tokens_setting}` and run it again.",
+                f"Typilot: {model} hit the length limit ({prepared.max_tokens} tokens); the end "
+                f"may be missing (raise `{prepared.max_tokens_setting}`).",
                 types.MessageType.Warning,
             )
-        if run.stats.endpoint == "fim" and prepared.fim is not None:
-            # The history shows what was sent: the code around the gap.
-            result.prompt = f"{prepared.fim.prefix}{CURSOR}{prepared.fim.suffix}"
+        return result
 
-    async def finish(
-        self,
-        run: Run,
-        doc: TypilotDocument,
-        plan: RunPlan,
-        result: RunResult,
-        progress: Progress,
-    ) -> None:
+    async def finish(self, ctx: RunContext, result: RunResult) -> None:
         """Phase 3: release the regions, tell the user, end the progress, record the run."""
-        editor = self.host.editor_for(doc)
-        for region in plan.regions:
+        run = ctx.run
+        editor = self.host.editor_for(ctx.doc)
+        for region in ctx.plan.regions:
             editor.untrack(region)
         self.active.pop(run.id, None)
         # The message goes first so that a client sees it by the time the progress ends.
@@ -510,31 +413,27 @@ class RunManager:
                 else types.MessageType.Error
             )
             self.host.show_message(result.error, kind)
-        await progress.end(run, result.outcome, result.error)
-        await self._record(run, doc, result)
+        await ctx.progress.end(run, result.outcome, result.error)
+        await self._record(run, ctx.doc, result)
 
     async def _read(
-        self,
-        run: Run,
-        prepared: Prepared,
-        writer: StreamWriter,
-        result: RunResult,
-        progress: Progress,
+        self, ctx: RunContext, prepared: Prepared, writer: StreamWriter, parts: list[str]
     ) -> None:
+        run = ctx.run
         last_report = 0.0
 
         def notify(message: str) -> None:
-            progress.report(run, message)
+            ctx.progress.report(run, message)
 
         pieces = prepared.backend.stream(prepared.request, run.stats, notify)
         try:
             async for piece in pieces:
-                result.response_parts.append(piece)
+                parts.append(piece)
                 writer.feed(prepared.output.feed(piece))
                 now = time.monotonic()
                 if now - last_report >= PROGRESS_REPORT_INTERVAL:
                     last_report = now
-                    progress.report(run, f"{run.stats.token_count} tokens")
+                    ctx.progress.report(run, f"{run.stats.token_count} tokens")
         finally:
             # Closing the stream closes the HTTP response: that is how the model stops.
             aclose = getattr(pieces, "aclose", None)

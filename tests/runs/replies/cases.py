@@ -6,7 +6,7 @@ llama.cpp server's `/v1/chat/completions` at temperature 0 (SmolLM2-135M-Instruc
 the raw reply as `<name>.txt` beside this file. To capture them again (the replies are whatever
 the model says; tests/runs/test_output_filter_replies.py checks only properties of the result):
 
-    python tests/runs/replies/cases.py
+    .venv/bin/python -m tests.runs.replies.cases   # from the repository root
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
 MAX_TOKENS = 400  # a bound, so that a looping reply is still a small fixture
 
 
@@ -236,6 +235,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # As a script (re-capturing the replies): the tests package and the server from this clone.
-    sys.path[:0] = [str(ROOT), str(ROOT / "server")]
     sys.exit(main())

@@ -82,9 +82,10 @@ export interface Replay {
   stop(): Promise<void>;
 }
 
-/** Starts `python tests/replay_ollama.py --port 0` (the Ollama replay server). */
+/** Starts `python -m tests.replay.ollama --port 0` in the repository root (the Ollama replay server). */
 export async function startReplay(args: string[] = []): Promise<Replay> {
-  const child = spawn(PYTHON, [path.join(REPO, 'tests', 'replay_ollama.py'), '--port', '0', ...args], {
+  const child = spawn(PYTHON, ['-m', 'tests.replay.ollama', '--port', '0', ...args], {
+    cwd: REPO,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const match = await waitForLine(child, /^LISTENING (http:\/\/\S+)/, 30000);

@@ -7,7 +7,7 @@
  *
  * Rounds of one run per rate (--repeats, default 3), interleaved; the table has the medians.
  *
- * A `gen:` line runs from the Ctrl+. menu against the Ollama replay server (tests/replay_ollama.py)
+ * A `gen:` line runs from the Ctrl+. menu against the Ollama replay server (tests/replay/ollama)
  * at 10, 100 and 1,000 tok/s, with replies of 300 / 1,000 / 2,000 tokens (bench_core's `reply_of`;
  * `--quick`: 100 tokens at 10 tok/s and one round), first token 0.2 s after the request, Typilot's default
  * settings (`streaming.editIntervalMs` 50, `maxEditIntervalMs` 250). A probe extension installed

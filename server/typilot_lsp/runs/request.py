@@ -1,0 +1,123 @@
+"""From a prefixed line to the request a model server gets: one composition, shared by the run
+and by the prewarm that sends the same prompt ahead of it (`runs.prewarm`), so that the
+server's prompt cache holds exactly what the run will send.
+
+For code (`gen:`, `fix:` and user commands that write code) a chat request starts the reply
+in code: the opening fence of the file's language is sent as the start of the model's answer
+(`prefill`) and the closing fence stops it (`stop`), so the model spends no tokens on a
+preamble, nor on the usage and prose small models write after the code.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
+
+import attrs
+
+from typilot_lsp.backends.base import GenerationRequest, ModelInfo
+from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
+from typilot_lsp.runs.output_filter import PROSE_LANGUAGES
+from typilot_lsp.runs.prompt import PromptInput, build_fim, build_prompt, context_budget
+from typilot_lsp.runs.targets import Target
+
+if TYPE_CHECKING:
+    from typilot_lsp.config import Config, UserCommand
+
+FENCE = "```"
+FENCE_TAGS = {
+    "javascriptreact": "jsx",
+    "typescriptreact": "tsx",
+    "shellscript": "bash",
+    "csharp": "cs",
+    "cpp": "cpp",
+    "objective-c": "objc",
+}
+"""LSP language ids whose usual Markdown fence tag differs from the id."""
+
+
+def mode_for(match: PrefixMatch, user_commands: Mapping[str, UserCommand]) -> Mode:
+    """A built-in command's mode from the table; a user command's from its settings."""
+    builtin = BUILTIN_COMMANDS.get(match.command)
+    if builtin is not None:
+        return builtin
+    spec = user_commands.get(match.prefix) or user_commands.get(match.command)
+    return Mode(spec.mode) if spec is not None else Mode.INSERT
+
+
+def file_name(uri: str) -> str:
+    parsed = urlparse(uri)
+    return posixpath.basename(unquote(parsed.path)) or uri
+
+
+def prompt_input(
+    config: Config,
+    *,
+    uri: str,
+    language_id: str,
+    lines: list[str],
+    line: int,
+    match: PrefixMatch,
+    target: Target | None,
+    target_text: str,
+    other_files: str = "",
+) -> PromptInput:
+    """What the prompt is built from, as the document is now."""
+    mode = mode_for(match, config.commands)
+    spec = config.commands.get(match.prefix) if match.command not in BUILTIN_COMMANDS else None
+    return PromptInput(
+        command=match.command,
+        mode=mode,
+        instruction=match.instruction,
+        language_id=language_id,
+        file_name=file_name(uri),
+        lines=lines,
+        prefix_line=line,
+        target=(target.first_line, target.last_line) if target else None,
+        target_text=target_text,
+        user_template=spec.prompt if spec is not None else None,
+        other_files=other_files,
+    )
+
+
+@attrs.frozen
+class Composed:
+    """A run's request, and what the history and the messages say about it."""
+
+    request: GenerationRequest
+    prompt: str
+    """The user message (the history shows it)."""
+    max_tokens: int
+    """The reply-length bound sent (0: none) ..."""
+    max_tokens_setting: str
+    """... and the setting that raises it."""
+
+
+def fence_tag(language_id: str) -> str:
+    return FENCE_TAGS.get(language_id, language_id)
+
+
+def compose(config: Config, info: ModelInfo, inp: PromptInput) -> Composed:
+    """The request for `inp` on the model `info` describes."""
+    options = config.generation_options
+    budget = context_budget(config.context.max_chars, info.context_length, options.get("num_ctx"))
+    system, prompt = build_prompt(inp, budget)
+    max_tokens, setting = config.max_tokens_for(inp.command, inp.mode)
+    fim = None
+    if inp.command == "gen" and config.gen.fim == "auto":
+        fim = build_fim(inp, budget)
+    # Prose files get prose: no code fence around it.
+    in_code = inp.mode is not Mode.COMMENT and inp.language_id not in ("", *PROSE_LANGUAGES)
+    request = GenerationRequest(
+        model=info.name,
+        system=system,
+        prompt=prompt,
+        options=options,
+        max_tokens=max_tokens or None,
+        fim=fim,
+        prefill=f"{FENCE}{fence_tag(inp.language_id)}\n" if in_code else "",
+        stop=(FENCE,) if in_code else (),
+    )
+    return Composed(request, prompt, max_tokens, setting)
