@@ -37,7 +37,10 @@ from typing import Any
 from tests.llama.llama_server import LlamaServer, find_llama
 
 from bench.bench_core import TYPILOT_CMD, isolated_env, machine, start, stop
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage
+from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.classify import wants_usage
+from typilot_lsp.runs.output.shaper import LineShaper
 
 RUNS = [
     (
@@ -118,7 +121,7 @@ def landing(tokens: list[tuple[float, str]], command: str, instruction: str) -> 
     out = OutputFilter(
         LineShaper(
             indent="",
-            mode="comment" if command == "sum" else "code",
+            mode=Mode.COMMENT if command == "sum" else Mode.INSERT,
             line_comment="#",
             keep_usage=wants_usage(instruction),
         )

@@ -40,7 +40,7 @@ from typing import Any
 
 from bench.bench_quality import Backend, as_int, as_number, model_server, typilot_command
 from typilot_lsp.comments import comment_syntax, language_from_path
-from typilot_lsp.runs.output_filter import usual_width
+from typilot_lsp.runs.output.comments import usual_width
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

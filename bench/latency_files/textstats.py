@@ -7,7 +7,33 @@ from collections import Counter
 WORD = re.compile(r"[A-Za-z']+")
 SENTENCE_END = re.compile(r"[.!?]+")
 STOP_WORDS = frozenset(
-    "a an and are as at be by for from has he in is it its of on that the to was were will with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "he",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "that",
+        "the",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+    ]
 )
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, usual_width
+from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.comments import usual_width
+from typilot_lsp.runs.output.shaper import LineShaper
 
 SUMMARY = (
     "This function reads the configuration file, merges it with the defaults and the "
@@ -13,7 +16,7 @@ SUMMARY = (
 
 
 def commented(reply: str, size: int = 0, **kwargs: object) -> str:
-    out = OutputFilter(LineShaper(mode="comment", **kwargs))  # type: ignore[arg-type]
+    out = OutputFilter(LineShaper(mode=Mode.COMMENT, **kwargs))  # type: ignore[arg-type]
     chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]
     return "".join(out.feed(chunk) for chunk in chunks) + out.finish()
 

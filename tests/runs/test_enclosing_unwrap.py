@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, enclosing_name
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.classify import enclosing_name
+from typilot_lsp.runs.output.shaper import LineShaper
 
 REWRITE = '''```python
 def truncate_number(number: float) -> float:
@@ -53,9 +55,9 @@ def test_another_function_is_not_unwrapped() -> None:
     assert "def helper(x):" in land(reply, 1)
 
 
-def test_enclosing_name_only_for_a_function_body() -> None:
+def test_enclosing_name_only_for_a_function_or_class_body() -> None:
     lines = ["def f(x):\n", '    """Doc."""\n', "    # gen: the body\n"]
     assert enclosing_name(lines, 2) == "f"
-    assert enclosing_name(["class A:\n", "    # gen: a method\n"], 1) is None
+    assert enclosing_name(["class A:\n", "    # gen: a method\n"], 1) == "A"
     assert enclosing_name(["def f(x):\n", "    if x:\n", "        # gen: y\n"], 2) is None
     assert enclosing_name(["# gen: top level\n"], 0) is None

@@ -190,3 +190,28 @@ def test_modes_come_from_the_one_table() -> None:
     doc = host.open(URI, "python", "# test: cover it\n# sum:\n")
     assert mode_for(doc.prefixed[0], host.config.commands) is Mode.REPLACE
     assert mode_for(doc.prefixed[1], host.config.commands) is Mode.COMMENT
+
+
+SHOP = (
+    "import json\n\n\ndef load(path):\n    return json.load(open(path))\n\n\n"
+    "# gen: frame(items) as a DataFrame\n\n\ndef total(items):\n    return sum(items)\n"
+)
+
+
+async def test_a_used_import_lands_with_the_file_imports_not_mid_file() -> None:
+    reply = ["```python\n", "import pandas as pd\n", "import re\n", "\n"]
+    reply += ["def frame(items):\n", "    return pd.DataFrame(items)\n", "```\n"]
+    result, text, _ = await run_once(reply, SHOP, 7)
+    assert result.outcome is Outcome.DONE
+    lines = text.splitlines()
+    assert lines[:2] == ["import json", "import pandas as pd"]
+    assert "import re" not in text  # nothing landed uses it
+    assert "def frame(items):" in lines and text.count("import") == 2
+
+
+async def test_a_reply_that_only_repeats_a_function_says_so_and_keeps_the_line() -> None:
+    reply = ["```python\n", "def total(items):\n", "    return sum(items)\n", "```\n"]
+    result, text, messages = await run_once(reply, SHOP, 7)
+    assert result.outcome is Outcome.ERROR and text == SHOP
+    assert result.error is not None and "only repeated `total`" in result.error
+    assert not any("returned no code" in m for m in messages)

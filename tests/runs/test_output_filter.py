@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter
+from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.shaper import LineShaper
 
 
 def shaped(chunks: list[str], **kwargs: object) -> str:
@@ -50,13 +52,13 @@ def test_prose_without_fence_is_kept() -> None:
 
 def test_comment_mode_wraps_every_line_and_strips_model_leaders() -> None:
     assert (
-        shaped(["# Adds.\n\nReturns the sum.\n"], indent="  ", mode="comment", line_comment="#")
+        shaped(["# Adds.\n\nReturns the sum.\n"], indent="  ", mode=Mode.COMMENT, line_comment="#")
         == "  # Adds.\n  # Returns the sum."
     )
 
 
 def test_block_comment_mode_closes_at_the_end() -> None:
-    text = shaped(["One.\nTwo."], indent="", mode="comment", block_comment=("<!--", "-->"))
+    text = shaped(["One.\nTwo."], indent="", mode=Mode.COMMENT, block_comment=("<!--", "-->"))
     assert text == "<!-- One.\n     Two. -->"
 
 

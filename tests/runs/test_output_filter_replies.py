@@ -17,14 +17,10 @@ import pytest
 from tests.llama.properties import looks_like_prose
 from tests.runs.replies.cases import CASES, Case, reply_path
 from typilot_lsp.comments import comment_syntax
-from typilot_lsp.runs.output_filter import (
-    LineShaper,
-    OutputFilter,
-    defined_name,
-    defined_names,
-    is_usage,
-    wants_usage,
-)
+from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.classify import defined_name, is_usage, wants_usage
+from typilot_lsp.runs.output.spec import OutputSpec
 from typilot_lsp.runs.targets import find_target
 
 _BARE_VALUE = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -36,12 +32,15 @@ _BARE_VALUE = re.compile(r"^-?\d+(?:\.\d+)?$")
 # `print(...)`, "# Output: True" lines). fix-py-average is a traceback in a fence and nothing
 # else: nothing lands, and the run says the model returned no code. gen-py-method answers two
 # methods asked for inside `class Stack:` with the whole class: a reply to a line inside a
-# definition may rewrite that definition, so only the rest of the file counts as existing.
+# definition may rewrite that definition: only the methods it adds land (issue 26), the ones the
+# instruction names and what they call (`is_empty`), not `__init__` again nor `size`.
+# gen-py-mean-price writes `mean_price`, then variants (`total_items_with_average`, ...) and
+# `mean_price` again: only the first lands. gen-py-repeat repeats `total` until the token bound.
 LANDS: dict[str, tuple[str, ...]] = {
     "gen-py-fibonacci": ("fibonacci",),
     "gen-py-is-prime": ("is_prime",),
     "gen-py-read-lines": ("read_lines",),
-    "gen-py-method": ("Stack",),
+    "gen-py-method": ("push", "pop", "is_empty"),
     "gen-py-reverse-words": ("reverse_words",),
     "fix-py-average": (),
     "fix-py-factorial": ("factorial",),
@@ -51,32 +50,45 @@ LANDS: dict[str, tuple[str, ...]] = {
     "fix-js-is-even": ("isEven",),
     "gen-rust-square": ("square",),
     "gen-go-max": ("max",),
+    "gen-py-cheapest": ("cheapest",),
+    "gen-py-mean-price": ("mean_price",),
+    "fix-py-total": ("total",),
+    "gen-py-repeat": (),
+    "gen-py-csv": ("count_rows",),
+    "fix-py-total-fav": ("total",),
 }
 
 
-def existing(case: Case) -> frozenset[str]:
-    """What the rest of the file defines, as a run computes it (RunManager._execute)."""
-    first = last = case.prefix_line
-    if case.command == "fix":
-        target = find_target(case.lines, case.prefix_line, None)
-        assert target is not None
-        first, last = min(first, target.first_line), max(last, target.last_line)
-    return defined_names(case.lines, first, last)
+MODES = {"gen": Mode.INSERT, "fix": Mode.REPLACE, "sum": Mode.COMMENT}
+
+
+def spec_of(case: Case) -> OutputSpec:
+    """The case's spec, as a run builds it (`output_spec_for`)."""
+    target = None
+    if case.command in ("fix", "sum"):
+        found = find_target(case.lines, case.prefix_line, None)
+        assert found is not None
+        target = (found.first_line, found.last_line)
+    return OutputSpec(
+        mode=MODES[case.command],
+        language_id=case.language_id,
+        lines=case.lines,
+        prefix_line=case.prefix_line,
+        instruction=case.instruction,
+        target=target,
+        indent=case.indent,
+    )
+
+
+def replay(case: Case, reply: str, size: int = 0) -> tuple[str, OutputFilter]:
+    """What lands from `reply` fed in chunks of `size` (0: whole), and the filter after it."""
+    out = OutputFilter.for_run(spec_of(case))
+    chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]
+    return "".join(out.feed(chunk) for chunk in chunks) + out.finish(), out
 
 
 def landed(case: Case, reply: str, size: int = 0) -> str:
-    syntax = comment_syntax(case.language_id)
-    shaper = LineShaper(
-        indent=case.indent,
-        mode="comment" if case.command == "sum" else "code",
-        line_comment=syntax.line if syntax else "#",
-        block_comment=syntax.block if syntax and not syntax.line else None,
-        keep_usage=wants_usage(case.instruction),
-        existing=existing(case),
-    )
-    out = OutputFilter(shaper)
-    chunks = [reply[i : i + size] for i in range(0, len(reply), size)] if size else [reply]
-    return "".join(out.feed(chunk) for chunk in chunks) + out.finish()
+    return replay(case, reply, size)[0]
 
 
 def test_every_case_has_its_captured_reply() -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from typilot_lsp.runs.output_filter import LineShaper, OutputFilter, wants_usage
+from typilot_lsp.prefixes import Mode
+from typilot_lsp.runs.output import OutputFilter
+from typilot_lsp.runs.output.classify import wants_usage
+from typilot_lsp.runs.output.shaper import LineShaper
 
 
 def shaped(reply: str, *, indent: str = "", keep_usage: bool = False, size: int = 0) -> str:
@@ -48,9 +51,9 @@ CASES = {
         f"{FIB}\n\nLIMIT = 30\n",
         f"{FIB}\n\nLIMIT = 30",
     ),
-    "an import block after the code stays": (
+    "an import block after the code goes with the file's imports (OutputFilter.imports)": (
         "```python\ndef root(x):\n    return math.sqrt(x)\n```\nYou need:\n```python\nimport math\n```\n",
-        "def root(x):\n    return math.sqrt(x)\n\nimport math",
+        "def root(x):\n    return math.sqrt(x)",
     ),
     "a helper the code calls stays, its example goes": (
         "```python\ndef area(r):\n    return PI * square(r)\n```\nwith\n```python\n"
@@ -154,7 +157,7 @@ def test_prose_and_program_output_around_the_code(reply: str, expected: str) -> 
 
 
 def test_a_summary_ends_at_its_example() -> None:
-    out = OutputFilter(LineShaper(indent="", mode="comment", line_comment="#"))
+    out = OutputFilter(LineShaper(indent="", mode=Mode.COMMENT, line_comment="#"))
     reply = "Clamps a value.\n\nExample usage:\nclamp(10, 0, 5)  # 5\n"
     text = "".join(out.feed(reply[i : i + 3]) for i in range(0, len(reply), 3)) + out.finish()
     assert text == "# Clamps a value."

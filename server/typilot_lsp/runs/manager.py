@@ -24,7 +24,6 @@ import attrs
 from lsprotocol import types
 
 from typilot_lsp.backends.base import FimPrompt, GenerationRequest, ModelInfo
-from typilot_lsp.comments import comment_syntax
 from typilot_lsp.documents import TypilotDocument, content_length, units_to_col
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import Mode, PrefixMatch
@@ -37,16 +36,8 @@ from typilot_lsp.runs.model import (
     RunRefused,
     RunResult,
 )
-from typilot_lsp.runs.output_filter import (
-    PROSE_LANGUAGES,
-    LineShaper,
-    OutputFilter,
-    block_names,
-    defined_names,
-    enclosing_name,
-    usual_width,
-    wants_usage,
-)
+from typilot_lsp.runs.output import OutputFilter, output_spec_for
+from typilot_lsp.runs.output.imports import import_insertion
 from typilot_lsp.runs.prompt import CURSOR
 from typilot_lsp.runs.request import compose, file_name, mode_for, prompt_input
 from typilot_lsp.runs.targets import Target, find_target
@@ -109,40 +100,6 @@ class RunContext:
     match: PrefixMatch
     plan: RunPlan
     progress: Progress
-
-
-def output_filter_for(
-    run: Run, doc: TypilotDocument, match: PrefixMatch, plan: RunPlan
-) -> OutputFilter:
-    """The filter that turns this run's reply into what lands in the buffer."""
-    target = plan.target
-    syntax = comment_syntax(doc.language_id)
-    first, last = run.line, run.line
-    if target is not None and run.mode is Mode.REPLACE:
-        first, last = min(first, target.first_line), max(last, target.last_line)
-    return OutputFilter(
-        LineShaper(
-            indent=match.indent,
-            mode="comment" if run.mode is Mode.COMMENT else "code",
-            eol=doc.eol,
-            line_comment=(syntax.line if syntax else "#"),
-            block_comment=(syntax.block if syntax and not syntax.line else None),
-            keep_usage=wants_usage(run.instruction),
-            existing=defined_names(plan.lines, first, last),
-            width=usual_width(plan.lines) if run.mode is Mode.COMMENT else None,
-            prose_answers=doc.language_id in PROSE_LANGUAGES,
-            expected=(
-                block_names(plan.lines, target.first_line, target.last_line)
-                if target is not None and run.mode is Mode.REPLACE
-                else frozenset()
-            ),
-        ),
-        enclosing=(
-            enclosing_name(plan.lines, run.line)
-            if run.mode is Mode.INSERT and doc.language_id == "python"
-            else None
-        ),
-    )
 
 
 class RunManager:
@@ -309,7 +266,7 @@ class RunManager:
             info=info,
             request=composed.request,
             prompt=composed.prompt,
-            output=output_filter_for(run, doc, ctx.match, plan),
+            output=OutputFilter.for_run(output_spec_for(run, doc, ctx.match, plan)),
             max_tokens=composed.max_tokens,
             max_tokens_setting=composed.max_tokens_setting,
         )
@@ -346,6 +303,8 @@ class RunManager:
             await writer.close()
             if outcome is Outcome.DONE and plan.target_region is not None and writer.written:
                 await self._remove_old_target(editor, plan.target_region, plan.region, run)
+            if outcome is Outcome.DONE and prepared.output.imports:
+                await self._add_imports(editor, prepared.output.imports, run)
         result = attrs.evolve(
             prepared.result(prepared.backend.host),
             outcome=outcome,
@@ -381,13 +340,9 @@ class RunManager:
             if run.cancel_reason is CancelReason.EDITED:
                 result = attrs.evolve(result, outcome=Outcome.CANCELLED)
         elif result.outcome is Outcome.DONE and not writer.written:
-            if prepared.output.dropped_prose:
-                result = result.failed(
-                    f"Typilot: {model} replied in sentences, not code; nothing changed. "
-                    "Rephrase it, or try a larger model."
-                )
-            else:
-                result = result.failed(f"Typilot: {model} returned no code; nothing changed.")
+            why = prepared.output.nothing_landed_message(model)
+            if why is not None:
+                result = result.failed(why)
         if result.outcome is Outcome.DONE and run.stats.done_reason == "length":
             # Never half a function without a word: what streamed stays, and the user learns
             # that it was cut and which setting lets it run longer.
@@ -439,6 +394,21 @@ class RunManager:
             aclose = getattr(pieces, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    async def _add_imports(self, editor: DocumentEditor, imports: list[str], run: Run) -> None:
+        """The reply's imports its code uses: with the file's own imports, not mid-file."""
+        doc = editor.doc
+        line, text = import_insertion(doc.lines, imports, doc.eol)
+        region = editor.track((line, 0), "")
+        try:
+            await editor.replace(
+                region,
+                text,
+                label=f"typilot:{run.id}",
+                echo_timeout=self.host.config.streaming.echo_timeout_ms / 1000,
+            )
+        finally:
+            editor.untrack(region)
 
     async def _remove_old_target(
         self, editor: DocumentEditor, target: TrackedRegion, written: TrackedRegion, run: Run

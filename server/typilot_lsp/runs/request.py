@@ -19,7 +19,7 @@ import attrs
 
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
-from typilot_lsp.runs.output_filter import PROSE_LANGUAGES
+from typilot_lsp.runs.output.spec import PROSE_LANGUAGES
 from typilot_lsp.runs.prompt import PromptInput, build_fim, build_prompt, context_budget
 from typilot_lsp.runs.targets import Target
 

@@ -6,7 +6,7 @@ llama.cpp server's `/v1/chat/completions` at temperature 0 (SmolLM2-135M-Instruc
 the raw reply as `<name>.txt` beside this file. To capture them again (the replies are whatever
 the model says; tests/runs/test_output_filter_replies.py checks only properties of the result):
 
-    .venv/bin/python -m tests.runs.replies.cases   # from the repository root
+    .venv/bin/python -m tests.runs.replies.cases [NAME ...]   # all, or only the cases named
 """
 
 from __future__ import annotations
@@ -164,6 +164,52 @@ CASES = [
         "max.go",
         "package main\n\n// gen: a function Max(a, b int) int\n",
     ),
+    # The defects of issue 26, each on the document that showed it.
+    Case(
+        "gen-py-cheapest",
+        "python",
+        "shop.py",
+        "import json\n\n\ndef load(path):\n    with open(path) as f:\n        return json.load(f)\n\n\n"
+        "# gen: cheapest(items) returning the item with the lowest price\n\n\n"
+        "def total(items):\n    return sum(item['price'] for item in items)\n",
+    ),
+    Case(
+        "gen-py-mean-price",
+        "python",
+        "prices.py",
+        "import json\n\n\ndef load(path):\n    with open(path) as f:\n        return json.load(f)\n\n\n"
+        "# gen: mean_price(rows) the average of the price field of a list of dicts\n\n\n"
+        "def total(items):\n    return sum(item['price'] for item in items)\n",
+    ),
+    Case(
+        "fix-py-total",
+        "python",
+        "basket.py",
+        "def total(items):\n    # fix: it should add the prices of the items\n    result = 0\n"
+        "    for item in items:\n        result = item['price']\n    return result\n",
+    ),
+    Case(
+        "gen-py-repeat",
+        "python",
+        "shop.py",
+        "def total(items):\n    return sum(item['price'] for item in items)\n\n\n"
+        "# gen: total(items) returning the sum of the prices\n",
+    ),
+    Case(
+        "gen-py-csv",
+        "python",
+        "table.py",
+        "import csv\n\n\ndef count(rows):\n    return len(rows)\n\n\n"
+        "# gen: read_table(path) reading a CSV file into a list of rows\n",
+    ),
+    Case(
+        "fix-py-total-fav",
+        "python",
+        "basket.py",
+        "def most_fav(items):\n    return max(items, key=lambda item: item['likes'])\n\n\n"
+        "def total(items):\n    # fix: it should add the prices of the items\n    result = 0\n"
+        "    for item in items:\n        result = item['price']\n    return result\n",
+    ),
 ]
 
 
@@ -204,8 +250,10 @@ def reply_path(case: Case) -> Path:
     return HERE / f"{case.name}.txt"
 
 
-def capture(base_url: str) -> None:
+def capture(base_url: str, names: frozenset[str] = frozenset()) -> None:
     for case in CASES:
+        if names and case.name not in names:
+            continue
         body = json.dumps(request_body(case)).encode()
         request = urllib.request.Request(
             base_url + "/chat/completions",
@@ -230,7 +278,7 @@ def main() -> int:
         tempfile.TemporaryDirectory() as tmp,
         LlamaServer(install, Path(tmp) / "llama.log") as server,
     ):
-        capture(server.base_url)
+        capture(server.base_url, frozenset(sys.argv[1:]))
     return 0
 
 
