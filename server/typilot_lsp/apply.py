@@ -173,7 +173,7 @@ class HeadlessHost:
         self.label = ""
         self._backend = backend or BackendSlot()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.other_files = OtherFilesSource(lambda: folders, lambda: self.documents.values())
+        self.context_source = OtherFilesSource(lambda: folders, lambda: self.documents.values())
 
     @property
     def encoding(self) -> str:
@@ -193,6 +193,18 @@ class HeadlessHost:
 
     def document(self, uri: str) -> TypilotDocument | None:
         return self.documents.get(uri)
+
+    async def other_files(
+        self,
+        doc: TypilotDocument,
+        lines: Sequence[str],
+        line: int,
+        target: tuple[int, int] | None,
+        budget: int,
+    ) -> str:
+        return await self.context_source.text_for(
+            self.config.context, doc, lines, line, target, budget
+        )
 
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor:
         editor = self.editors.get(doc.uri)

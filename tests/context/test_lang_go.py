@@ -53,8 +53,8 @@ def test_an_aliased_import_and_a_constant(tmp_path: Path) -> None:
             "cart/cart.go": (
                 'package cart\n\nimport m "example.com/shop/models"\n\n'
                 "func Full(items []m.Item) bool {\n"
-                "\t// gen: whether there are m.MaxItems items or more\n"
-                "\treturn false\n}\n"
+                "\t// gen: whether there are too many items\n"
+                "\treturn len(items) >= m.MaxItems\n}\n"
             ),
         },
     )
@@ -73,9 +73,9 @@ def test_only_files_of_the_same_package_and_test_files_only_from_tests(tmp_path:
             "\treturn Add(a, b)\n}\n",
             "calc/gen.go": "//go:build ignore\n\npackage main\n\nfunc Add(x string) {}\n",
             "calc/use.go": "package calc\n\nfunc Double(a int) int {\n"
-            "\t// gen: Add a to itself, or mustAdd\n\treturn 0\n}\n",
+            "\t// gen: Add a to itself, or mustAdd\n\treturn Add(a, 0)\n}\n",
             "calc/use_test.go": "package calc\n\nfunc TestDouble() {\n"
-            "\t// gen: check Double(2) with mustAdd\n}\n",
+            "\t// gen: check Double(2) with mustAdd\n\t_ = mustAdd(1, 1)\n}\n",
         },
     )
     found = by_name(gather(tmp_path, "calc/use.go"))
@@ -135,4 +135,5 @@ def test_a_package_named_alone_brings_its_exported_names(tmp_path: Path) -> None
         },
     )
     found = by_name(gather(tmp_path, "cart/cart.go"))
-    assert found["MaxCartItems"].rank is Rank.DIRECT and "minItems" not in found
+    # Named by the import only (the code to come will use it): ranked last, but there.
+    assert found["MaxCartItems"].rank is Rank.IMPORTED and "minItems" not in found

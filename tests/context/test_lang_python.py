@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.context.workspace import by_name, gather, write_tree
 from typilot_lsp.context.model import DefinitionKind, Rank
+from typilot_lsp.context.render import definitions_text
 
 GEOMETRY = (
     "import math\n\n\n"
@@ -148,19 +149,15 @@ def test_names_the_file_defines_itself_and_the_standard_library_add_nothing(
     assert gather(tmp_path, "main.py").definitions == ()
 
 
-def test_the_instruction_names_a_definition_the_code_does_not_use_yet(tmp_path: Path) -> None:
-    write_tree(
-        tmp_path,
-        {
-            "geometry.py": GEOMETRY,
-            "main.py": "from geometry import midpoint, Point\n\n# gen: use midpoint of two points\n",
-        },
-    )
-    found = by_name(gather(tmp_path, "main.py"))
-    assert found["midpoint"].rank is Rank.DIRECT
-    assert found["Point"].rank is Rank.INDIRECT  # named by midpoint's signature
-    names = [d.name for d in gather(tmp_path, "main.py").definitions]
-    assert names.index("midpoint") < names.index("Point")
+def test_the_instruction_does_not_change_what_is_found(tmp_path: Path) -> None:
+    """The prompt's head (the definitions) stays the same while the instruction is typed."""
+    write_tree(tmp_path, {"geometry.py": GEOMETRY})
+    head = "from geometry import midpoint, Point\n\n"
+    texts = set()
+    for instruction in ("# gen: u", "# gen: use midpoint of two points", "# gen: ORIGIN"):
+        result = gather(tmp_path, "main.py", text=head + instruction + "\n")
+        texts.add(definitions_text(result.definitions))
+    assert len(texts) == 1 and "def midpoint" in texts.pop()
 
 
 def test_a_module_named_alone_brings_its_public_names(tmp_path: Path) -> None:

@@ -85,7 +85,6 @@ def gather(
         lines=lines,
         prefix_line=line,
         target=target,
-        instruction=match.instruction,
         window=window,
     )
     snapshot = WorkspaceSnapshot(tuple(str(f) for f in (folders or (root,))), buffers)

@@ -36,10 +36,10 @@ def model_requests(replay_ollama: Any) -> list[str]:
     ]
 
 
-async def run_cart(session: Editor, workspace: Path) -> None:
+async def run_cart(session: Editor, workspace: Path, source: str = CART, line: int = 3) -> None:
     session.open("money.js", EDITED, "javascript", folder=workspace)  # unsaved: the disk differs
-    cart = session.open("cart.js", CART, "javascript", folder=workspace)
-    actions = await session.code_actions(cart, 3)
+    cart = session.open("cart.js", source, "javascript", folder=workspace)
+    actions = await session.code_actions(cart, line)
     await session.execute(actions[0].command)
     await session.wait_runs_done()
     assert "formatPrice(items.reduce" in cart.text
@@ -64,6 +64,38 @@ async def test_the_prompt_holds_the_definition_from_an_unsaved_open_buffer(
     assert json.dumps("Cents as a price in `currency`")[1:-1] in sent
     assert json.dumps("return `$${cents / 100}`;")[1:-1] not in sent  # the disk's text lost
     assert "hunter2" not in sent
+
+
+FIX_CART = (
+    "import { formatPrice } from './money.js';\n\n"
+    "// fix: format the total in EUR\n"
+    "export function total(items) {\n"
+    "  return items.length;\n"
+    "}\n"
+)
+FIXED = (
+    "export function total(items) {\n"
+    "  return formatPrice(items.reduce((sum, item) => sum + item.cents, 0), 'EUR');\n"
+    "}\n"
+)
+
+
+async def test_a_fix_prompt_holds_it_in_its_head(
+    replay_ollama: Any, typilot_home: dict[str, str], tmp_path: Path
+) -> None:
+    write_tree(tmp_path, {"money.js": ON_DISK, "cart.js": FIX_CART})
+    replay_ollama.add_rule(match="format the total in EUR", reply=FIXED)
+    env = server_env(typilot_home, replay_ollama.url)
+    session = await start_editor(env, workspace_folders=[tmp_path])
+    try:
+        await run_cart(session, tmp_path, FIX_CART, 2)
+    finally:
+        await stop_editor(session)
+    sent = json.loads(model_requests(replay_ollama)[-1])
+    user = [m["content"] for m in sent["messages"] if m["role"] == "user"][-1]
+    head = user.split("Code before it:", 1)[0]  # the stable head, before this file's code
+    assert "// From money.js\n/** Cents as a price" in head
+    assert "export function formatPrice(cents, currency = 'USD') {" in head
 
 
 async def test_context_other_files_false_sends_the_file_alone(

@@ -1,7 +1,7 @@
 """Context from the whole project: the definitions the code at hand uses from other files.
 
 Given a document as edited and where a run is in it, `gather.ContextGatherer` finds the names
-the code around the prefix line (and the instruction) uses that the file does not define,
+the code around the prefix line uses that the file does not define,
 resolves them the way the language does (Python imports, JavaScript/TypeScript imports and
 `require`, Go packages and go.mod), and returns each definition (`model.Definition`:
 signature, docstring, fields; the body when short) ranked by how directly the code uses it.

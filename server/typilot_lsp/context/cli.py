@@ -49,7 +49,8 @@ def parse_location(location: str) -> tuple[pathlib.Path, int]:
 
 
 def request_at(path: pathlib.Path, line: int, language_id: str, config: Config) -> ContextRequest:
-    """The request a run at `line` would make: its instruction and target when prefixed."""
+    """The request a run at `line` would make: with its target when the line is a `fix:` or
+    `sum:` (or a user command of theirs)."""
     lines = split_lines(read_source(path).text)
     if line >= len(lines):
         raise ContextError(f"{path} has {len(lines)} lines; line {line + 1} is past its end")
@@ -66,7 +67,6 @@ def request_at(path: pathlib.Path, line: int, language_id: str, config: Config) 
         lines=lines,
         prefix_line=line,
         target=target,
-        instruction=match.instruction if match is not None else "",
     )
 
 

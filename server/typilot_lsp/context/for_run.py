@@ -3,7 +3,7 @@
 The prompt has one budget of characters (`runs.prompt.context_budget`). The definitions from
 other files get at most `share_of(budget)` of it, half: the code around the prefix line keeps
 at least the other half, and whatever the definitions leave unused. Within their share they go
-in by rank (what the prefix line and the instruction name first) and one that does not fit is
+in by rank (what the code at the prefix line names first) and one that does not fit is
 left out whole, never cut mid-definition.
 
 The workspace and the open buffers are taken on the event loop (`snapshot`, a copy of each
@@ -128,7 +128,6 @@ def request_for(
     lines: Sequence[str],
     prefix_line: int,
     target: tuple[int, int] | None,
-    instruction: str,
 ) -> ContextRequest | None:
     """The code at hand of a run (None for a document that is not a file: no workspace)."""
     path = path_of(uri)
@@ -141,7 +140,6 @@ def request_for(
         lines=tuple(lines),
         prefix_line=prefix_line,
         target=target,
-        instruction=instruction,
     )
 
 
@@ -175,6 +173,19 @@ class OtherFilesSource:
             return OtherFiles()
         workspace = snapshot(self._folders(), self._documents())
         return await gather_for_run(self.gatherer, settings, request, workspace, budget)
+
+    async def text_for(
+        self,
+        settings: ContextConfig,
+        doc: OpenDocument,
+        lines: Sequence[str],
+        line: int,
+        target: tuple[int, int] | None,
+        budget: int,
+    ) -> str:
+        """A run host's `other_files`: the prompt text for the code at `line` of `doc`."""
+        request = request_for(doc.uri, doc.language_id or "", doc.version, lines, line, target)
+        return (await self.for_run(settings, request, budget)).text
 
 
 def default_workspace(path: pathlib.Path) -> pathlib.Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -50,7 +49,6 @@ WINDOW_LINES = 60
 """Lines above and below the prefix line looked at when the request names no window."""
 DIRECT_LINES = 12
 """Around the prefix line, the lines whose names rank DIRECT (within the enclosing block)."""
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 _PYTHON = PythonLanguage()
 _JAVASCRIPT = ScriptLanguage("javascript", typescript=False)
@@ -219,13 +217,13 @@ class _Gather:
             return ContextResult()
         root, summary = tree
         usage = self.language.usage(root, self._spans(root))  # type: ignore[arg-type]
-        self._instruction(usage)
         here = _Scope(self.request.path, summary, self.language, own_names=False)
         for chain, rank in usage.chains.items():
             self._resolve(here, chain, rank)
         self._package_methods(here, usage)
-        for binding in summary.bindings.values():
-            if binding.name is not None and (binding.local,) not in usage.chains:
+        used = {chain[0] for chain in usage.chains}
+        for binding in summary.bindings.values():  # imported, not used yet: code to come may
+            if binding.local not in used:
                 self._resolve(here, (binding.local,), Rank.IMPORTED)
         for entry in self.found.values():
             entry.used.update(name for name in usage.members if name in entry.symbol.members)
@@ -253,16 +251,6 @@ class _Gather:
             first = max(enclosing[0], line - DIRECT_LINES)
             direct.append((first, min(enclosing[1], line + DIRECT_LINES)))
         return Spans(direct, window)
-
-    def _instruction(self, usage: Usage) -> None:
-        """Names the instruction mentions (`use parse_config`, `Store.Get`) rank DIRECT."""
-        for word in _WORD.findall(self.request.instruction):
-            chain = tuple(word.split("."))
-            usage.add_chain(chain, Rank.DIRECT)
-            for member in chain[1:]:
-                usage.add_member(member, Rank.DIRECT)
-            if len(chain) == 1 and (word != word.lower() or "_" in word):
-                usage.add_member(word, Rank.DIRECT)
 
     # -- resolving names ------------------------------------------------------------------
     def _resolve(self, scope: _Scope, chain: Chain, rank: Rank) -> None:

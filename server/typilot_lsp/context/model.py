@@ -63,7 +63,7 @@ class Rank(int, enum.Enum):
     """How directly the code at hand uses a definition (lower comes first in the prompt)."""
 
     DIRECT = 1
-    """Named on the prefix line, in the instruction, in the target or its enclosing block."""
+    """Named on or near the prefix line, in the target, or in the block around the line."""
     NEARBY = 2
     """Named in the rest of the code the prompt shows around the prefix line."""
     INDIRECT = 3
@@ -102,7 +102,11 @@ class OpenFile:
 
 @attrs.frozen
 class ContextRequest:
-    """The code at hand: where a run is, in a document as edited."""
+    """The code at hand: where a run is, in a document as edited.
+
+    Not the instruction: the definitions go into the prompt's stable head, which the prewarm
+    sends while the user is still typing the instruction; the same code must give the same
+    definitions whatever the instruction says, or the model server's cache misses."""
 
     path: str
     """Absolute filesystem path of the document."""
@@ -112,7 +116,6 @@ class ContextRequest:
     prefix_line: int
     target: tuple[int, int] | None = None
     """First and last line of the target (fix:/sum:), inclusive."""
-    instruction: str = ""
     window: tuple[int, int] | None = None
     """First and last line the prompt shows around the prefix line (None: a default span)."""
 

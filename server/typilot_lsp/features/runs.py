@@ -31,7 +31,7 @@ from typilot_lsp.runs.model import CancelReason, Outcome, Run, RunArguments
 from typilot_lsp.work_done_progress import WorkDoneProgress
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Coroutine, Sequence
 
     from typilot_lsp.backends.base import Backend
     from typilot_lsp.history import AsyncHistory
@@ -93,7 +93,7 @@ class RunsFeature(Feature):
         self.manager = RunManager(self)
         self.editors: dict[str, DocumentEditor] = {}
         self._backend = BackendSlot()
-        self.other_files = OtherFilesSource(self.workspace_folders, self.documents.documents)
+        self.context_source = OtherFilesSource(self.workspace_folders, self.documents.documents)
 
     # -- for other features ----------------------------------------------------------
     async def start_run(
@@ -125,6 +125,18 @@ class RunsFeature(Feature):
 
     def document(self, uri: str) -> TypilotDocument | None:
         return self.documents.document(uri)
+
+    async def other_files(
+        self,
+        doc: TypilotDocument,
+        lines: Sequence[str],
+        line: int,
+        target: tuple[int, int] | None,
+        budget: int,
+    ) -> str:
+        return await self.context_source.text_for(
+            self.config.context, doc, lines, line, target, budget
+        )
 
     def workspace_folders(self) -> list[str]:
         """The editor's workspace folders (URIs); its root when it sent no folders."""

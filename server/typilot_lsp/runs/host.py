@@ -9,7 +9,7 @@ stderr) and gets its backend from a `BackendSlot`, the one place a backend is cr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lsprotocol import types
@@ -48,6 +48,20 @@ class RunHost(Protocol):
     @property
     def history(self) -> AsyncHistory | None: ...
     def document(self, uri: str) -> TypilotDocument | None: ...
+    async def other_files(
+        self,
+        doc: TypilotDocument,
+        lines: Sequence[str],
+        line: int,
+        target: tuple[int, int] | None,
+        budget: int,
+    ) -> str:
+        """The definitions the code at `line` of `doc` (as `lines`) uses from other files of
+        the workspace, as prompt text of at most `budget // 2` characters ("" when there are
+        none, or `context.otherFiles` is off). The same code gives the same text, so the
+        prewarm and the run send the same prompt."""
+        ...
+
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor: ...
     def progress_for(self, run: Run) -> Progress: ...
     def show_message(self, message: str, kind: types.MessageType = ...) -> None: ...

@@ -39,7 +39,7 @@ from typilot_lsp.runs.model import (
 from typilot_lsp.runs.output import OutputFilter, output_spec_for
 from typilot_lsp.runs.output.imports import import_insertion
 from typilot_lsp.runs.prompt import CURSOR
-from typilot_lsp.runs.request import compose, file_name, mode_for, prompt_input
+from typilot_lsp.runs.request import compose, file_name, mode_for, prompt_budget, prompt_input
 from typilot_lsp.runs.targets import Target, find_target
 
 if TYPE_CHECKING:
@@ -250,8 +250,15 @@ class RunManager:
         info = await backend.prepare(self.host.config.model, notify)
         if run.cancel_reason:
             raise asyncio.CancelledError
+        config = self.host.config
+        target = (plan.target.first_line, plan.target.last_line) if plan.target else None
+        other_files = await self.host.other_files(
+            doc, plan.lines, run.line, target, prompt_budget(config, info)
+        )
+        if run.cancel_reason:  # the user may cancel while other files are read
+            raise asyncio.CancelledError
         inp = prompt_input(
-            self.host.config,
+            config,
             uri=doc.uri,
             language_id=doc.language_id,
             lines=plan.lines,
@@ -259,8 +266,9 @@ class RunManager:
             match=ctx.match,
             target=plan.target,
             target_text=plan.target_text,
+            other_files=other_files,
         )
-        composed = compose(self.host.config, info, inp)
+        composed = compose(config, info, inp)
         return Prepared(
             backend=backend,
             info=info,
