@@ -99,13 +99,25 @@ npx tsc -p .
 npx eslint src
 npm run --silent package >/dev/null
 
+# The spec report for people, a TAP copy for the tally (tests/prerequisites.py: what ran and
+# skipped, and why; under CI=true a skip fails this script).
+TAP="$ROOT/test-output/vscode-tests.tap"
+mkdir -p "$ROOT/test-output"
+TALLY_PYTHON="${TYPILOT_VENV:-$ROOT/.venv}/bin/python"
+reporters=(--test-reporter=spec --test-reporter-destination=stdout
+  --test-reporter=tap "--test-reporter-destination=$TAP")
+
+status=0
 if [[ "$MODE" == "--unit-only" ]]; then
   log "unit tests"
-  exec node --test --test-reporter=spec "out/test/unit/*.test.js"
+  node --test "${reporters[@]}" "out/test/unit/*.test.js" || status=$?
+else
+  # One test run, so that node's closing summary counts every test: the unit tests (including
+  # the protocol test against the real typilot-lsp), then the end-to-end test in code-server
+  # (screenshots: test-output/vscode/). Files run one at a time: the machine has 2 cores.
+  log "unit tests + end-to-end test in code-server"
+  node --test "${reporters[@]}" --test-concurrency=1 "out/test/unit/*.test.js" "out/test/e2e/*.test.js" ||
+    status=$?
 fi
-
-# One test run, so that node's closing summary counts every test: the unit tests (including the
-# protocol test against the real typilot-lsp), then the end-to-end test in code-server
-# (screenshots: test-output/vscode/). Files run one at a time: the machine has 2 cores.
-log "unit tests + end-to-end test in code-server"
-exec node --test --test-reporter=spec --test-concurrency=1 "out/test/unit/*.test.js" "out/test/e2e/*.test.js"
+(cd "$ROOT" && "$TALLY_PYTHON" -m tests.prerequisites tap "$TAP" "vscode-client (node --test)") || status=1
+exit "$status"

@@ -3,7 +3,8 @@
 # then runs every suite — lint and types, the VS Code extension (unit + real VS Code), and pytest
 # (the server over stdio, real Neovim, real Emacs, real Whisper on real audio, real SQLite,
 # the privacy proof under strace, a real model in llama.cpp's server). Exit status is non-zero
-# if anything failed.
+# if anything failed, or if anything did not run under CI=true (tests/prerequisites.py). It ends
+# by printing, for every suite, how many tests ran and skipped and why.
 #
 # Usage: bash scripts/test.sh [pytest args...]
 set -uo pipefail
@@ -28,6 +29,9 @@ fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
 mkdir -p test-output
+# Every suite (pytest under each Python, node --test) appends its tally here; summed at the end.
+export TYPILOT_TEST_TALLY="$ROOT/test-output/tally.jsonl"
+: >"$TYPILOT_TEST_TALLY"
 
 log "a real model: llama.cpp's server and SmolLM2-135M (scripts/install-llama.sh; ~15 min once)"
 bash scripts/install-llama.sh || failed+=("llama.cpp / SmolLM2 install (tests/llama fail under CI)")
@@ -65,8 +69,10 @@ python -m pytest -p no:cacheprovider -q "$@"
 status=$?
 [[ $status -eq 0 ]] || failed+=("pytest (exit $status)")
 
+# What ran, what skipped and why, every suite together; under CI=true any skip fails the run.
+python -m tests.prerequisites summary "$TYPILOT_TEST_TALLY" || failed+=("tests that did not run under CI")
+
 if ((${#failed[@]})); then
   printf '\nFAILED: %s\n' "${failed[*]}"
   exit 1
 fi
-# On success pytest's summary stays the last line of the output.

@@ -82,8 +82,49 @@ def test_tcp_serves_lsp_on_loopback_only(typilot_home) -> None:
 
 
 def test_stdio_flag_is_accepted(typilot_home) -> None:
-    proc = subprocess.run(
-        [*CMD, "--stdio"], input=b"", capture_output=True, env=typilot_home, timeout=30, check=False
+    """`typilot-lsp --stdio` (what editors run) serves LSP on stdin/stdout and exits cleanly."""
+    initialize = {"processId": None, "rootUri": None, "capabilities": {}}
+    proc = subprocess.Popen(
+        [*CMD, "--stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=typilot_home,
     )
-    # End of input: the server exits without a traceback.
-    assert b"Traceback" not in proc.stderr
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(_frame(_request(1, "initialize", initialize)))
+        proc.stdin.flush()
+        assert _answer(proc.stdout, 1)["result"]["serverInfo"]["name"] == "typilot-lsp"
+        proc.stdin.write(_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        proc.stdin.write(_frame(_request(2, "shutdown", None)))
+        proc.stdin.flush()
+        assert _answer(proc.stdout, 2) == {"jsonrpc": "2.0", "id": 2, "result": None}
+        proc.stdin.write(_frame({"jsonrpc": "2.0", "method": "exit", "params": None}))
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    stderr = proc.stderr.read() if proc.stderr else b""
+    assert b"Traceback" not in stderr, stderr.decode(errors="replace")
+
+
+def _request(id_: int, method: str, params: object) -> dict:
+    return {"jsonrpc": "2.0", "id": id_, "method": method, "params": params}
+
+
+def _answer(stream, id_: int) -> dict:
+    """The answer to request `id_` from a Content-Length framed stream (skipping the server's
+    own requests and notifications before it)."""
+    while True:
+        length = 0
+        while (line := stream.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        assert length, "the server closed stdout before answering"
+        message = json.loads(stream.read(length))
+        if message.get("id") == id_ and "method" not in message:
+            return message

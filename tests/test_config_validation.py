@@ -39,6 +39,7 @@ BAD_VALUES = [
     ("streaming.maxEditIntervalMs", -1, "must not be negative"),
     ("streaming.echoTimeoutMs", -1, "must not be negative"),
     ("context.maxChars", -1, "must not be negative"),
+    ("prewarm.delayMs", -1, "must not be negative"),
 ]
 
 

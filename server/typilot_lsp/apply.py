@@ -258,6 +258,9 @@ class HeadlessHost:
         self.err.write(f"typilot-lsp apply: {message}\n")
         self.err.flush()
 
+    async def before_request(self, run: Run) -> None:
+        """`apply` sends nothing ahead of a run: nobody types between its runs."""
+
     def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)

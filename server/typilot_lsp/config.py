@@ -184,6 +184,19 @@ def _default_prefixes() -> dict[str, str]:
 
 
 @attrs.define
+class PrewarmConfig:
+    enabled: bool = True
+    """Send a prefixed line's prompt to the model server while the user types, so that the
+    server's prompt cache holds it when the run starts (nothing is generated)."""
+    delay_ms: int = attrs.field(default=300, validator=_not_negative)
+    """How long the editor stays quiet after a prefixed line changed before its prompt is sent
+    (asking for the code actions sends it at once)."""
+    remote_host: bool = False
+    """Also to a model server that is not on this machine (`privacy.allowRemoteHost` must
+    allow it too): off, a prompt goes to a remote server only when you pick the action."""
+
+
+@attrs.define
 class Config:
     backend: str = attrs.field(default="ollama", validator=_one_of(*BACKENDS))
     ollama: OllamaConfig = attrs.Factory(OllamaConfig)
@@ -195,6 +208,7 @@ class Config:
     voice: VoiceConfig = attrs.Factory(VoiceConfig)
     streaming: StreamingConfig = attrs.Factory(StreamingConfig)
     context: ContextConfig = attrs.Factory(ContextConfig)
+    prewarm: PrewarmConfig = attrs.Factory(PrewarmConfig)
     gen: GenConfig = attrs.Factory(GenConfig)
     fix: FixConfig = attrs.Factory(FixConfig)
     sum: SumConfig = attrs.Factory(SumConfig)
@@ -271,6 +285,7 @@ SECTIONS: tuple[type, ...] = (
     VoiceConfig,
     StreamingConfig,
     ContextConfig,
+    PrewarmConfig,
     Config,
 )
 
@@ -442,6 +457,7 @@ _NESTED: dict[str, type] = {
     "voice": VoiceConfig,
     "streaming": StreamingConfig,
     "context": ContextConfig,
+    "prewarm": PrewarmConfig,
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import prerequisites
 from tests.replay.ollama import ReplayOllama
 from tests.replay.openai import ReplayOpenAI
 from typilot_lsp import doctor
@@ -32,9 +33,8 @@ def obey_permissions() -> list[str]:
     """A command prefix that makes root obey file permission bits (no DAC override)."""
     if os.geteuid() != 0:
         return []
+    prerequisites.require_tools("setpriv", how="install util-linux (it drops root's DAC override)")
     setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without `setpriv` (util-linux): cannot drop DAC override")
     return [
         setpriv,
         "--inh-caps=-all",

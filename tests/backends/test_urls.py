@@ -57,7 +57,11 @@ def test_parse_ollama_host_matches_official_clients(value: str | None, expected:
 
 
 def test_default_is_loopback_11434() -> None:
-    assert DEFAULT_OLLAMA_HOST == "http://127.0.0.1:11434"
+    """Nothing set (no setting, no $OLLAMA_HOST): Ollama's own loopback address and port."""
+    for unset in (None, ""):
+        assert resolve_ollama_host(unset, {}) == "http://127.0.0.1:11434"
+        assert parse_ollama_host(unset) == "http://127.0.0.1:11434"
+    assert resolve_ollama_host(None, {}) == DEFAULT_OLLAMA_HOST  # the exported constant is used
 
 
 @pytest.mark.parametrize("value", ["ftp://example.com", "unix:///run/ollama.sock"])

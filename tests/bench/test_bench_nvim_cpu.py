@@ -5,15 +5,14 @@ The figures live in docs/performance.md, never in assertions."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.bench import run_bench
-from tests.neovim.nvim_harness import NVIM
+from tests.neovim.nvim_harness import NVIM_HOW, nvim_missing
+from tests.prerequisites import needs
 
 SHORT_RUN = ["--rates", "1000", "--tokens", "100", "--rounds", "1"]
 
 
-@pytest.mark.skipif(NVIM is None, reason="no nvim binary: pip install -e .[test]")
+@needs(nvim_missing(), NVIM_HOW)
 def test_bench_nvim_cpu_runs_and_prints_its_row() -> None:
     stdout = run_bench("bench_nvim_cpu", *SHORT_RUN)
     rows = [line.split() for line in stdout.splitlines() if line.strip().startswith("1000 ")]

@@ -218,7 +218,9 @@ async def test_stall_is_an_error_not_a_hang(replay_ollama, typilot_home) -> None
         doc = editor.open("stall.py", PREFIX_TEXT)
         await editor.run_line(doc, 1)
         message = await error_message(editor)
-        assert "0.5" in message or "stopped sending" in message or "stall" in message.lower()
+        # The message names the stall, the setting's value and the setting that raises it.
+        assert "stopped sending text for 0.5 s" in message, message
+        assert "typilot.ollama.idleTimeout" in message, message
         await replay_ollama.wait_for_async("disconnect", timeout=10)
         assert_partial_kept(doc)
     finally:

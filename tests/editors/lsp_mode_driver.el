@@ -6,10 +6,15 @@
 ;; JSON for the pytest side (tests/editors/test_emacs_lsp_mode.py).
 ;;
 ;; The spec comes from the JSON file named by $TYPILOT_EMACS_SPEC:
-;;   config, program, settings, file, line, deadline, settle, out, events
+;;   config, program, settings, file, line, deadline, out, events
 ;;   (as for eglot_driver.el), and mode: "gen" (wait for the progress end) or
 ;;   "cancel" (after the first streamed edit run `typilot-lsp-cancel', then
 ;;   wait for the progress end).
+;;
+;; After the end the driver asks `typilot/history' until the run is recorded
+;; (the server records a run just after its progress ends): that is the round
+;; trip after the end.  An edit the server sent before its answer has been
+;; applied when the answer comes, and the answer names the run's outcome.
 
 ;;; Code:
 
@@ -75,6 +80,15 @@
       (accept-process-output nil 0.05))
     value))
 
+(defvar td-history-asked 0.0 "When the driver last asked for the history.")
+
+(defun td-recorded-runs ()
+  "The runs the server has recorded, newest first (nil: none yet).
+Asks `typilot/history' at most every 0.2 s."
+  (when (>= (- (float-time) td-history-asked) 0.2)
+    (setq td-history-asked (float-time))
+    (append (lsp-get (lsp-request "typilot/history" '(:limit 10)) :entries) nil)))
+
 (defun td-text ()
   (with-current-buffer td-buffer
     (save-restriction (widen) (buffer-substring-no-properties (point-min) (point-max)))))
@@ -125,8 +139,12 @@
          (setq result (list :applyAtCancel td-apply-ok
                             :ended (if (td-wait (lambda () (> td-progress-ends 0)) deadline)
                                        t :json-false)))))
-      ;; Keep listening: nothing may change once the run has ended.
-      (td-wait #'ignore (td-get :settle)))
+      ;; The round trip after the end: nothing may change once the run has ended.
+      (let ((recorded (td-wait #'td-recorded-runs deadline)))
+        (td-note "history" :count (length recorded))
+        (setq result (append result
+                             (list :outcome (or (and recorded (lsp-get (car recorded) :outcome))
+                                                :null))))))
     result))
 
 (let ((result (condition-case err

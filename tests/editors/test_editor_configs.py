@@ -23,11 +23,13 @@ from pytest_lsp.client import make_test_lsp_client
 from tests.editors.emacs_harness import (
     EGLOT_CONFIG,
     EMACS,
+    INSTALL_HINT,
     LSP_MODE_CONFIG,
     REPO,
     TYPILOT_LSP,
     emacs_missing_reason,
 )
+from tests.prerequisites import needs
 from typilot_lsp.config import Config, setting_keys
 
 if sys.version_info >= (3, 11):
@@ -217,9 +219,6 @@ def test_zed_extension_registers_the_server_the_settings_configure() -> None:
 
 # -- Emacs: the configs load in a real Emacs and carry known settings -------------------------
 
-_EGLOT_MISSING = emacs_missing_reason("eglot")
-_LSP_MODE_MISSING = emacs_missing_reason("lsp-mode")
-
 
 def _emacs_eval(load: Path, form: str) -> str:
     assert EMACS is not None
@@ -250,7 +249,7 @@ def _byte_compile_warnings(path: Path, tmp_path: Path) -> str:
     return "\n".join(lines).strip()
 
 
-@pytest.mark.skipif(_EGLOT_MISSING is not None, reason=_EGLOT_MISSING or "")
+@needs(emacs_missing_reason("eglot"), INSTALL_HINT)
 def test_eglot_config(tmp_path: Path) -> None:
     assert _byte_compile_warnings(EGLOT_CONFIG, tmp_path) == ""
     out = _emacs_eval(
@@ -272,7 +271,7 @@ def test_eglot_config(tmp_path: Path) -> None:
     assert data["confirm"] is None  # streamed edits are applied without a prompt each
 
 
-@pytest.mark.skipif(_LSP_MODE_MISSING is not None, reason=_LSP_MODE_MISSING or "")
+@needs(emacs_missing_reason("lsp-mode"), INSTALL_HINT)
 def test_lsp_mode_config(tmp_path: Path) -> None:
     assert _byte_compile_warnings(LSP_MODE_CONFIG, tmp_path) == ""
     out = _emacs_eval(

@@ -14,12 +14,18 @@ from typing import Any
 import pytest
 
 from tests.editors.emacs_harness import GENERATE_PATHS as _GENERATE
-from tests.editors.emacs_harness import MODEL, describe, emacs_missing_reason, run_eglot
+from tests.editors.emacs_harness import (
+    INSTALL_HINT,
+    MODEL,
+    describe,
+    emacs_missing_reason,
+    run_eglot,
+)
 from tests.editors.emacs_harness import editor_settings as _settings
-from tests.replay_ollama import ReplayOllama
+from tests.prerequisites import needs
+from tests.replay.ollama import ReplayOllama
 
-_MISSING = emacs_missing_reason("eglot")
-pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+pytestmark = needs(emacs_missing_reason("eglot"), INSTALL_HINT)
 
 
 def _prompt(body: dict[str, Any]) -> str:
@@ -120,6 +126,8 @@ def test_code_action_streams_into_the_buffer(
     assert "error" not in result, describe(result)
     assert result["titles"] == [title], describe(result)
     assert result["serverWarning"] is None, describe(result)
+    # The run ended (recorded as done) with the buffer as expected, nothing changed after.
+    assert (result["ended"], result["outcome"]) == (True, "done"), describe(result)
     assert result["reached"] is True, describe(result)
     assert result["text"] == after, describe(result)
     # Streamed: several applyEdits, every one applied by Eglot's version check.
@@ -159,6 +167,7 @@ def test_send_settings_reaches_the_running_server(
     )
 
     assert "error" not in result, describe(result)
+    assert (result["ended"], result["outcome"]) == (True, "done"), describe(result)
     assert result["reached"] is True, describe(result)
     generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
     assert [g["body"]["model"] for g in generations] == ["qwen2.5-coder:1.5b"], generations
@@ -183,11 +192,11 @@ def test_cancel_stops_the_run_and_keeps_what_was_streamed(
         line=3,
         settings=_settings(replay_ollama, tmp_path),
         mode="cancel",
-        settle=2.0,
     )
 
     assert "error" not in result, describe(result)
     assert result["applyAtCancel"] >= 1, describe(result)
+    assert (result["ended"], result["outcome"]) == (True, "cancelled"), describe(result)
     # Cancelling closed the connection to Ollama before the reply was complete.
     replay_ollama.wait_for("disconnect", lambda e: e["path"] in _GENERATE, timeout=15)
     assert not [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
@@ -199,7 +208,8 @@ def test_cancel_stops_the_run_and_keeps_what_was_streamed(
     assert written, describe(result)
     assert reply.startswith(written) or reply.startswith(written.rstrip("\n")), describe(result)
     assert written != reply, describe(result)
-    # Nothing kept streaming after the cancel (one edit may have been in flight).
+    # Nothing kept streaming after the cancel (one edit may have been in flight), up to the
+    # run's end and a round trip after it.
     assert result["applyOk"] <= result["applyAtCancel"] + 1, describe(result)
 
 
@@ -229,6 +239,7 @@ def test_typing_right_after_a_streamed_edit_keeps_both(
     )
 
     assert "error" not in result, describe(result)
+    assert (result["ended"], result["outcome"]) == (True, "done"), describe(result)
     assert result["reached"] is True, describe(result)
     assert result["text"].endswith(typed), describe(result)
 
@@ -252,12 +263,12 @@ def test_typing_without_pause_during_a_run_loses_no_text(
         settings=_settings(replay_ollama, tmp_path),
         mode="type-continuously",
         typed="x",
-        settle=5.0,
+        typing_seconds=5.0,
         expect=f"{head}{reply}{tail}",  # only reached if the run could finish
-        deadline=20,
     )
 
     assert "error" not in result, describe(result)
+    assert result["ended"] is True, describe(result)  # done, or stopped with a message
     text = result["text"]
     typed = len(text) - len(text.rstrip("x"))
     assert typed >= 10, describe(result)  # every keystroke is still there, at the end

@@ -14,6 +14,7 @@ import pytest
 
 from tests.editors.emacs_harness import GENERATE_PATHS as _GENERATE
 from tests.editors.emacs_harness import (
+    INSTALL_HINT,
     MODEL,
     coalescing_program,
     describe,
@@ -21,10 +22,10 @@ from tests.editors.emacs_harness import (
     run_lsp_mode,
 )
 from tests.editors.emacs_harness import editor_settings as _settings
-from tests.replay_ollama import ReplayOllama
+from tests.prerequisites import needs
+from tests.replay.ollama import ReplayOllama
 
-_MISSING = emacs_missing_reason("lsp-mode")
-pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+pytestmark = needs(emacs_missing_reason("lsp-mode"), INSTALL_HINT)
 
 
 def _file(tmp_path: Path, text: str) -> Path:
@@ -58,6 +59,7 @@ def test_gen_streams_until_the_progress_ends(
 
     assert "error" not in result, describe(result)
     assert result["ended"] is True and result["endMessage"] == "done", describe(result)
+    assert result["outcome"] == "done", describe(result)  # recorded: the round trip after it
     assert result["text"] == (
         "import math\n\ndef add(a, b):\n    return a + b\n\nprint(math.pi)\n"
     ), describe(result)
@@ -92,6 +94,7 @@ def test_cancel_ends_the_progress_and_keeps_what_was_streamed(
 
     assert "error" not in result, describe(result)
     assert result["ended"] is True and result["endMessage"] == "cancelled", describe(result)
+    assert result["outcome"] == "cancelled", describe(result)
     replay_ollama.wait_for("disconnect", lambda e: e["path"] in _GENERATE, timeout=15)
     assert not [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
     text = result["text"]

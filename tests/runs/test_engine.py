@@ -118,8 +118,10 @@ async def test_a_slow_model_is_gathered_into_few_edits_and_a_pause_shows_what_ca
         await asyncio.sleep(0.01)
     await writer.close()
     assert doc.text == "".join(tokens) + "\n"  # the prefix line's own line break stays
-    # Fewer edits than tokens: tokens share edits (how many depends on the load on the machine).
-    assert edits_while_streaming < len(tokens), (edits_while_streaming, len(tokens))
+    # Few edits: the windows (20, 40, 80, 160, 200 ms...) gather about 7; a loaded machine's late
+    # wake-ups add a few. One edit per token (24) is what a window closing after its own 10 ms of
+    # quiet, blind to the model's pace, would make: well over half.
+    assert edits_while_streaming <= len(tokens) // 2, (edits_while_streaming, len(tokens))
 
 
 async def test_a_steady_stream_wakes_the_writer_once_per_window_not_per_token() -> None:

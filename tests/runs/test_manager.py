@@ -185,11 +185,14 @@ async def test_start_refuses_a_line_without_prefix_and_a_closed_document() -> No
 
 
 def test_modes_come_from_the_one_table() -> None:
-    assert dict(BUILTIN_COMMANDS) == {"gen": Mode.INSERT, "fix": Mode.REPLACE, "sum": Mode.COMMENT}
+    """Each built-in prefix line of a document runs in its table mode (gen inserts, fix
+    replaces its target, sum writes a comment); a user command in the mode its settings name."""
     host = make_host(FakeOllama(REPLY), commands={"test:": {"prompt": "tests", "mode": "replace"}})
-    doc = host.open(URI, "python", "# test: cover it\n# sum:\n")
-    assert mode_for(doc.prefixed[0], host.config.commands) is Mode.REPLACE
-    assert mode_for(doc.prefixed[1], host.config.commands) is Mode.COMMENT
+    doc = host.open(URI, "python", "# gen: a\n# fix: b\n# sum:\n# test: cover it\n")
+    modes = {m.command: mode_for(m, host.config.commands) for m in doc.prefixed.values()}
+    builtin = {"gen": Mode.INSERT, "fix": Mode.REPLACE, "sum": Mode.COMMENT}
+    assert modes == {**builtin, "test:": Mode.REPLACE}, modes
+    assert {c: modes[c] for c in BUILTIN_COMMANDS} == builtin  # the table has these, no more
 
 
 SHOP = (

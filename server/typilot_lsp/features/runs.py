@@ -28,6 +28,7 @@ from typilot_lsp.runs.engine import DocumentEditor
 from typilot_lsp.runs.host import BackendSlot
 from typilot_lsp.runs.manager import RunManager
 from typilot_lsp.runs.model import CancelReason, Outcome, Run, RunArguments
+from typilot_lsp.runs.prewarm import Prewarmer
 from typilot_lsp.work_done_progress import WorkDoneProgress
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class RunsFeature(Feature):
         self.documents = documents
         self.history_feature = history
         self.manager = RunManager(self)
+        self.prewarm = Prewarmer(self)
         self.editors: dict[str, DocumentEditor] = {}
         self._backend = BackendSlot()
         self.context_source = OtherFilesSource(self.workspace_folders, self.documents.documents)
@@ -162,20 +164,36 @@ class RunsFeature(Feature):
     def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> Any:
         return self.server.run_task(coro, name)
 
+    async def before_request(self, run: Run) -> None:
+        await self.prewarm.handover(run.uri, run.line)
+
+    # -- PrewarmHost ---------------------------------------------------------------
+    def runs_streaming(self) -> bool:
+        return bool(self.manager.active)
+
     # -- lifecycle -----------------------------------------------------------------
     def settings_changed(self, old: Config, new: Config) -> None:
         backend_settings = ("backend", "ollama", "openai", "privacy")
         if any(getattr(old, name) != getattr(new, name) for name in backend_settings):
             backend = self._backend.take()
             if backend is not None:
+                self.prewarm.forget_sent()  # another server: its cache holds nothing of ours
                 self.server.run_task(backend.aclose(), "close backend")
+
+    def document_opened(self, doc: TypilotDocument) -> None:
+        self.prewarm.document_opened(doc)
+
+    def document_changed(self, doc: TypilotDocument) -> None:
+        self.prewarm.document_changed(doc)
 
     def document_closed(self, uri: str) -> None:
         self.cancel_runs(uri, reason=CancelReason.CLOSED)
+        self.prewarm.document_closed(uri)
         self.editors.pop(uri, None)
 
     async def shutdown(self) -> None:
         self.cancel_runs(reason=CancelReason.SHUTDOWN)
+        await self.prewarm.aclose()
         await self.manager.wait_idle()
 
     # -- LSP -----------------------------------------------------------------------
@@ -235,8 +253,11 @@ class RunsFeature(Feature):
                 )
             )
         if actions:
-            # The user is looking at a run they may start: its history can open now.
+            # The user is looking at a run they may start: its history can open now, and the
+            # model server can read its prompt.
             self.history_feature.expect_a_run()
+            first = next(iter(doc.prefixed_in(rng.start.line, rng.end.line)))[0]
+            self.prewarm.actions_asked(doc.uri, first)
         return actions or None
 
     def _arguments(self, args: tuple[Any, ...]) -> RunArguments:

@@ -39,8 +39,15 @@ from typilot_lsp.runs.model import (
 from typilot_lsp.runs.output import OutputFilter, output_spec_for
 from typilot_lsp.runs.output.imports import import_insertion
 from typilot_lsp.runs.prompt import CURSOR
-from typilot_lsp.runs.request import compose, file_name, mode_for, prompt_budget, prompt_input
-from typilot_lsp.runs.targets import Target, find_target
+from typilot_lsp.runs.request import (
+    compose,
+    file_name,
+    mode_for,
+    prompt_budget,
+    prompt_input,
+    target_of,
+)
+from typilot_lsp.runs.targets import Target
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend
@@ -192,14 +199,12 @@ class RunManager:
         The user may type while the run starts; the tracked regions follow from here on.
         """
         selection = self._selection(doc, rng) if rng is not None else None
-        target: Target | None = None
-        if run.mode in (Mode.REPLACE, Mode.COMMENT):
-            target = find_target(doc.lines, run.line, selection)
+        target, target_text = target_of(doc, run.line, run.mode, selection)
         editor = self.host.editor_for(doc)
         plan = RunPlan(
             lines=list(doc.lines),
             target=target,
-            target_text=doc.slice(*target.start, *target.end) if target else "",
+            target_text=target_text,
             region=editor.track((run.line, 0), doc.line_text(run.line)),
         )
         if target is not None and run.mode is Mode.REPLACE:
@@ -248,6 +253,7 @@ class RunManager:
             ctx.progress.report(run, message)
 
         info = await backend.prepare(self.host.config.model, notify)
+        await self.host.before_request(run)
         if run.cancel_reason:
             raise asyncio.CancelledError
         config = self.host.config

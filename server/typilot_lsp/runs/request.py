@@ -21,10 +21,11 @@ from typilot_lsp.backends.base import GenerationRequest, ModelInfo
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
 from typilot_lsp.runs.output.spec import PROSE_LANGUAGES
 from typilot_lsp.runs.prompt import PromptInput, build_fim, build_prompt, context_budget
-from typilot_lsp.runs.targets import Target
+from typilot_lsp.runs.targets import Target, find_target
 
 if TYPE_CHECKING:
     from typilot_lsp.config import Config, UserCommand
+    from typilot_lsp.documents import TypilotDocument
 
 FENCE = "```"
 FENCE_TAGS = {
@@ -50,6 +51,19 @@ def mode_for(match: PrefixMatch, user_commands: Mapping[str, UserCommand]) -> Mo
 def file_name(uri: str) -> str:
     parsed = urlparse(uri)
     return posixpath.basename(unquote(parsed.path)) or uri
+
+
+def target_of(
+    doc: TypilotDocument,
+    line: int,
+    mode: Mode,
+    selection: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> tuple[Target | None, str]:
+    """What a `fix:` or `sum:` on `line` works on, and its text (none for code that is added)."""
+    if mode not in (Mode.REPLACE, Mode.COMMENT):
+        return None, ""
+    target = find_target(doc.lines, line, selection)
+    return target, doc.slice(*target.start, *target.end) if target else ""
 
 
 def prompt_input(

@@ -338,7 +338,7 @@ class ReplyPlan:
 def plan_reply(rule: Rule | None, body: dict[str, Any], is_chat: bool, thinking: bool) -> ReplyPlan:
     """The reply to a generation: the rule's, else the default one; cut at the first of the
     request's ``options.stop`` strings and to ``options.num_predict`` tokens (``"length"``)."""
-    content = _content_tokens(rule, body, is_chat)
+    content = _continuing(_content_tokens(rule, body, is_chat), body, is_chat)
     thoughts: list[str] = []
     if thinking:
         scripted = rule.thinking if rule is not None else None
@@ -372,6 +372,18 @@ def _content_tokens(rule: Rule | None, body: dict[str, Any], is_chat: bool) -> l
     if rule is not None and rule.reply is not None:
         return tokenize(rule.reply)
     return tokenize(default_reply(instruction_source(body, is_chat)))
+
+
+def _continuing(tokens: list[str], body: dict[str, Any], is_chat: bool) -> list[str]:
+    """A chat ending in an assistant message is continued (Ollama's templates leave the last
+    assistant turn open): the reply is what comes after that text, which it does not repeat."""
+    messages = body.get("messages") or [] if is_chat else []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    start = str(last.get("content") or "") if last.get("role") == "assistant" else ""
+    text = "".join(tokens)
+    if not start or not text.startswith(start):
+        return tokens
+    return tokenize(text[len(start) :])
 
 
 def _cut_at_stop(tokens: list[str], stops: Any) -> list[str]:

@@ -285,8 +285,9 @@ class VoiceClient:
 
     async def request(self, request: p.Request) -> VoiceRequest:
         """Send one request (starting the sidecar if needed); iterate the result for events."""
-        if not self.running:
-            await self.start()
+        # Always through start(): while a restart is under way it waits for the new sidecar's
+        # hello and the replayed configure, so no request overtakes the user's settings.
+        await self.start()
         request = attrs.evolve(request, id=next(self._ids))
         req = VoiceRequest(self, request)
         self._requests[req.id] = req
