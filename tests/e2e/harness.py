@@ -334,10 +334,12 @@ async def stop_editor(editor: Editor) -> None:
 
 @contextlib.asynccontextmanager
 async def editor_session(
-    env: dict[str, str], settings: dict[str, Any] | None = None
+    env: dict[str, str],
+    settings: dict[str, Any] | None = None,
+    workspace_folders: list[Path] | None = None,
 ) -> AsyncIterator[Editor]:
     """`start_editor(env, settings)`, stopped when the block ends, however it ends."""
-    editor = await start_editor(env, settings)
+    editor = await start_editor(env, settings, workspace_folders=workspace_folders)
     try:
         yield editor
     finally:
