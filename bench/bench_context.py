@@ -171,16 +171,22 @@ def settings_for(relay_port: int, other_files: bool, max_tokens: int) -> dict[st
     }
 
 
-async def apply(target: Path, settings: Path, env: dict[str, str]) -> tuple[int, str]:
+async def apply(
+    workspace: Path, target: str, settings: Path, env: dict[str, str]
+) -> tuple[int, str]:
+    """`typilot-lsp apply` on the task's target, run from its workspace folder as a user
+    would (`--workspace` says so explicitly: the copy is in no git repository)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "typilot_lsp",
         "apply",
-        str(target),
+        target,
         "--settings",
         str(settings),
-        cwd=target.parent,
+        "--workspace",
+        str(workspace),
+        cwd=workspace,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -206,7 +212,7 @@ async def run_one(
     settings.write_text(json.dumps(settings_for(relay.port, other_files, tokens)))
     record = RunRecord(task.name, task.language, other_files)
     first = len(relay.exchanges)
-    record.exit_status, record.message = await apply(copy / task.target, settings, env)
+    record.exit_status, record.message = await apply(copy, task.target, settings, env)
     bodies = [x.body for x in relay.exchanges[first:] if x.generates]
     timings = [x.timings for x in relay.exchanges[first:] if x.generates and x.timings]
     sent = "\n".join(request_text(body) for body in bodies)
