@@ -9,7 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from tests.context.workspace import write_tree
+from tests.context.workspace import gather, write_tree
 from typilot_lsp.config import ContextConfig
 from typilot_lsp.context.for_run import block_chars, choose, gather_for_run, share_of, snapshot
 from typilot_lsp.context.gather import ContextGatherer, ContextResult
@@ -80,3 +80,33 @@ def test_off_by_setting_and_a_failing_gather_costs_only_the_other_files(
 
     monkeypatch.setattr(gatherer, "gather_now", broken)
     assert run(ContextConfig()) == ""
+
+
+def test_a_definition_too_long_for_the_share_goes_as_its_outline() -> None:
+    big = attrs.evolve(definition("big", Rank.DIRECT, 2000), outline="def big():\n    ...\n")
+    small = definition("small", Rank.NEARBY, 20)
+    chosen = choose(ContextResult((big, small)), budget=400)
+    assert [d.name for d in chosen.chosen] == ["big", "small"] and chosen.left_out == ()
+    assert "def big():\n    ...\n" in chosen.text and "xxxx" not in chosen.text.split("small")[0]
+
+
+def test_a_long_class_shows_every_signature_and_the_called_method_whole(tmp_path: Path) -> None:
+    methods = "".join(
+        f"    def step_{n}(self, value: int) -> int:\n"
+        + "".join(f"        value += {k}\n" for k in range(12))
+        + "        return value\n\n"
+        for n in range(12)
+    )
+    write_tree(
+        tmp_path,
+        {
+            "engine.py": f'class Engine:\n    """Runs steps."""\n\n{methods}',
+            "main.py": "from engine import Engine\n\n# gen: run step_3 of an Engine on 1\n"
+            "Engine().step_3(1)\n",
+        },
+    )
+    result = gather(tmp_path, "main.py")
+    chosen = choose(result, budget=3000)
+    assert "class Engine:" in chosen.text and "def step_11(self, value: int) -> int:" in chosen.text
+    assert "value += 5" in chosen.text  # step_3, the method the code calls, stays whole
+    assert len(chosen.text) <= chosen.share

@@ -55,7 +55,8 @@ def choose(result: ContextResult, budget: int) -> OtherFiles:
     """The definitions of `result` that fit their share of `budget`, best ranked first."""
     share = share_of(budget)
     chosen = within_budget(result.definitions, share)
-    left_out = tuple(d for d in result.definitions if d not in chosen)
+    sent = {(d.path, d.name) for d in chosen}
+    left_out = tuple(d for d in result.definitions if (d.path, d.name) not in sent)
     return OtherFiles(definitions_text(chosen), tuple(chosen), left_out, share, result.refusals)
 
 

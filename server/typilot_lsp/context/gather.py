@@ -433,9 +433,10 @@ class _Gather:
             language=entry.parsed.language.name,
             name=name,
             kind=symbol.kind,
-            text=symbol.render(frozenset(entry.used)),
+            text=(text := symbol.render(frozenset(entry.used))),
             rank=entry.rank,
             from_buffer=entry.parsed.source.from_buffer,
+            outline=symbol.outline if len(symbol.outline) < len(text) else "",
         )
 
 

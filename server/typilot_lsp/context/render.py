@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
+
 from typilot_lsp.comments import line_comment_for
 from typilot_lsp.context.model import Definition
 
@@ -17,14 +19,20 @@ def definition_block(definition: Definition) -> str:
 
 def within_budget(definitions: Sequence[Definition], budget: int) -> list[Definition]:
     """The definitions to send, best ranked first, while their blocks fit in `budget`
-    characters (one that does not fit is left out; a smaller one after it may still fit)."""
+    characters: one that does not fit goes as its outline (no bodies) if that fits, else it is
+    left out (a smaller one after it may still fit)."""
     chosen: list[Definition] = []
     used = 0
     for definition in definitions:
-        cost = len(definition_block(definition)) + 1
-        if used + cost <= budget:
-            chosen.append(definition)
-            used += cost
+        forms = [definition]
+        if definition.outline:
+            forms.append(attrs.evolve(definition, text=definition.outline, outline=""))
+        for form in forms:
+            cost = len(definition_block(form)) + 1
+            if used + cost <= budget:
+                chosen.append(form)
+                used += cost
+                break
     return chosen
 
 
