@@ -30,6 +30,7 @@ from lsprotocol import types
 from typilot_lsp.comments import language_from_path
 from typilot_lsp.config import Config
 from typilot_lsp.context.for_run import OtherFilesSource, default_workspace
+from typilot_lsp.context.model import ContextRequest
 from typilot_lsp.documents import TypilotDocument
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatcher
@@ -194,17 +195,9 @@ class HeadlessHost:
     def document(self, uri: str) -> TypilotDocument | None:
         return self.documents.get(uri)
 
-    async def other_files(
-        self,
-        doc: TypilotDocument,
-        lines: Sequence[str],
-        line: int,
-        target: tuple[int, int] | None,
-        budget: int,
-    ) -> str:
-        return await self.context_source.text_for(
-            self.config.context, doc, lines, line, target, budget
-        )
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
+        found = await self.context_source.for_run(self.config.context, code, budget)
+        return found.text
 
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor:
         editor = self.editors.get(doc.uri)

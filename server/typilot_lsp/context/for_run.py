@@ -175,19 +175,6 @@ class OtherFilesSource:
         workspace = snapshot(self._folders(), self._documents())
         return await gather_for_run(self.gatherer, settings, request, workspace, budget)
 
-    async def text_for(
-        self,
-        settings: ContextConfig,
-        doc: OpenDocument,
-        lines: Sequence[str],
-        line: int,
-        target: tuple[int, int] | None,
-        budget: int,
-    ) -> str:
-        """A run host's `other_files`: the prompt text for the code at `line` of `doc`."""
-        request = request_for(doc.uri, doc.language_id or "", doc.version, lines, line, target)
-        return (await self.for_run(settings, request, budget)).text
-
 
 def default_workspace(path: pathlib.Path) -> pathlib.Path:
     """The workspace of a file named on the command line (`apply`, `context`): the git

@@ -23,6 +23,7 @@ from typilot_lsp.context.summary import (
     Spans,
     Symbol,
     Usage,
+    read_usage,
 )
 
 if TYPE_CHECKING:
@@ -67,21 +68,7 @@ class GoLanguage:
 
     # -- what the code at hand uses ----------------------------------------------------
     def usage(self, root: Node, spans: Spans) -> Usage:
-        usage = Usage()
-        first, last = spans.window
-        for node in syntax.walk(root, first, last):
-            row = node.start_point[0]
-            if not first <= row <= last:
-                continue
-            rank = spans.rank_of(row)
-            if node.type in _CHAINS and not _inside_chain(node):
-                chain, members = _chain(node)
-                usage.add_chain(chain, rank)
-                for member in members:
-                    usage.add_member(member, rank)
-            elif node.type in ("identifier", "type_identifier") and not _inside_chain(node):
-                usage.add_chain((syntax.text(node),), rank)
-        return usage
+        return read_usage(root, spans, _used)
 
     def enclosing(self, root: Node, row: int) -> tuple[int, int] | None:
         return innermost(root, row, _FUNCTIONS)
@@ -230,3 +217,14 @@ def _kind(keyword: str, spec: Node) -> DefinitionKind:
     if shape is not None and shape.type == "interface_type":
         return DefinitionKind.INTERFACE
     return DefinitionKind.TYPE
+
+
+def _used(node: Node) -> tuple[Chain, list[str]] | None:
+    """`pkg.Name`, `x.field.Method` (from the outermost selector) or a plain name."""
+    if _inside_chain(node):
+        return None
+    if node.type in _CHAINS:
+        return _chain(node)
+    if node.type in ("identifier", "type_identifier"):
+        return (syntax.text(node),), []
+    return None

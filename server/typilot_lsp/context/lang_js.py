@@ -24,6 +24,7 @@ from typilot_lsp.context.summary import (
     Spans,
     Symbol,
     Usage,
+    read_usage,
 )
 
 if TYPE_CHECKING:
@@ -90,22 +91,7 @@ class ScriptLanguage:
 
     # -- what the code at hand uses ----------------------------------------------------
     def usage(self, root: Node, spans: Spans) -> Usage:
-        usage = Usage()
-        first, last = spans.window
-        for node in syntax.walk(root, first, last):
-            row = node.start_point[0]
-            if not first <= row <= last:
-                continue
-            rank = spans.rank_of(row)
-            if node.type in ("member_expression", "nested_type_identifier"):
-                if not _inside_chain(node):
-                    chain, members = _member_chain(node)
-                    usage.add_chain(chain, rank)
-                    for member in members:
-                        usage.add_member(member, rank)
-            elif node.type in _NAME_TYPES and not _inside_chain(node):
-                usage.add_chain((syntax.text(node),), rank)
-        return usage
+        return read_usage(root, spans, _used)
 
     def enclosing(self, root: Node, row: int) -> tuple[int, int] | None:
         return innermost(root, row, _FUNCTIONS)
@@ -481,3 +467,14 @@ def _heritage(node: Node) -> list[Chain]:
                     if chain:
                         chains.append(chain)
     return chains
+
+
+def _used(node: Node) -> tuple[Chain, list[str]] | None:
+    """A member chain (`a.b.c`, `ns.Type`, from its outermost node) or a plain name."""
+    if _inside_chain(node):
+        return None
+    if node.type in ("member_expression", "nested_type_identifier"):
+        return _member_chain(node)
+    if node.type in _NAME_TYPES:
+        return (syntax.text(node),), []
+    return None

@@ -22,6 +22,7 @@ from typilot_lsp.context.summary import (
     Spans,
     Symbol,
     Usage,
+    read_usage,
 )
 
 if TYPE_CHECKING:
@@ -65,21 +66,7 @@ class PythonLanguage:
 
     # -- what the code at hand uses ----------------------------------------------------
     def usage(self, root: Node, spans: Spans) -> Usage:
-        usage = Usage()
-        first, last = spans.window
-        for node in syntax.walk(root, first, last):
-            row = node.start_point[0]
-            if not first <= row <= last:
-                continue
-            if node.type == "attribute" and not _is_object_of_attribute(node):
-                chain, members = _attribute_chain(node)
-                rank = spans.rank_of(row)
-                usage.add_chain(chain, rank)
-                for member in members:
-                    usage.add_member(member, rank)
-            elif node.type == "identifier" and _is_plain_name(node):
-                usage.add_chain((syntax.text(node),), spans.rank_of(row))
-        return usage
+        return read_usage(root, spans, _used)
 
     def enclosing(self, root: Node, row: int) -> tuple[int, int] | None:
         return innermost(root, row, _DEFINITIONS)
@@ -330,3 +317,12 @@ def _assignments(node: Node, source: bytes) -> list[Symbol]:
         refs = tuple(_chains_in(assignment.child_by_field_name("type")))
         found.append(Symbol(name, kind, full, outline, refs=refs))
     return found
+
+
+def _used(node: Node) -> tuple[Chain, list[str]] | None:
+    """A dotted name (read from its outermost `attribute`) or a plain name the code uses."""
+    if node.type == "attribute" and not _is_object_of_attribute(node):
+        return _attribute_chain(node)
+    if node.type == "identifier" and _is_plain_name(node):
+        return (syntax.text(node),), []
+    return None

@@ -6,11 +6,12 @@ into a `Usage`; `gather` does the rest the same way for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from typilot_lsp.context import syntax
 from typilot_lsp.context.model import DefinitionKind, Rank
 
 if TYPE_CHECKING:
@@ -123,6 +124,26 @@ class Spans:
         if any(first <= row <= last for first, last in self.direct):
             return Rank.DIRECT
         return Rank.NEARBY
+
+
+UsedAt = Callable[["Node"], "tuple[Chain, list[str]] | None"]
+"""A language's reading of one node: the name chain it uses and its member names, or None."""
+
+
+def read_usage(root: Node, spans: Spans, used: UsedAt) -> Usage:
+    """The names the nodes starting on the lines of `spans.window` use, ranked by line."""
+    usage = Usage()
+    first, last = spans.window
+    for node in syntax.walk(root, first, last):
+        row = node.start_point[0]
+        found = used(node) if first <= row <= last else None
+        if found is not None:
+            chain, members = found
+            rank = spans.rank_of(row)
+            usage.add_chain(chain, rank)
+            for member in members:
+                usage.add_member(member, rank)
+    return usage
 
 
 class Language(Protocol):

@@ -17,6 +17,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from typilot_lsp.config import Config
 from typilot_lsp.context.for_run import OtherFilesSource
+from typilot_lsp.context.model import ContextRequest
 from typilot_lsp.documents import TypilotDocument
 from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.feature import Feature
@@ -32,7 +33,7 @@ from typilot_lsp.runs.prewarm import Prewarmer
 from typilot_lsp.work_done_progress import WorkDoneProgress
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Sequence
+    from collections.abc import Coroutine
 
     from typilot_lsp.backends.base import Backend
     from typilot_lsp.history import AsyncHistory
@@ -128,17 +129,9 @@ class RunsFeature(Feature):
     def document(self, uri: str) -> TypilotDocument | None:
         return self.documents.document(uri)
 
-    async def other_files(
-        self,
-        doc: TypilotDocument,
-        lines: Sequence[str],
-        line: int,
-        target: tuple[int, int] | None,
-        budget: int,
-    ) -> str:
-        return await self.context_source.text_for(
-            self.config.context, doc, lines, line, target, budget
-        )
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
+        found = await self.context_source.for_run(self.config.context, code, budget)
+        return found.text
 
     def workspace_folders(self) -> list[str]:
         """The editor's workspace folders (URIs); its root when it sent no folders."""

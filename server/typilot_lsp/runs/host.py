@@ -9,7 +9,7 @@ stderr) and gets its backend from a `BackendSlot`, the one place a backend is cr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lsprotocol import types
@@ -17,6 +17,7 @@ from lsprotocol import types
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend
     from typilot_lsp.config import Config
+    from typilot_lsp.context.model import ContextRequest
     from typilot_lsp.documents import TypilotDocument
     from typilot_lsp.history import AsyncHistory
     from typilot_lsp.runs.engine import DocumentEditor
@@ -48,15 +49,8 @@ class RunHost(Protocol):
     @property
     def history(self) -> AsyncHistory | None: ...
     def document(self, uri: str) -> TypilotDocument | None: ...
-    async def other_files(
-        self,
-        doc: TypilotDocument,
-        lines: Sequence[str],
-        line: int,
-        target: tuple[int, int] | None,
-        budget: int,
-    ) -> str:
-        """The definitions the code at `line` of `doc` (as `lines`) uses from other files of
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
+        """The definitions `code` (`context.for_run.request_for`) uses from other files of
         the workspace, as prompt text of at most `budget // 2` characters ("" when there are
         none, or `context.otherFiles` is off). The same code gives the same text, so the
         prewarm and the run send the same prompt."""

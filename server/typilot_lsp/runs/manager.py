@@ -24,6 +24,7 @@ import attrs
 from lsprotocol import types
 
 from typilot_lsp.backends.base import FimPrompt, GenerationRequest, ModelInfo
+from typilot_lsp.context.for_run import request_for
 from typilot_lsp.documents import TypilotDocument, content_length, units_to_col
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import Mode, PrefixMatch
@@ -258,9 +259,8 @@ class RunManager:
             raise asyncio.CancelledError
         config = self.host.config
         target = (plan.target.first_line, plan.target.last_line) if plan.target else None
-        other_files = await self.host.other_files(
-            doc, plan.lines, run.line, target, prompt_budget(config, info)
-        )
+        code = request_for(doc.uri, doc.language_id, doc.version, plan.lines, run.line, target)
+        other_files = await self.host.other_files(code, prompt_budget(config, info))
         if run.cancel_reason:  # the user may cancel while other files are read
             raise asyncio.CancelledError
         inp = prompt_input(

@@ -23,16 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from typilot_lsp.backends.urls import host_name
+from typilot_lsp.context.for_run import request_for
 from typilot_lsp.privacy import is_loopback_host
 from typilot_lsp.runs.request import compose, mode_for, prompt_budget, prompt_input, target_of
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend, GenerationRequest
     from typilot_lsp.config import Config
+    from typilot_lsp.context.model import ContextRequest
     from typilot_lsp.documents import TypilotDocument
 
 log = logging.getLogger(__name__)
@@ -49,14 +51,7 @@ class PrewarmHost(Protocol):
     @property
     def backend(self) -> Backend: ...
     def document(self, uri: str) -> TypilotDocument | None: ...
-    async def other_files(
-        self,
-        doc: TypilotDocument,
-        lines: Sequence[str],
-        line: int,
-        target: tuple[int, int] | None,
-        budget: int,
-    ) -> str:
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
         """As `RunHost.other_files`: the run's own definitions from other files."""
         ...
 
@@ -219,9 +214,8 @@ class Prewarmer:
         span = (target.first_line, target.last_line) if target else None
         # The same definitions as the run's (the same code gives the same text): the head
         # of the prompt the server caches now is the head the run sends.
-        other_files = await self.host.other_files(
-            doc, lines, line, span, prompt_budget(config, info)
-        )
+        code = request_for(doc.uri, doc.language_id, doc.version, lines, line, span)
+        other_files = await self.host.other_files(code, prompt_budget(config, info))
         inp = prompt_input(
             config,
             uri=doc.uri,
