@@ -696,3 +696,41 @@ async def test_an_infill_event_without_content_is_refused() -> None:
         await backend.aclose()
     assert pieces == ["y"]
     assert "not a fill-in-the-middle (/infill) event" in str(info.value)
+
+
+PREFILL_REFUSED = "Assistant response prefill is incompatible with enable_thinking."
+
+
+async def test_a_server_that_cannot_continue_a_reply_is_asked_again_without_the_prefill() -> None:
+    """llama.cpp answers 400 for a final assistant message a template cannot continue (a
+    thinking model): the run still gets its reply, and the server is not asked that way
+    again for this model."""
+    seen: list[httpx.Request] = []
+    chat = chat_server(reply_events("x = 1\n"))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = json.loads(request.content) if request.content else {}
+        if body.get("messages", [{}])[-1].get("role") == "assistant":
+            return httpx.Response(
+                400,
+                json={
+                    "error": {
+                        "code": 400,
+                        "message": PREFILL_REFUSED,
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
+        return chat(request)
+
+    backend = make(handler)
+    prefilled = req(model=MODEL, prefill="```python\n", stop=("```",))
+    try:
+        assert await collect(backend.stream(prefilled)) == "x = 1\n"
+        assert await collect(backend.stream(prefilled)) == "x = 1\n"
+    finally:
+        await backend.aclose()
+    roles = [json.loads(r.content)["messages"][-1]["role"] for r in seen]
+    assert roles == ["assistant", "user", "user"]  # refused once, then never asked that way
+    assert all(json.loads(r.content)["stop"] == ["```"] for r in seen)

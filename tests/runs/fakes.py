@@ -39,6 +39,7 @@ class FakeOllama:
         self.hold = hold
         self.show_status = show_status
         self.chats: list[dict[str, Any]] = []
+        self.sent = 0  # reply pieces streamed (the client may close the stream before the end)
         self.closed = asyncio.Event()
         self._release = asyncio.Event()
         self.first_sent = asyncio.Event()
@@ -53,6 +54,7 @@ class FakeOllama:
                     self.first_sent.set()
                     await self._release.wait()
                 chunk = {"model": MODEL, "message": {"role": "assistant", "content": piece}}
+                self.sent += 1
                 yield (json.dumps({**chunk, "done": False}) + "\n").encode()
                 if index == 0 and self.hold == "after-first":
                     self.first_sent.set()

@@ -11,6 +11,7 @@ from tests.runs.fakes import MODEL, URI, FakeOllama, make_host
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode
 from typilot_lsp.runs.manager import RunContext, RunManager
 from typilot_lsp.runs.model import CancelReason, Outcome, RunRefused, RunResult
+from typilot_lsp.runs.output.reasons import Finished
 from typilot_lsp.runs.request import mode_for
 
 SOURCE = "import math\n\n# gen: area of a circle\n\nprint('end')\n"
@@ -218,3 +219,22 @@ async def test_a_reply_that_only_repeats_a_function_says_so_and_keeps_the_line()
     assert result.outcome is Outcome.ERROR and text == SHOP
     assert result.error is not None and "only repeated `total`" in result.error
     assert not any("returned no code" in m for m in messages)
+
+
+async def test_a_reply_in_a_loop_is_stopped_once_nothing_more_can_land() -> None:
+    """SmolLM2 repeats a function until its token bound (gen-py-repeat): the run closes the
+    stream at the second dropped copy, and what landed is the first."""
+    block = ["def total(items):\n", "    return sum(items)\n", "\n"]
+    ollama = FakeOllama(block * 40)
+    host = make_host(ollama)
+    doc = host.open(URI, "python", "import math\n\n# gen: total(items)\n")
+    runs = RunManager(host)
+    try:
+        run = await runs.start(URI, 2)
+        result = await run.result()
+    finally:
+        await host.aclose()
+    assert result.outcome is Outcome.DONE
+    assert doc.text == "import math\n\ndef total(items):\n    return sum(items)\n"
+    assert run.finished_early is Finished.LOOPING
+    assert ollama.sent < 4 * len(block)  # not 40 copies: the model was stopped at the third

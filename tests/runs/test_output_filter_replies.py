@@ -15,6 +15,7 @@ import re
 import pytest
 
 from tests.llama.properties import looks_like_prose
+from tests.replay.tokens import tokenize
 from tests.runs.replies.cases import CASES, Case, reply_path
 from typilot_lsp.comments import comment_syntax
 from typilot_lsp.prefixes import Mode
@@ -128,3 +129,56 @@ def test_what_lands_from_a_real_reply(case: Case) -> None:
         after_first = top[[defined_name(t) for t in top].index(names[0]) + 1 :]
         usage = [t for t in after_first if is_usage(t, set(names))]
         assert not usage, f"usage landed: {usage}\n{text}"
+
+
+# -- stopping the model once nothing more can land (issue 24) --------------------------------
+
+
+def fed_until_finished(case: Case, reply: str, at_fence: bool) -> tuple[str, int]:
+    """What lands when the run stops the model at the filter's first `finished`, and how much
+    of the reply the model had to write by then (characters)."""
+    out = OutputFilter.for_run(spec_of(case))
+    text, used = "", 0
+    for token in tokenize(reply):
+        used += len(token)
+        text += out.feed(token)
+        if out.finished(stops_at_fence=at_fence):
+            break
+    return text + out.finish(), used
+
+
+def as_prefilled(reply: str) -> str | None:
+    """The reply a run gets from the same model with its opening fence as the prefill and the
+    closing fence as the stop: at temperature 0 the model writes the same tokens after the
+    same fence, up to the next fence. None when the reply did not start with a fence."""
+    opening = re.match(r"\s*```[\w+-]*\n", reply)
+    if opening is None:
+        return None
+    rest = reply[opening.end() :]
+    end = rest.find("```")
+    return rest if end < 0 else rest[:end]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_stopping_the_model_early_lands_what_the_whole_reply_lands(case: Case) -> None:
+    reply = reply_path(case).read_text()
+    whole = landed(case, reply)
+    assert fed_until_finished(case, reply, at_fence=False)[0] == whole
+    prefilled = as_prefilled(reply)
+    if prefilled is not None:
+        text, used = fed_until_finished(case, prefilled, at_fence=True)
+        assert text == whole, "the reply started in code lands what the whole reply landed"
+        assert used <= len(reply)
+
+
+def test_starting_in_code_saves_most_of_what_the_model_writes() -> None:
+    """On the captured replies that open with a fence: what the model writes with the prefill
+    and the stop, against the whole reply (figures in docs/quality.md)."""
+    whole = started = 0
+    for case in CASES:
+        reply = reply_path(case).read_text()
+        prefilled = as_prefilled(reply)
+        if prefilled is not None:
+            whole += len(reply)
+            started += fed_until_finished(case, prefilled, at_fence=True)[1]
+    assert started < whole * 0.6, (started, whole)

@@ -43,6 +43,7 @@ import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
+import attrs
 import httpx
 
 from typilot_lsp import __version__
@@ -674,6 +675,8 @@ class OpenAIBackend:
         self._models: tuple[float, list[dict[str, Any]] | None] | None = None
         self.no_fim: set[str] = set()
         """Models whose server answered that it cannot fill in the middle (remembered)."""
+        self.no_prefill: set[str] = set()
+        """Models whose server refused a reply to continue (a 400 for the prefill; remembered)."""
 
     @classmethod
     def from_config(
@@ -759,6 +762,26 @@ class OpenAIBackend:
                 self._no_fim(model, notify)
             finally:
                 await gen.aclose()
+        if model in self.no_prefill:
+            request = attrs.evolve(request, prefill="")
+        try:
+            async for piece in self._chat(request, stats, notify):
+                yield piece
+        except ServerRequestError as exc:
+            # A chat template that cannot continue an assistant message (llama.cpp answers 400,
+            # e.g. "Assistant response prefill is incompatible with enable_thinking"): before
+            # any text, ask again without it, and remember.
+            if exc.status != 400 or not request.prefill or stats.first_token_at is not None:
+                raise
+            self.no_prefill.add(model)
+            log.info("%s cannot continue a reply at %s: asking without a prefill", model, self.host)
+            async for piece in self._chat(attrs.evolve(request, prefill=""), stats, notify):
+                yield piece
+
+    async def _chat(
+        self, request: GenerationRequest, stats: StreamStats, notify: Notify | None
+    ) -> AsyncIterator[str]:
+        model = request.model
         body = {
             **self._chat_body(request),
             "stream": True,
@@ -780,6 +803,8 @@ class OpenAIBackend:
     async def warm(self, request: GenerationRequest) -> int | None:
         """The run's own request, at most one token and no stream: llama-server keeps the
         evaluated prompt in its slot (`cache_prompt`, on by default), vLLM in its prefix cache."""
+        if request.model in self.no_prefill:
+            request = attrs.evolve(request, prefill="")
         answer = None
         if request.fim is not None and request.model not in self.no_fim:
             body = {**self._infill_body(request), "n_predict": 1, "stream": False}

@@ -399,6 +399,8 @@ class RunManager:
             async for piece in pieces:
                 parts.append(piece)
                 writer.feed(prepared.output.feed(piece))
+                if self._finished_early(run, prepared):
+                    break
                 now = time.monotonic()
                 if now - last_report >= PROGRESS_REPORT_INTERVAL:
                     last_report = now
@@ -423,6 +425,14 @@ class RunManager:
             )
         finally:
             editor.untrack(region)
+
+    def _finished_early(self, run: Run, prepared: Prepared) -> bool:
+        """Nothing more the model writes can land: stop it now (closing the stream stops it)."""
+        at_fence = run.stats.endpoint == "chat" and bool(prepared.request.stop)
+        run.finished_early = prepared.output.finished(stops_at_fence=at_fence)
+        if run.finished_early is not None:
+            log.debug("run %s: the model stopped early (%s)", run.id, run.finished_early.value)
+        return run.finished_early is not None
 
     async def _remove_old_target(
         self, editor: DocumentEditor, target: TrackedRegion, written: TrackedRegion, run: Run

@@ -14,6 +14,7 @@ from typilot_lsp.backends.base import StreamStats
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import Mode
 from typilot_lsp.runs.engine import StreamWriter
+from typilot_lsp.runs.output.reasons import Finished
 
 
 class Outcome(str, enum.Enum):
@@ -90,6 +91,8 @@ class Run:
     cancel_reason: CancelReason | None = None
     stats: StreamStats = attrs.field(factory=StreamStats)
     writer: StreamWriter | None = None
+    finished_early: Finished | None = None
+    """Why the run stopped the model before its end, if it did: nothing more could land."""
 
     def cancel(self, reason: CancelReason) -> None:
         if self.cancel_reason is None:

@@ -35,6 +35,11 @@ class EnclosingUnwrapper:
         self._def_indent = 0
         self._quote = ""
 
+    @property
+    def past_body(self) -> bool:
+        """The rewritten definition's body has ended: the rest of the reply is dropped."""
+        return self._state is Unwrap.AFTER
+
     def feed(self, chunk: str) -> str:
         if self._state is Unwrap.PASS:
             return chunk

@@ -23,7 +23,7 @@ from typilot_lsp.runs.output.classify import (
 )
 from typilot_lsp.runs.output.comments import usual_width
 from typilot_lsp.runs.output.enclosing import EnclosingUnwrapper
-from typilot_lsp.runs.output.reasons import NothingLanded
+from typilot_lsp.runs.output.reasons import Finished, NothingLanded
 from typilot_lsp.runs.output.shaper import LineShaper
 from typilot_lsp.runs.output.spec import OutputSpec
 from typilot_lsp.runs.output.think import ThinkStripper
@@ -57,7 +57,9 @@ class OutputFilter:
             prose_answers=spec.prose_answers,
             expected=block_names(lines, *spec.target) if fixes and spec.target else frozenset(),
             named=named_in(spec.instruction),
-            file_lines=lines,
+            # The code the run replaces is not the file's: its imports go with it.
+            file_lines=lines[:first] + lines[last + 1 :],
+            replaced_lines=lines[first : last + 1] if fixes else (),
         )
         python_insert = spec.mode is Mode.INSERT and spec.language_id == "python"
         enclosing = enclosing_name(lines, spec.prefix_line) if python_insert else None
@@ -69,6 +71,18 @@ class OutputFilter:
     def finish(self) -> str:
         tail = self._shaper.feed(self._unwrap.feed(self._think.finish()) + self._unwrap.finish())
         return tail + self._shaper.finish()
+
+    def finished(self, *, stops_at_fence: bool = False) -> Finished | None:
+        """Why nothing more the model writes can land, if so: the run then closes the stream
+        and the model stops (what it would still write costs CPU and lands nowhere).
+        `stops_at_fence`: the request stops at a code fence, so no later block can come."""
+        if self._unwrap.past_body:
+            return Finished.PAST_BODY
+        if self._shaper.looping:
+            return Finished.LOOPING
+        if stops_at_fence and self._shaper.code_ended:
+            return Finished.CODE_ENDED
+        return None
 
     @property
     def dropped_prose(self) -> bool:

@@ -110,8 +110,10 @@ class ImportCollector:
     A Go import block (`import (` ... `)`) is collected as one `import "x"` line per package,
     so that each can be judged (and placed) on its own."""
 
-    def __init__(self, file_lines: Sequence[str]) -> None:
+    def __init__(self, file_lines: Sequence[str], replaced: Sequence[str] = ()) -> None:
         self._in_file = {line.strip() for line in file_lines if line.strip()}
+        self._replaced = {line.strip() for line in replaced if is_import(line)}
+        """The imports of the code a `fix:` replaces: given back, they stay where they were."""
         self._file_package = any(line.startswith("package ") for line in file_lines)
         self._block = False  # inside a Go `import (` block
         self.lines: list[str] = []  # stripped, in the reply's order
@@ -129,7 +131,7 @@ class ImportCollector:
             elif text:
                 self.lines.append(f"import {text}")
             return True
-        if not top_level or not is_import(text):
+        if not top_level or not is_import(text) or text in self._replaced:
             return False
         if text in ("import (", "import("):
             self._block = True

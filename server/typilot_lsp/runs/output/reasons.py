@@ -26,6 +26,18 @@ class NothingLanded(enum.Enum):
         return self.value.format(model=model, names=quoted(names), expected=quoted(expected))
 
 
+class Finished(enum.Enum):
+    """Why nothing more the model writes can land: the run stops the model there."""
+
+    PAST_BODY = "past-body"
+    """The reply rewrote the definition around a `gen:` line, and that definition ended."""
+    LOOPING = "looping"
+    """The reply dropped the same definition twice: a loop to the token bound."""
+    CODE_ENDED = "code-ended"
+    """The code ended and prose followed; no later fenced block can come (the request stops
+    at a fence)."""
+
+
 def quoted(names: Collection[str]) -> str:
     """`a`, `b` and `c`."""
     items = [f"`{name}`" for name in sorted(names)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from typilot_lsp.prefixes import Mode
@@ -51,6 +52,10 @@ _MAY_REPEAT = re.compile(
     rf"({'|'.join(re.escape(w) for w in (*DEFINITION_WORDS, *VALUE_KEYWORDS))})?"
     r"(\s+)?([\w$]*)(.?)"
 )
+
+LOOP_REPEATS = 2
+"""Dropped copies of one definition after which a reply is taken to loop (the first copy may
+be a model's habit of restating what it was shown; the second is not)."""
 
 
 class State(enum.Enum):
@@ -99,16 +104,18 @@ class LineShaper:
         expected: frozenset[str] = frozenset(),
         named: frozenset[str] = frozenset(),
         file_lines: Sequence[str] = (),
+        replaced_lines: Sequence[str] = (),
     ) -> None:
         self.indent = indent
         self.named = named
         self.imports: list[str] = []  # set by finish(): what goes with the file's imports
-        self._import_collector = ImportCollector(file_lines)
+        self._import_collector = ImportCollector(file_lines, replaced_lines)
         self._awaiting = (
             bool(expected) and mode is not Mode.COMMENT
         )  # a fix: its target not given yet
         self._waiting: list[str] = []  # code held until the fix's target comes
         self._repeated: set[str] = set()  # the file's names the reply repeated (dropped)
+        self._repeat_counts: Counter[str] = Counter()  # dropped repeats, by definition line
         self._landed = False
         self.prose_answers = prose_answers
         self.expected = expected
@@ -307,6 +314,7 @@ class LineShaper:
             name = defined_name(text)
             if name in self.existing:
                 self._repeated.add(str(name))
+            self._repeat_counts[text] += 1
             out = self._resolve_held()
             self._held_code, self._held_usage = [line], True
             return out
@@ -382,6 +390,17 @@ class LineShaper:
         if text and not final:
             self._pending_breaks += 1
         return text
+
+    @property
+    def looping(self) -> bool:
+        """The reply dropped a copy of the same definition twice: a model in a loop, which
+        writes the block again and again until its token bound (nothing of it can land)."""
+        return any(count >= LOOP_REPEATS for count in self._repeat_counts.values())
+
+    @property
+    def code_ended(self) -> bool:
+        """The code has ended and what followed was not code (prose, "Example usage:")."""
+        return self._state is State.AFTER
 
     @property
     def nothing_landed(self) -> NothingLanded | None:
