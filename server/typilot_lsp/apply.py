@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
@@ -29,6 +29,8 @@ from lsprotocol import types
 
 from typilot_lsp.comments import language_from_path
 from typilot_lsp.config import Config
+from typilot_lsp.context.for_run import OtherFilesSource, default_workspace
+from typilot_lsp.context.model import ContextRequest
 from typilot_lsp.documents import TypilotDocument
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import PrefixMatcher
@@ -155,7 +157,13 @@ class LineProgress:
 class HeadlessHost:
     """The `RunHost` of `apply`: one process, no editor (edits are applied and echoed here)."""
 
-    def __init__(self, config: Config, err: TextIO, backend: BackendSlot | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        err: TextIO,
+        backend: BackendSlot | None = None,
+        folders: Sequence[str] = (),
+    ) -> None:
         self.config = config
         self.err = err
         self.live = err.isatty()
@@ -166,6 +174,7 @@ class HeadlessHost:
         self.label = ""
         self._backend = backend or BackendSlot()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.context_source = OtherFilesSource(lambda: folders, lambda: self.documents.values())
 
     @property
     def encoding(self) -> str:
@@ -185,6 +194,10 @@ class HeadlessHost:
 
     def document(self, uri: str) -> TypilotDocument | None:
         return self.documents.get(uri)
+
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
+        found = await self.context_source.for_run(self.config.context, code, budget)
+        return found.text
 
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor:
         editor = self.editors.get(doc.uri)
@@ -271,10 +284,16 @@ def _start_history(host: HeadlessHost) -> None:
 
 
 async def apply_file(
-    path: pathlib.Path, config: Config, language_id: str, text: str, err: TextIO
+    path: pathlib.Path,
+    config: Config,
+    language_id: str,
+    text: str,
+    err: TextIO,
+    folders: Sequence[str] = (),
 ) -> tuple[str, int, int]:
-    """Run every prefixed line; returns (new text, runs that worked, runs that failed)."""
-    host = HeadlessHost(config, err)
+    """Run every prefixed line; returns (new text, runs that worked, runs that failed).
+    `folders`: the workspace other files' definitions may come from (none: the file alone)."""
+    host = HeadlessHost(config, err, folders=folders)
     runs = RunManager(host)
     uri = path.resolve().as_uri()
     doc = host.open(uri, language_id, text)
@@ -324,6 +343,11 @@ async def apply_file(
     return doc.text, ok, failed
 
 
+def workspace_of(args: argparse.Namespace, path: pathlib.Path) -> list[str]:
+    """`--workspace DIR`s, else the file's git repository (or the current folder)."""
+    return list(getattr(args, "workspace", None) or [str(default_workspace(path))])
+
+
 def main(args: argparse.Namespace) -> int:
     err = sys.stderr
     path = pathlib.Path(args.file)
@@ -331,7 +355,10 @@ def main(args: argparse.Namespace) -> int:
         config = load_config(args, err)
         source = read_source(path)
         language_id = args.language or language_from_path(str(path))
-        new_text, ok, failed = asyncio.run(apply_file(path, config, language_id, source.text, err))
+        folders = [str(pathlib.Path(f).resolve()) for f in workspace_of(args, path)]
+        new_text, ok, failed = asyncio.run(
+            apply_file(path, config, language_id, source.text, err, folders)
+        )
     except TypilotError as exc:
         print(f"typilot-lsp apply: {exc}", file=err)
         return 1

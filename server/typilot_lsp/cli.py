@@ -10,8 +10,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typilot_lsp import __version__
+
+if TYPE_CHECKING:
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,22 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("file", help="16-bit PCM WAV file")
     transcribe.add_argument("--model", default=None, help="faster-whisper model name or path")
 
-    apply = sub.add_parser("apply", help="run every prefixed line of a file without an editor")
-    apply.add_argument("file", help="file to process")
-    apply.add_argument("--dry-run", action="store_true", help="print the result instead")
-    apply.add_argument(
-        "--backend", default=None, choices=("ollama", "openai"), help="backend (default: settings)"
-    )
-    apply.add_argument(
-        "--host",
-        default=None,
-        help="Ollama host, or the OpenAI-compatible base URL (default: settings/$OLLAMA_HOST)",
-    )
-    apply.add_argument("--model", default=None, help="model (default: settings)")
-    apply.add_argument("--language", default=None, help="languageId (default: from extension)")
-    apply.add_argument(
-        "--settings", default=None, help="JSON file with a `typilot` settings object"
-    )
+    _add_apply(sub)
+    _add_context(sub)
 
     history = sub.add_parser("history", help="the local history of runs")
     hsub = history.add_subparsers(dest="history_command", metavar="ACTION", required=True)
@@ -92,10 +82,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_apply(sub: Subcommands) -> None:
+    apply = sub.add_parser("apply", help="run every prefixed line of a file without an editor")
+    apply.add_argument("file", help="file to process")
+    apply.add_argument("--dry-run", action="store_true", help="print the result instead")
+    apply.add_argument(
+        "--backend", default=None, choices=("ollama", "openai"), help="backend (default: settings)"
+    )
+    apply.add_argument(
+        "--host",
+        default=None,
+        help="Ollama host, or the OpenAI-compatible base URL (default: settings/$OLLAMA_HOST)",
+    )
+    apply.add_argument("--model", default=None, help="model (default: settings)")
+    apply.add_argument("--language", default=None, help="languageId (default: from extension)")
+    apply.add_argument(
+        "--settings", default=None, help="JSON file with a `typilot` settings object"
+    )
+    apply.add_argument(
+        "--workspace",
+        action="append",
+        metavar="DIR",
+        help="where definitions from other files may come from (repeatable; default: the git "
+        "repository of FILE, else the current folder if FILE is in it, else FILE's folder)",
+    )
+
+
+def _add_context(sub: Subcommands) -> None:
+    context = sub.add_parser(
+        "context", help="what a run at FILE:LINE would get from other files (no model needed)"
+    )
+    context.add_argument("location", metavar="FILE:LINE", help="a file and a line (from 1)")
+    context.add_argument(
+        "--workspace",
+        action="append",
+        metavar="DIR",
+        help="a workspace folder (repeatable; default: the git repository of FILE, else the "
+        "current folder if FILE is in it, else FILE's folder)",
+    )
+    context.add_argument("--language", default=None, help="languageId (default: from extension)")
+    context.add_argument(
+        "--settings", default=None, help="JSON file with a `typilot` settings object"
+    )
+    context.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 _DISPATCH = {
     "voice": "typilot_lsp.voice_agent.sidecar",
     "transcribe": "typilot_lsp.voice_agent.transcribe",
     "apply": "typilot_lsp.apply",
+    "context": "typilot_lsp.context.cli",
     "history": "typilot_lsp.history.cli",
     "doctor": "typilot_lsp.doctor",
 }

@@ -15,6 +15,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from typilot_lsp.context.model import DEFAULT_EXCLUDE
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode
 
 COMMAND_MODES = tuple(mode.value for mode in Mode)
@@ -163,10 +164,19 @@ class StreamingConfig:
     """How long to wait for the editor to report a streamed edit back before giving up."""
 
 
+def _default_exclude() -> list[str]:
+    return list(DEFAULT_EXCLUDE)
+
+
 @attrs.define
 class ContextConfig:
     max_chars: int = attrs.field(default=3000, validator=_not_negative)
     """Budget for the surrounding code sent with a prompt (also capped by the model's context)."""
+    other_files: bool = True
+    """Send the definitions the code at hand uses from other files of the workspace."""
+    exclude: list[str] = attrs.Factory(_default_exclude)
+    """Files never read for context (gitignore syntax). The secret patterns always apply:
+    a list here adds to them, it never lets one through."""
 
 
 def _default_prefixes() -> dict[str, str]:
@@ -395,6 +405,8 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
         if not isinstance(raw, dict):
             raise ValueError(f"expected an object of options, got {raw!r}")
         return dict(raw)
+    if field.name == "exclude":
+        return _exclude_patterns(raw, where, errors)
     read = field.metadata.get(READ)
     if read is not None:
         return read(raw)
@@ -402,6 +414,27 @@ def _structure_value(field: attrs.Attribute[Any], raw: Any, where: str, errors: 
     if field.validator is not None:
         field.validator(None, field, value)
     return value
+
+
+def _exclude_patterns(raw: Any, where: str, errors: list[str]) -> list[str]:
+    """`context.exclude`: a list of gitignore patterns; a bad one costs only itself. The
+    secret patterns are added back: a list that leaves them out still excludes them."""
+    if not isinstance(raw, list):
+        raise ValueError(f'expected a list of patterns such as ["*.log", "build/"], got {raw!r}')
+    import pathspec  # only when a user sets the list: the server starts without it
+
+    patterns: list[str] = []
+    for pattern in raw:
+        if not isinstance(pattern, str) or not pattern.strip():
+            errors.append(f"{where}: {pattern!r} is not a pattern (a non-empty string); ignored")
+            continue
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern])
+        except Exception as exc:
+            errors.append(f"{where}: {pattern!r} is not a gitignore pattern ({exc}); ignored")
+            continue
+        patterns.append(pattern)
+    return [*DEFAULT_EXCLUDE, *(p for p in patterns if p not in DEFAULT_EXCLUDE)]
 
 
 def _describe(exc: BaseException) -> str:

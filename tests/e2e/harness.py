@@ -96,8 +96,12 @@ class Editor:
         """The server's answer to `initialize` (capabilities, serverInfo)."""
 
     # -- documents -----------------------------------------------------------------
-    def open(self, name: str, text: str, language_id: str = "python") -> Doc:
-        uri = Path(f"/tmp/typilot-e2e/{name}").as_uri()
+    def open(
+        self, name: str, text: str, language_id: str = "python", folder: Path | None = None
+    ) -> Doc:
+        """Open `name` (under `folder`, default /tmp/typilot-e2e) with `text`: the buffer as
+        edited, whatever the disk holds."""
+        uri = (folder or Path("/tmp/typilot-e2e")).joinpath(name).as_uri()
         doc = Doc(uri, language_id, text)
         self.docs[uri] = doc
         self.client.text_document_did_open(
@@ -293,8 +297,10 @@ async def start_editor(
     settings: dict[str, Any] | None = None,
     capabilities: str = "visual-studio-code",
     cmd: list[str] | None = None,
+    workspace_folders: list[Path] | None = None,
 ) -> Editor:
-    """`cmd`: how to start the server (default: this interpreter's `-m typilot_lsp`)."""
+    """`cmd`: how to start the server (default: this interpreter's `-m typilot_lsp`);
+    `workspace_folders`: the folders the editor has open (none by default)."""
     client = make_test_lsp_client()
     fix_code_action_parsing(client)
     editor = Editor(client)
@@ -312,6 +318,11 @@ async def start_editor(
             capabilities=caps,
             initialization_options={"typilot": settings or {}},
             process_id=os.getpid(),
+            workspace_folders=[
+                types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)
+                for folder in workspace_folders or []
+            ]
+            or None,
         )
     )
     return editor
@@ -323,10 +334,12 @@ async def stop_editor(editor: Editor) -> None:
 
 @contextlib.asynccontextmanager
 async def editor_session(
-    env: dict[str, str], settings: dict[str, Any] | None = None
+    env: dict[str, str],
+    settings: dict[str, Any] | None = None,
+    workspace_folders: list[Path] | None = None,
 ) -> AsyncIterator[Editor]:
     """`start_editor(env, settings)`, stopped when the block ends, however it ends."""
-    editor = await start_editor(env, settings)
+    editor = await start_editor(env, settings, workspace_folders=workspace_folders)
     try:
         yield editor
     finally:

@@ -68,6 +68,9 @@ class Host:
     def document(self, uri: str) -> TypilotDocument | None:
         return self.inner.document(uri)
 
+    async def other_files(self, *args: Any) -> str:
+        return await self.inner.other_files(*args)
+
     def runs_streaming(self) -> bool:
         return self.streaming
 

@@ -8,6 +8,7 @@ from typilot_lsp.runs.prompt import (
     CURSOR,
     SYSTEM_COMMENT,
     PromptInput,
+    build_fim,
     build_prompt,
     context_budget,
 )
@@ -167,3 +168,15 @@ def test_other_files_definitions_come_first_and_share_the_budget() -> None:
     without = gen_at(lines, 120)
     code = user.split(definitions, 1)[1]
     assert len(code) < len(without)  # this file's code gave way to the definitions
+
+
+def test_fill_in_the_middle_opens_with_other_files_definitions() -> None:
+    lines = module(60)
+    lines.insert(120, "# gen: area of a circle\n")
+    definitions = "# From geometry.py\ndef circle(r: float) -> float: ...\n"
+    fim = build_fim(prompt_input(lines=lines, prefix_line=120, other_files=definitions), 600)
+    assert fim.prefix.startswith(definitions + "\n")
+    assert fim.prefix.endswith("# gen: area of a circle\n")
+    without = build_fim(prompt_input(lines=lines, prefix_line=120), 600)
+    code = len(fim.prefix) - len(definitions) - 1 + len(fim.suffix)
+    assert code < len(without.prefix) + len(without.suffix)  # one budget, shared

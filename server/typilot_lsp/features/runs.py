@@ -16,6 +16,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from typilot_lsp.config import Config
+from typilot_lsp.context.for_run import OtherFilesSource
+from typilot_lsp.context.model import ContextRequest
 from typilot_lsp.documents import TypilotDocument
 from typilot_lsp.errors import RequestFailed, TypilotError
 from typilot_lsp.feature import Feature
@@ -94,6 +96,7 @@ class RunsFeature(Feature):
         self.prewarm = Prewarmer(self)
         self.editors: dict[str, DocumentEditor] = {}
         self._backend = BackendSlot()
+        self.context_source = OtherFilesSource(self.workspace_folders, self.documents.documents)
 
     # -- for other features ----------------------------------------------------------
     async def start_run(
@@ -125,6 +128,18 @@ class RunsFeature(Feature):
 
     def document(self, uri: str) -> TypilotDocument | None:
         return self.documents.document(uri)
+
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
+        found = await self.context_source.for_run(self.config.context, code, budget)
+        return found.text
+
+    def workspace_folders(self) -> list[str]:
+        """The editor's workspace folders (URIs); its root when it sent no folders."""
+        workspace = self.documents.workspace
+        if workspace is None:
+            return []
+        folders = [folder.uri for folder in workspace.folders.values()]
+        return folders or ([workspace.root_uri] if workspace.root_uri else [])
 
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor:
         editor = self.editors.get(doc.uri)

@@ -17,6 +17,7 @@ from lsprotocol import types
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend
     from typilot_lsp.config import Config
+    from typilot_lsp.context.model import ContextRequest
     from typilot_lsp.documents import TypilotDocument
     from typilot_lsp.history import AsyncHistory
     from typilot_lsp.runs.engine import DocumentEditor
@@ -48,6 +49,13 @@ class RunHost(Protocol):
     @property
     def history(self) -> AsyncHistory | None: ...
     def document(self, uri: str) -> TypilotDocument | None: ...
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
+        """The definitions `code` (`context.for_run.request_for`) uses from other files of
+        the workspace, as prompt text of at most `budget // 2` characters ("" when there are
+        none, or `context.otherFiles` is off). The same code gives the same text, so the
+        prewarm and the run send the same prompt."""
+        ...
+
     def editor_for(self, doc: TypilotDocument) -> DocumentEditor: ...
     def progress_for(self, run: Run) -> Progress: ...
     def show_message(self, message: str, kind: types.MessageType = ...) -> None: ...

@@ -24,6 +24,7 @@ import attrs
 from lsprotocol import types
 
 from typilot_lsp.backends.base import FimPrompt, GenerationRequest, ModelInfo
+from typilot_lsp.context.for_run import request_for
 from typilot_lsp.documents import TypilotDocument, content_length, units_to_col
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import Mode, PrefixMatch
@@ -40,7 +41,14 @@ from typilot_lsp.runs.output import OutputFilter, output_spec_for
 from typilot_lsp.runs.output.imports import import_insertion
 from typilot_lsp.runs.output.reasons import Finished
 from typilot_lsp.runs.prompt import CURSOR
-from typilot_lsp.runs.request import compose, file_name, mode_for, prompt_input, target_of
+from typilot_lsp.runs.request import (
+    compose,
+    file_name,
+    mode_for,
+    prompt_budget,
+    prompt_input,
+    target_of,
+)
 from typilot_lsp.runs.targets import Target
 
 if TYPE_CHECKING:
@@ -250,8 +258,14 @@ class RunManager:
         await self.host.before_request(run)
         if run.cancel_reason:
             raise asyncio.CancelledError
+        config = self.host.config
+        target = (plan.target.first_line, plan.target.last_line) if plan.target else None
+        code = request_for(doc.uri, doc.language_id, doc.version, plan.lines, run.line, target)
+        other_files = await self.host.other_files(code, prompt_budget(config, info))
+        if run.cancel_reason:  # the user may cancel while other files are read
+            raise asyncio.CancelledError
         inp = prompt_input(
-            self.host.config,
+            config,
             uri=doc.uri,
             language_id=doc.language_id,
             lines=plan.lines,
@@ -259,8 +273,9 @@ class RunManager:
             match=ctx.match,
             target=plan.target,
             target_text=plan.target_text,
+            other_files=other_files,
         )
-        composed = compose(self.host.config, info, inp)
+        composed = compose(config, info, inp)
         return Prepared(
             backend=backend,
             info=info,

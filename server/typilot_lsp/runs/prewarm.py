@@ -28,12 +28,14 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from typilot_lsp.backends.urls import host_name
+from typilot_lsp.context.for_run import request_for
 from typilot_lsp.privacy import is_loopback_host
-from typilot_lsp.runs.request import compose, mode_for, prompt_input, target_of
+from typilot_lsp.runs.request import compose, mode_for, prompt_budget, prompt_input, target_of
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend, GenerationRequest
     from typilot_lsp.config import Config
+    from typilot_lsp.context.model import ContextRequest
     from typilot_lsp.documents import TypilotDocument
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,10 @@ class PrewarmHost(Protocol):
     @property
     def backend(self) -> Backend: ...
     def document(self, uri: str) -> TypilotDocument | None: ...
+    async def other_files(self, code: ContextRequest | None, budget: int) -> str:
+        """As `RunHost.other_files`: the run's own definitions from other files."""
+        ...
+
     def runs_streaming(self) -> bool: ...
     def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
 
@@ -211,15 +217,22 @@ class Prewarmer:
         if doc is None or match is None:
             return None
         target, target_text = target_of(doc, line, mode_for(match, config.commands))
+        lines = list(doc.lines)
+        span = (target.first_line, target.last_line) if target else None
+        # The same definitions as the run's (the same code gives the same text): the head
+        # of the prompt the server caches now is the head the run sends.
+        code = request_for(doc.uri, doc.language_id, doc.version, lines, line, span)
+        other_files = await self.host.other_files(code, prompt_budget(config, info))
         inp = prompt_input(
             config,
             uri=doc.uri,
             language_id=doc.language_id,
-            lines=list(doc.lines),
+            lines=lines,
             line=line,
             match=match,
             target=target,
             target_text=target_text,
+            other_files=other_files,
         )
         return compose(config, info, inp).request
 

@@ -202,14 +202,17 @@ def build_fim(inp: PromptInput, budget: int) -> FimPrompt:
     the suffix, nearest lines first, within the same budget as the chat prompt.
 
     The prefix ends with a line break, so the model writes whole lines at their own
-    indentation (the output filter re-indents them to the prefix line's)."""
+    indentation (the output filter re-indents them to the prefix line's). Other files'
+    definitions open the prefix (each under a comment naming its file), the stable part first
+    as in the chat prompt."""
     line = inp.lines[inp.prefix_line] if inp.prefix_line < len(inp.lines) else ""
     line = line.rstrip("\r\n") + "\n"
     budget = code_budget(inp, budget)
     before, after = _surrounding(attrs.evolve(inp, target=None), max(0, budget - len(line)))
     if before and not before.endswith(("\n", "\r")):
         before += "\n"
-    return FimPrompt(prefix=before + line, suffix=after)
+    head = inp.other_files.rstrip("\n") + "\n\n" if inp.other_files.strip() else ""
+    return FimPrompt(prefix=head + before + line, suffix=after)
 
 
 class _Defaulting(dict[str, str]):

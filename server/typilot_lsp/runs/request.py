@@ -113,10 +113,17 @@ def fence_tag(language_id: str) -> str:
     return FENCE_TAGS.get(language_id, language_id)
 
 
+def prompt_budget(config: Config, info: ModelInfo) -> int:
+    """The characters of code a prompt may hold on the model `info` describes: this file's code
+    and other files' definitions together (`runs.prompt.code_budget` splits it)."""
+    num_ctx = config.generation_options.get("num_ctx")
+    return context_budget(config.context.max_chars, info.context_length, num_ctx)
+
+
 def compose(config: Config, info: ModelInfo, inp: PromptInput) -> Composed:
     """The request for `inp` on the model `info` describes."""
     options = config.generation_options
-    budget = context_budget(config.context.max_chars, info.context_length, options.get("num_ctx"))
+    budget = prompt_budget(config, info)
     system, prompt = build_prompt(inp, budget)
     max_tokens, setting = config.max_tokens_for(inp.command, inp.mode)
     fim = None

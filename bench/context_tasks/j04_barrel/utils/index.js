@@ -1,0 +1,2 @@
+export * from './dates.js';
+export { slug as toSlug } from './text.js';

@@ -1,0 +1,4 @@
+/** Whether `text` looks like an email address. */
+export function isEmail(text) {
+  return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(text);
+}

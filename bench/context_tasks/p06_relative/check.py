@@ -1,0 +1,4 @@
+from app.models import User
+from app.views import label
+
+assert label(User("Ada L", "ada@x.org")) == "Ada L <ada@x.org>"

@@ -1,0 +1,6 @@
+import enum
+
+
+class Status(enum.Enum):
+    OPEN = "open"
+    DONE = "done"

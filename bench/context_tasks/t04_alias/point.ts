@@ -1,0 +1,1 @@
+export type Vec = { dx: number; dy: number };
