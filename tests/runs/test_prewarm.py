@@ -92,6 +92,22 @@ def type_line(doc: TypilotDocument, line: int, text: str, warmer: Prewarmer) -> 
         warmer.document_changed(doc)
 
 
+def opened(host: Host, text: str = SOURCE) -> tuple[TypilotDocument, Prewarmer]:
+    """The document open in the editor, and the prewarmer that follows it."""
+    doc = host.inner.open(URI, "python", text)
+    warmer = Prewarmer(host)
+    warmer.document_opened(doc)
+    return doc, warmer
+
+
+def typed_and_asked(host: Host) -> tuple[TypilotDocument, Prewarmer]:
+    """`# gen: area` typed on line 2, then the code actions asked for on it."""
+    doc, warmer = opened(host)
+    type_line(doc, 2, "# gen: area", warmer)
+    warmer.actions_asked(URI, 2)
+    return doc, warmer
+
+
 async def drain(host: Host) -> None:
     """Let a warm request asked for now (a zero delay: the loop's next turn) start and end."""
     await asyncio.sleep(0)
@@ -110,9 +126,7 @@ async def wait_for_warm(backend: WarmBackend, count: int) -> None:
 async def test_a_typed_prefix_line_is_warmed_once_with_the_runs_own_prompt() -> None:
     backend = WarmBackend()
     host = Host(backend)
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
+    doc, warmer = opened(host)
     type_line(doc, 2, "# gen: area of a circle", warmer)
     await wait_for_warm(backend, 1)
     await host.settle()
@@ -130,11 +144,7 @@ async def test_a_typed_prefix_line_is_warmed_once_with_the_runs_own_prompt() -> 
 async def test_asking_for_the_actions_warms_at_once_and_the_same_prompt_is_not_sent_twice() -> None:
     backend = WarmBackend()
     host = Host(backend, delayMs=60_000)  # typing alone would wait a minute
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
-    type_line(doc, 2, "# gen: area", warmer)
-    warmer.actions_asked(URI, 2)
+    _doc, warmer = typed_and_asked(host)
     await wait_for_warm(backend, 1)
     await host.settle()
     warmer.actions_asked(URI, 2)  # the menu asked again: nothing changed
@@ -145,9 +155,7 @@ async def test_asking_for_the_actions_warms_at_once_and_the_same_prompt_is_not_s
 async def test_opening_a_file_with_a_prefix_line_sends_nothing() -> None:
     backend = WarmBackend()
     host = Host(backend)
-    doc = host.inner.open(URI, "python", "# gen: a thing\n")
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
+    doc, warmer = opened(host, "# gen: a thing\n")
     warmer.document_changed(doc)  # no prefixed line changed
     assert warmer.idle and backend.warmed == []
 
@@ -156,11 +164,7 @@ async def test_a_run_elsewhere_cancels_the_warm_request_in_flight() -> None:
     backend = WarmBackend()
     backend.gate = asyncio.Event()
     host = Host(backend)
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
-    type_line(doc, 2, "# gen: area", warmer)
-    warmer.actions_asked(URI, 2)
+    _doc, warmer = typed_and_asked(host)
     await wait_for_warm(backend, 1)
     await warmer.handover(URI, 0)  # a run on another line starts
     await host.settle()
@@ -171,11 +175,7 @@ async def test_the_run_of_the_warmed_line_waits_for_its_warm_request() -> None:
     backend = WarmBackend()
     backend.gate = asyncio.Event()
     host = Host(backend)
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
-    type_line(doc, 2, "# gen: area", warmer)
-    warmer.actions_asked(URI, 2)
+    _doc, warmer = typed_and_asked(host)
     await wait_for_warm(backend, 1)
     handover = asyncio.ensure_future(warmer.handover(URI, 2))
     await asyncio.sleep(0)
@@ -189,11 +189,7 @@ async def test_one_in_flight_and_the_newest_line_is_sent_after_it() -> None:
     backend = WarmBackend()
     backend.gate = asyncio.Event()
     host = Host(backend)
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
-    type_line(doc, 2, "# gen: area", warmer)
-    warmer.actions_asked(URI, 2)
+    doc, warmer = typed_and_asked(host)
     await wait_for_warm(backend, 1)
     doc.apply_edit((2, 11), (2, 11), " of a circle", "utf-16")
     warmer.actions_asked(URI, 2)
@@ -209,11 +205,7 @@ async def test_nothing_is_warmed_while_a_run_streams() -> None:
     backend = WarmBackend()
     host = Host(backend)
     host.streaming = True
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
-    type_line(doc, 2, "# gen: area", warmer)
-    warmer.actions_asked(URI, 2)
+    _doc, warmer = typed_and_asked(host)
     await drain(host)
     assert backend.warmed == [] and warmer.idle
 
@@ -222,11 +214,7 @@ async def test_nothing_is_warmed_while_a_run_streams() -> None:
 async def test_a_remote_server_is_warmed_only_when_the_setting_allows(remote_host: bool) -> None:
     backend = WarmBackend(host="http://192.0.2.7:11434")
     host = Host(backend, remoteHost=remote_host)
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
-    type_line(doc, 2, "# gen: area", warmer)
-    warmer.actions_asked(URI, 2)
+    _doc, warmer = typed_and_asked(host)
     await drain(host)
     assert len(backend.warmed) == (1 if remote_host else 0) and warmer.idle
 
@@ -234,11 +222,7 @@ async def test_a_remote_server_is_warmed_only_when_the_setting_allows(remote_hos
 async def test_a_server_that_refuses_is_not_asked_again_and_off_means_off() -> None:
     backend = WarmBackend(fail=True)
     host = Host(backend)
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
-    type_line(doc, 2, "# gen: area", warmer)
-    warmer.actions_asked(URI, 2)
+    doc, warmer = typed_and_asked(host)
     await wait_for_warm(backend, 1)
     await host.settle()
     doc.apply_edit((2, 11), (2, 11), " of a circle", "utf-16")
@@ -247,11 +231,7 @@ async def test_a_server_that_refuses_is_not_asked_again_and_off_means_off() -> N
     assert len(backend.warmed) == 1 and warmer.warmed == 0
     off = WarmBackend()
     host_off = Host(off, enabled=False)
-    doc_off = host_off.inner.open(URI, "python", SOURCE)
-    warmer_off = Prewarmer(host_off)
-    warmer_off.document_opened(doc_off)
-    type_line(doc_off, 2, "# gen: area", warmer_off)
-    warmer_off.actions_asked(URI, 2)
+    _doc_off, warmer_off = typed_and_asked(host_off)
     assert warmer_off.idle and off.warmed == []
 
 
@@ -260,9 +240,7 @@ async def test_a_new_prefix_line_is_sent_at_once_and_its_instruction_after_a_pau
     the server only the instruction."""
     backend = WarmBackend()
     host = Host(backend)
-    doc = host.inner.open(URI, "python", SOURCE)
-    warmer = Prewarmer(host)
-    warmer.document_opened(doc)
+    doc, warmer = opened(host)
     type_line(doc, 2, "# gen:", warmer)  # the line is a prefixed line from here on ...
     await wait_for_warm(backend, 1)  # ... and goes at once
     doc.apply_edit((2, 6), (2, 6), " area of a circle", "utf-16")

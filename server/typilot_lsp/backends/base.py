@@ -51,6 +51,15 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     """Chat only: the model stops where it would write one of these (e.g. the closing fence)."""
 
+    def messages(self) -> list[dict[str, str]]:
+        """The chat: the system message, the user's, and the start of the reply to continue
+        (llama-server, Ollama, LM Studio and vLLM continue a final assistant message)."""
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.append({"role": "user", "content": self.prompt})
+        if self.prefill:
+            messages.append({"role": "assistant", "content": self.prefill})
+        return messages
+
 
 async def after_prefill(pieces: AsyncIterator[str], prefill: str) -> AsyncIterator[str]:
     """The model's own text after ``prefill``: llama-server repeats a continued assistant

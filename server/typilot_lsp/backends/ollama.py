@@ -552,20 +552,8 @@ class OllamaBackend:
             if options:
                 body["options"] = options
             return "/api/generate", body
-        log.debug(
-            "chat %s at %s: system %s, prompt %s",
-            request.model,
-            self.host,
-            redact(request.system, self.trace),
-            redact(request.prompt, self.trace),
-        )
-        messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
-        if request.prefill:
-            # Ollama continues a final assistant message (the reply does not repeat it).
-            messages.append({"role": "assistant", "content": request.prefill})
+        log.debug("chat %s at %s: %s", request.model, self.host, redact(request.prompt, self.trace))
+        messages = request.messages()  # the reply continues the prefill, without repeating it
         if request.stop:
             options["stop"] = list(request.stop)
         body["messages"] = messages

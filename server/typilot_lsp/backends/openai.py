@@ -848,20 +848,8 @@ class OpenAIBackend:
         return body
 
     def _chat_body(self, request: GenerationRequest) -> dict[str, Any]:
-        log.debug(
-            "chat %s at %s: system %s, prompt %s",
-            request.model,
-            self.host,
-            redact(request.system, self.trace),
-            redact(request.prompt, self.trace),
-        )
-        messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
-        if request.prefill:
-            # llama-server, LM Studio and vLLM continue a final assistant message.
-            messages.append({"role": "assistant", "content": request.prefill})
+        log.debug("chat %s at %s: %s", request.model, self.host, redact(request.prompt, self.trace))
+        messages = request.messages()  # llama-server repeats the prefill in its reply
         body: dict[str, Any] = {**request.options, "model": request.model, "messages": messages}
         if request.max_tokens:
             body["max_tokens"] = request.max_tokens
