@@ -129,6 +129,13 @@ function M._on_detach(bufnr)
   end
 end
 
+--- Forgets every job: the server stopped or crashed without ending them.
+function M._clear_progress()
+  progress = {}
+  voice_token = nil
+  voice_bufnr = nil
+end
+
 --- Running Typilot jobs, oldest first (for the progress line, scripts and tests).
 ---@return typilot.Job[]
 function M.progress()

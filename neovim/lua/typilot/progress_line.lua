@@ -1,6 +1,7 @@
 -- The progress line (option `progress`, on by default): what runs, on which model, how far it
 -- is and how to stop it, in the message area; updated in place while a job runs (every report,
 -- and every second for the elapsed time) and cleared when the last job ends.
+local config = require('typilot.config')
 local echo = require('typilot.echo')
 
 local M = {}
@@ -66,7 +67,12 @@ end
 
 --- Draws the line for the running jobs, or clears it when none is left.
 function M.refresh()
-  local jobs = require('typilot').progress()
+  local typilot = require('typilot')
+  if timer and #vim.lsp.get_clients({ name = config.name }) == 0 then
+    -- The server stopped or crashed: no end will come for its jobs.
+    typilot._clear_progress()
+  end
+  local jobs = typilot.progress()
   if #jobs == 0 then
     stop_timer()
     echo.clear_progress()
