@@ -87,12 +87,6 @@ function M.clear_progress()
   vim.api.nvim_echo({ { '' } }, false, {})
 end
 
---- Whether the message area shows the progress line (for tests and :checkhealth).
----@return boolean
-function M.shows_progress()
-  return owner == 'progress'
-end
-
 local LOG_HINT = ' (:Typilot log)'
 
 local LEVELS = {
@@ -105,9 +99,9 @@ local LEVELS = {
 --- Shows a server message on one line (kept in :messages as shown) and keeps its full text for
 --- :Typilot log. `Log` messages go to the log only.
 ---@param text string
----@param type integer|nil  lsp.MessageType: 1 error, 2 warning, 3 info, 4 log
-function M.message(text, type)
-  local level = LEVELS[type] or LEVELS[3]
+---@param kind integer|nil  lsp.MessageType: 1 error, 2 warning, 3 info, 4 log
+function M.message(text, kind)
+  local level = LEVELS[kind] or LEVELS[3]
   local full = vim.trim(text)
   if not full:lower():find('^typilot') then
     full = 'Typilot: ' .. full

@@ -229,6 +229,20 @@ function M.format_history_entry(entry)
   return vim.trim(table.concat(parts, ' '))
 end
 
+--- A scratch buffer with `lines` in a new window at the bottom, wiped when hidden.
+---@param lines string[]
+---@return integer bufnr
+local function scratch_buffer(lines)
+  vim.cmd('botright new')
+  local bufnr = vim.api.nvim_get_current_buf()
+  vim.bo[bufnr].buftype = 'nofile'
+  vim.bo[bufnr].bufhidden = 'wipe'
+  vim.bo[bufnr].swapfile = false
+  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
+  vim.bo[bufnr].modified = false
+  return bufnr
+end
+
 --- Opens a history entry's response in a scratch buffer.
 ---@param entry table
 ---@return integer bufnr
@@ -247,13 +261,7 @@ function M.show_history_entry(entry)
         .. ')',
     }
   end
-  vim.cmd('botright new')
-  local bufnr = vim.api.nvim_get_current_buf()
-  vim.bo[bufnr].buftype = 'nofile'
-  vim.bo[bufnr].bufhidden = 'wipe'
-  vim.bo[bufnr].swapfile = false
-  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
-  vim.bo[bufnr].modified = false
+  local bufnr = scratch_buffer(lines)
   local uri = entry.uri
   local ft = nil
   if type(uri) == 'string' and uri ~= '' then
@@ -337,13 +345,7 @@ function M.log()
   if #lines == 0 then
     lines = { '(no messages from the server in this session)' }
   end
-  vim.cmd('botright new')
-  local bufnr = vim.api.nvim_get_current_buf()
-  vim.bo[bufnr].buftype = 'nofile'
-  vim.bo[bufnr].bufhidden = 'wipe'
-  vim.bo[bufnr].swapfile = false
-  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
-  vim.bo[bufnr].modified = false
+  local bufnr = scratch_buffer(lines)
   pcall(vim.api.nvim_buf_set_name, bufnr, 'typilot://log')
 end
 
