@@ -1,4 +1,4 @@
--- :Typilot {cancel|voice|history|purge|start} and progress tracking. Nothing starts until
+-- :Typilot {cancel|voice|history|purge|start|log} and progress tracking. Nothing starts until
 -- require('typilot').setup().
 if vim.g.loaded_typilot then
   return
@@ -21,6 +21,9 @@ local subcommands = {
   start = function()
     require('typilot').start()
   end,
+  log = function()
+    require('typilot').log()
+  end,
 }
 
 vim.api.nvim_create_user_command('Typilot', function(opts)
@@ -40,7 +43,7 @@ vim.api.nvim_create_user_command('Typilot', function(opts)
 end, {
   nargs = '+',
   bang = true,
-  desc = 'Typilot: cancel | voice | history | purge | start',
+  desc = 'Typilot: cancel | voice | history | purge | start | log',
   complete = function(arglead, cmdline)
     if cmdline:match('^%S+%s+%S+%s') then
       return {}

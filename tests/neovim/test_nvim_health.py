@@ -89,6 +89,34 @@ def test_health_of_a_default_setup_warns_about_nothing(
     before_voice = report.split("typilot: voice (optional)")[0]
     assert "WARNING" not in before_voice and "ERROR" not in before_voice, before_voice
     assert f"plugin {__version__}" in report
+    # How runs are seen in a stock Neovim, and how to turn it off.
+    assert "progress: one line in the message area while a run works" in report
+    assert "setup({ progress = false }) turns it off" in report
+    assert "full text in :Typilot log" in report
+
+
+def test_health_says_where_progress_shows_when_the_line_is_off(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    nv = nvim_factory(
+        setup_lua(find_server(), {"ollama": {"host": replay_ollama.url}}, "  progress = false,\n")
+        + "vim.o.statusline = '%f %{v:lua.require(\"typilot\").statusline()}'\n"
+    )
+    report = checkhealth(nv)
+    assert "progress: no line in the message area (`progress = false`)" in report, report
+    assert "shown by: the 'statusline'" in report
+
+
+def test_health_warns_when_progress_shows_twice(
+    nvim_factory: Callable[..., Nvim], replay_ollama: ReplayOllama
+) -> None:
+    nv = nvim_factory(
+        setup_lua(find_server(), {"ollama": {"host": replay_ollama.url}})
+        + "vim.o.statusline = '%f %{v:lua.require(\"typilot\").statusline()}'\n"
+    )
+    report = checkhealth(nv)
+    assert "show it too" in report, report
+    assert "setup({ progress = false }) to show it only there" in report
 
 
 def test_health_passes_nested_empty_settings_as_objects(

@@ -35,7 +35,7 @@ def start_buffer(nv: Nvim, lines: list[str]) -> None:
 def test_plugin_defines_command_and_no_keymaps(nvim: Nvim) -> None:
     assert nvim.lua("return vim.fn.exists(':Typilot')") == 2
     completions = nvim.lua("return vim.fn.getcompletion('Typilot ', 'cmdline')")
-    assert completions == ["cancel", "history", "purge", "start", "voice"]
+    assert completions == ["cancel", "history", "log", "purge", "start", "voice"]
     # No default keymaps mention typilot.
     maps = nvim.lua(
         "local out = {} for _, m in ipairs({'n','v','x','i'}) do"

@@ -11,7 +11,8 @@ local M = {}
 ---@field on_attach fun(client: vim.lsp.Client, bufnr: integer)|nil
 ---@field capabilities table|nil Extra client capabilities, merged over Neovim's.
 ---@field autostart boolean Attach to buffers automatically (false: use :Typilot start).
----@field notify_progress boolean Echo run progress in the message area as well as the statusline.
+---@field progress boolean Show a run's progress line in the message area (false: show it yourself,
+--- with statusline() or an LspProgress consumer such as fidget.nvim). Old name: notify_progress.
 
 ---@type typilot.Options
 M.defaults = {
@@ -24,7 +25,7 @@ M.defaults = {
   on_attach = nil,
   capabilities = nil,
   autostart = true,
-  notify_progress = false,
+  progress = true,
 }
 
 ---@type typilot.Options
@@ -58,6 +59,10 @@ function M.set(opts)
     error('typilot: `settings` must be a table such as { typilot = { ollama = { model = ... } } }')
   end
   merged.settings.typilot = merged.settings.typilot or {}
+  if opts.progress == nil and opts.notify_progress ~= nil then
+    merged.progress = opts.notify_progress
+  end
+  merged.notify_progress = nil
   M.options = merged
   return merged
 end

@@ -138,6 +138,34 @@ function M.repository()
   return nil
 end
 
+--- How a run's progress and the server's messages are shown.
+function M.report_progress()
+  local others = {}
+  if package.loaded['fidget'] then
+    table.insert(others, 'fidget.nvim')
+  end
+  if (vim.o.statusline .. vim.o.winbar):find('typilot', 1, true) then
+    table.insert(others, "the 'statusline' (require('typilot').statusline())")
+  end
+  if config.options.progress then
+    local msg = 'progress: one line in the message area while a run works (what runs, on which model, '
+      .. 'tokens so far, how to cancel), cleared when it ends'
+    if #others > 0 then
+      health.warn(msg .. '; ' .. table.concat(others, ' and ') .. ' show it too', {
+        'setup({ progress = false }) to show it only there',
+      })
+    else
+      health.ok(msg .. '; setup({ progress = false }) turns it off')
+    end
+  else
+    health.info(
+      'progress: no line in the message area (`progress = false`); shown by: '
+        .. (#others > 0 and table.concat(others, ' and ') or "nothing found: use require('typilot').statusline() or an LspProgress consumer")
+    )
+  end
+  health.ok('server messages: one line in the message area (never a hit-enter prompt); full text in :Typilot log')
+end
+
 function M.check()
   health.start('typilot: Neovim')
   if vim.fn.has('nvim-0.10') == 0 then
@@ -161,6 +189,7 @@ function M.check()
   else
     health.info('server not running yet: it starts with the first file buffer')
   end
+  M.report_progress()
 
   health.start('typilot: server')
   local cmd = client and type(client.config.cmd) == 'table' and client.config.cmd or nil

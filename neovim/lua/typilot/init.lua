@@ -8,8 +8,11 @@ local lsp = require('typilot.lsp')
 
 local M = {}
 
---- Work-done progress of the Typilot client: token -> state, most recent last.
----@type table<string|integer, { title: string, message: string|nil, percentage: integer|nil, seq: integer }>
+--- Work-done progress of the Typilot client: token -> state, most recent last. `message` is the
+--- latest message (the statusline's), `detail` the begin's (a run's instruction), `status` the
+--- latest report's, `started` when it began (vim.uv.now()).
+---@alias typilot.Job { title: string, message: string|nil, detail: string|nil, status: string|nil, percentage: integer|nil, seq: integer, started: integer }
+---@type table<string|integer, typilot.Job>
 local progress = {}
 local progress_seq = 0
 
@@ -67,21 +70,21 @@ function M._on_progress(ev)
     progress[token] = {
       title = value.title or 'Typilot',
       message = value.message,
+      detail = value.message,
       percentage = value.percentage,
       seq = progress_seq,
+      started = vim.uv.now(),
     }
   elseif value.kind == 'report' and progress[token] then
     local p = progress[token]
     p.message = value.message or p.message
+    p.status = value.message or p.status
     p.percentage = value.percentage or p.percentage
   elseif value.kind == 'end' then
     progress[token] = nil
   end
-  if config.options.notify_progress then
-    local text = value.kind == 'end' and (value.message or 'done') or M.statusline()
-    if text ~= '' then
-      vim.api.nvim_echo({ { text } }, false, {})
-    end
+  if config.options.progress then
+    require('typilot.progress_line').refresh()
   end
   pcall(vim.cmd.redrawstatus)
 end
@@ -126,12 +129,19 @@ function M._on_detach(bufnr)
   end
 end
 
---- Running Typilot jobs as the statusline sees them (for scripts and tests).
----@return { title: string, message: string|nil, percentage: integer|nil }[]
+--- Forgets every job: the server stopped or crashed without ending them.
+function M._clear_progress()
+  progress = {}
+  voice_token = nil
+  voice_bufnr = nil
+end
+
+--- Running Typilot jobs, oldest first (for the progress line, scripts and tests).
+---@return typilot.Job[]
 function M.progress()
   local items = {}
   for _, p in pairs(progress) do
-    table.insert(items, { title = p.title, message = p.message, percentage = p.percentage, seq = p.seq })
+    table.insert(items, vim.deepcopy(p))
   end
   table.sort(items, function(a, b)
     return a.seq < b.seq
@@ -219,6 +229,20 @@ function M.format_history_entry(entry)
   return vim.trim(table.concat(parts, ' '))
 end
 
+--- A scratch buffer with `lines` in a new window at the bottom, wiped when hidden.
+---@param lines string[]
+---@return integer bufnr
+local function scratch_buffer(lines)
+  vim.cmd('botright new')
+  local bufnr = vim.api.nvim_get_current_buf()
+  vim.bo[bufnr].buftype = 'nofile'
+  vim.bo[bufnr].bufhidden = 'wipe'
+  vim.bo[bufnr].swapfile = false
+  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
+  vim.bo[bufnr].modified = false
+  return bufnr
+end
+
 --- Opens a history entry's response in a scratch buffer.
 ---@param entry table
 ---@return integer bufnr
@@ -237,13 +261,7 @@ function M.show_history_entry(entry)
         .. ')',
     }
   end
-  vim.cmd('botright new')
-  local bufnr = vim.api.nvim_get_current_buf()
-  vim.bo[bufnr].buftype = 'nofile'
-  vim.bo[bufnr].bufhidden = 'wipe'
-  vim.bo[bufnr].swapfile = false
-  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
-  vim.bo[bufnr].modified = false
+  local bufnr = scratch_buffer(lines)
   local uri = entry.uri
   local ft = nil
   if type(uri) == 'string' and uri ~= '' then
@@ -311,6 +329,24 @@ function M.purge(force)
       run()
     end
   end)
+end
+
+--- Opens the server's messages of this session, full text, in a scratch buffer (the message
+--- area shows each on one line, cut to fit).
+function M.log()
+  local lines = {}
+  for _, entry in ipairs(require('typilot.echo').log()) do
+    local text = vim.split(entry.text, '\r?\n')
+    table.insert(lines, ('%s %-7s %s'):format(entry.time, entry.level, text[1]))
+    for i = 2, #text do
+      table.insert(lines, (' '):rep(17) .. text[i])
+    end
+  end
+  if #lines == 0 then
+    lines = { '(no messages from the server in this session)' }
+  end
+  local bufnr = scratch_buffer(lines)
+  pcall(vim.api.nvim_buf_set_name, bufnr, 'typilot://log')
 end
 
 --- Attaches the server to the current buffer (for `autostart = false`).

@@ -221,7 +221,10 @@ function M.client_config()
     init_options = opts.init_options or opts.settings.typilot,
     capabilities = capabilities,
     flags = { debounce_text_changes = opts.debounce_text_changes },
-    handlers = { ['workspace/applyEdit'] = M.apply_edit_handler },
+    handlers = {
+      ['workspace/applyEdit'] = M.apply_edit_handler,
+      ['window/showMessage'] = require('typilot.echo').show_message_handler,
+    },
     reuse_client = reuse_client,
     on_attach = opts.on_attach,
   }
@@ -305,9 +308,9 @@ function M.execute(client, command, args, bufnr, on_done)
   return M.request(client, 'workspace/executeCommand', params, function(err, result)
     -- RequestFailed (-32803): the server has already shown the message (window/showMessage).
     if err and err.code ~= REQUEST_FAILED then
-      vim.notify(
+      require('typilot.echo').message(
         ('Typilot: %s failed: %s'):format(command, err.message or vim.inspect(err)),
-        vim.log.levels.ERROR
+        vim.lsp.protocol.MessageType.Error
       )
     end
     if on_done then

@@ -59,6 +59,17 @@ def action_title(command: str, instruction: str) -> str:
     return f"Typilot: {name} — {flat}"
 
 
+def progress_title(run: Run, config: Config) -> str:
+    """`Typilot: gen (qwen2.5-coder:1.5b, remote host allowed)`: what runs, on which model (none
+    for an OpenAI-compatible server that serves its own), and whether an allow-setting is on."""
+    notes = [config.model] if config.model else []
+    notice = PrivacyPolicy.from_config(config).progress_label()
+    if notice:
+        notes.append(notice)
+    title = f"Typilot: {run.command.rstrip(':')}"
+    return f"{title} ({', '.join(notes)})" if notes else title
+
+
 class RunProgress:
     """A run's `Progress` (runs.host) as the editor's work-done progress, cancellable there
     (`window/workDoneProgress/cancel`, handled by `RunsFeature`)."""
@@ -68,12 +79,7 @@ class RunProgress:
         self.progress = WorkDoneProgress(server, run.progress_token)
 
     async def begin(self, run: Run) -> None:
-        title = f"Typilot: {run.command.rstrip(':')}"
-        # What the title says while an allow-setting is on.
-        notice = PrivacyPolicy.from_config(self.server.config).progress_label()
-        if notice:
-            title += f" ({notice})"
-        await self.progress.begin(title, run.instruction or "")
+        await self.progress.begin(progress_title(run, self.server.config), run.instruction or "")
 
     def report(self, run: Run, message: str) -> None:
         self.progress.report(message)
