@@ -410,7 +410,8 @@ class RunManager:
                 now = time.monotonic()
                 if now - last_report >= PROGRESS_REPORT_INTERVAL:
                     last_report = now
-                    ctx.progress.report(run, f"{run.stats.token_count} tokens")
+                    count = run.stats.token_count
+                    ctx.progress.report(run, f"{count} token{'' if count == 1 else 's'}")
         finally:
             # Closing the stream closes the HTTP response: that is how the model stops.
             aclose = getattr(pieces, "aclose", None)
