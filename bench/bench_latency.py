@@ -13,7 +13,9 @@ new line opened where the code should go, the prefix line typed at `--cps` chara
 (one `didChange` per keystroke), a pause of `--pause` seconds, then the code action asked for and
 picked at once (`textDocument/codeAction`, `workspace/executeCommand`). Per run it prints
 
-* pick -> first text: from the pick to the first `workspace/applyEdit` of the run;
+* pick -> first text: from the pick to the first `workspace/applyEdit` of the run, and to the
+  model server's first text of the run ("model 1st": what reading the prompt costs, whatever
+  the output filter then holds back);
 * last text -> end: from the run's last edit to the end of its model request (the model server
   stops generating: the relay sees the connection close) and to the `$/progress` end;
 * prompt tokens: how many the run's own request evaluated, of how many (`prompt_n` of
@@ -114,6 +116,8 @@ class Exchange:
     path: str = ""
     body: dict[str, Any] = field(default_factory=dict)
     closed: float | None = None
+    first_token: float | None = None
+    """When the model server sent the reply's first text (its prompt read)."""
     timings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -123,6 +127,7 @@ class Exchange:
 
 
 _TIMINGS = re.compile(rb'"timings":(\{[^{}]*\})')
+_TEXT = re.compile(rb'"content":"[^"]')  # a chat delta or an /infill event with text
 
 
 class Relay:
@@ -158,6 +163,8 @@ class Relay:
         ) -> None:
             try:
                 while data := await src.read(65536):
+                    if buf is response and exchange.first_token is None and _TEXT.search(data):
+                        exchange.first_token = time.monotonic()
                     buf += data
                     dst.write(data)
                     await dst.drain()
@@ -214,6 +221,8 @@ class Row:
     run: int
     outcome: str
     pick_to_first_ms: float | None
+    pick_to_model_text_ms: float | None
+    """From the pick to the model server's first text of the run (what the prompt costs)."""
     last_to_model_end_ms: float | None
     last_to_progress_end_ms: float | None
     prompt_evaluated: int | None
@@ -224,6 +233,10 @@ class Row:
     landed: int
     requests: list[dict[str, Any]] = field(default_factory=list)
     """Each model request since the typing began: route, streamed, what the server did."""
+
+
+def model_texts(requests: list[Exchange]) -> list[float]:
+    return sorted(x.first_token for x in requests if x.first_token is not None)
 
 
 def tokens_of(llama: LlamaServer, text: str) -> int:
@@ -300,6 +313,9 @@ async def one_run(
         run=number,
         outcome=(end.message or "done") if isinstance(end, types.WorkDoneProgressEnd) else "?",
         pick_to_first_ms=(edits[0] - picked) * 1000 if edits else None,
+        pick_to_model_text_ms=(
+            (first_texts[0] - picked) * 1000 if (first_texts := model_texts(run_requests)) else None
+        ),
         last_to_model_end_ms=(
             (last.closed - last_edit) * 1000 if last and last.closed and last_edit else None
         ),
@@ -382,7 +398,7 @@ async def one_round(args: argparse.Namespace, home: Path, llama: LlamaServer) ->
 
 
 HEADER = (
-    f"{'file':14}{'cmd':>4}{'run':>4}{'pick->1st ms':>13}{'last->model end':>16}"
+    f"{'file':14}{'cmd':>4}{'run':>4}{'pick->1st ms':>13}{'model 1st':>10}{'last->model end':>16}"
     f"{'last->progress end':>19}{'prompt eval/total':>18}{'warm eval (req)':>16}"
     f"{'generated':>10}{'landed':>7}  outcome"
 )
@@ -397,6 +413,7 @@ def print_row(row: Row) -> None:
     warm = f"{row.warm_evaluated} ({row.warm_requests})"
     print(
         f"{row.file:14}{row.command:>4}{row.run:>4}{fmt(row.pick_to_first_ms):>13}"
+        f"{fmt(row.pick_to_model_text_ms):>10}"
         f"{fmt(row.last_to_model_end_ms):>16}{fmt(row.last_to_progress_end_ms):>19}"
         f"{prompt:>18}{warm:>16}{fmt(row.generated, 'd'):>10}{row.landed:>7}  {row.outcome}",
         flush=True,
@@ -421,6 +438,7 @@ def summary(rows: list[Row]) -> dict[str, Any]:
         "pick_to_first_ms": median([r.pick_to_first_ms for r in rows]),
         "pick_to_first_ms_first_runs": median([r.pick_to_first_ms for r in rows if r.run == 1]),
         "pick_to_first_ms_later_runs": median([r.pick_to_first_ms for r in later]),
+        "pick_to_model_text_ms": median([r.pick_to_model_text_ms for r in rows]),
         "last_to_model_end_ms": median([r.last_to_model_end_ms for r in rows]),
         "last_to_progress_end_ms": median([r.last_to_progress_end_ms for r in rows]),
         "later_runs_prompt_share": median(list(shares)),
