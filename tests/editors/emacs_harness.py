@@ -35,6 +35,24 @@ MODEL = "typilot-editors-test:7b"
 GENERATE_PATHS = ("/api/generate", "/api/chat")
 
 
+def run_requests(replay: Any) -> list[dict[str, Any]]:
+    """The generations the runs asked for: a prewarm asks for one token without a stream."""
+    return [
+        e
+        for e in replay.events_of("request")
+        if e["path"] in GENERATE_PATHS and e["body"].get("stream") is not False
+    ]
+
+
+def run_completions(replay: Any) -> list[dict[str, Any]]:
+    """The runs' generations the replay server streamed to their end."""
+    return [
+        e
+        for e in replay.events_of("complete")
+        if e["path"] in GENERATE_PATHS and e.get("stream") is not False
+    ]
+
+
 def editor_settings(replay: Any, tmp_path: Path) -> dict[str, Any]:
     """The `typilot` section the editor config passes; Ollama is reached only through it."""
     replay.set_models([*(m["name"] for m in replay.models), MODEL])

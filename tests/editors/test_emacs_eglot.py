@@ -19,7 +19,9 @@ from tests.editors.emacs_harness import (
     MODEL,
     describe,
     emacs_missing_reason,
+    run_completions,
     run_eglot,
+    run_requests,
 )
 from tests.editors.emacs_harness import editor_settings as _settings
 from tests.prerequisites import needs
@@ -134,13 +136,13 @@ def test_code_action_streams_into_the_buffer(
     assert result["applyOk"] >= 2, describe(result)
     assert result["applyFailed"] == 0, describe(result)
     # The text came from the replay server the settings point at, through the rule.
-    generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
+    generations = run_requests(replay_ollama)
     assert len(generations) == 1, replay_ollama.events
     body = generations[0]["body"]
     assert match in _prompt(body), generations[0]
     # ollama.host, ollama.model and ollama.keepAlive came from the config's settings.
     assert (body["model"], body["keep_alive"]) == (MODEL, "7m"), body
-    assert [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
+    assert run_completions(replay_ollama)
     # The file on disk is untouched: Typilot edits the buffer, the user saves.
     assert path.read_text(encoding="utf-8") == before
 
@@ -169,7 +171,7 @@ def test_send_settings_reaches_the_running_server(
     assert "error" not in result, describe(result)
     assert (result["ended"], result["outcome"]) == (True, "done"), describe(result)
     assert result["reached"] is True, describe(result)
-    generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
+    generations = run_requests(replay_ollama)
     assert [g["body"]["model"] for g in generations] == ["qwen2.5-coder:1.5b"], generations
 
 
@@ -199,7 +201,7 @@ def test_cancel_stops_the_run_and_keeps_what_was_streamed(
     assert (result["ended"], result["outcome"]) == (True, "cancelled"), describe(result)
     # Cancelling closed the connection to Ollama before the reply was complete.
     replay_ollama.wait_for("disconnect", lambda e: e["path"] in _GENERATE, timeout=15)
-    assert not [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
+    assert not run_completions(replay_ollama)
     # The buffer keeps the part already streamed in place of the prefix line; the
     # lines around it are untouched.
     text = result["text"]

@@ -19,7 +19,9 @@ from tests.editors.emacs_harness import (
     coalescing_program,
     describe,
     emacs_missing_reason,
+    run_completions,
     run_lsp_mode,
+    run_requests,
 )
 from tests.editors.emacs_harness import editor_settings as _settings
 from tests.prerequisites import needs
@@ -67,7 +69,7 @@ def test_gen_streams_until_the_progress_ends(
     assert result["progressEnds"] == 1, describe(result)
     kinds = [e.get("progress") for e in result["log"] if e["kind"] == "progress"]
     assert kinds[0] == "begin" and kinds[-1] == "end", describe(result)
-    generations = [e for e in replay_ollama.events_of("request") if e["path"] in _GENERATE]
+    generations = run_requests(replay_ollama)
     assert len(generations) == 1, replay_ollama.events
     # ollama.host, ollama.model and ollama.keepAlive came from the config's settings.
     body = generations[0]["body"]
@@ -96,7 +98,7 @@ def test_cancel_ends_the_progress_and_keeps_what_was_streamed(
     assert result["ended"] is True and result["endMessage"] == "cancelled", describe(result)
     assert result["outcome"] == "cancelled", describe(result)
     replay_ollama.wait_for("disconnect", lambda e: e["path"] in _GENERATE, timeout=15)
-    assert not [e for e in replay_ollama.events_of("complete") if e["path"] in _GENERATE]
+    assert not run_completions(replay_ollama)
     text = result["text"]
     assert text.startswith(head) and text.endswith(tail), describe(result)
     written = text[len(head) : len(text) - len(tail)]

@@ -73,8 +73,16 @@ export function runChanges(run: Pick<StreamRun, 'probeEvents' | 'uri'>, requestM
   return firstUndo < 0 ? changes : changes.slice(0, firstUndo);
 }
 
+/** A run's request streams; a prewarm (the same prompt sent while the user types) asks for one token without a stream. */
+function isRunRequest(event: Record<string, unknown>): boolean {
+  const body = event.body as { stream?: unknown } | undefined;
+  return body?.stream !== false;
+}
+
 export function streamFigures(run: StreamRun): StreamFigures {
-  const request = run.replayEvents.find((e) => e.kind === 'request' && GENERATE_PATHS.has(String(e.path)));
+  const request = run.replayEvents.find(
+    (e) => e.kind === 'request' && GENERATE_PATHS.has(String(e.path)) && isRunRequest(e),
+  );
   if (request === undefined) {
     throw new Error('the replay server got no /api/chat or /api/generate request for the run');
   }
