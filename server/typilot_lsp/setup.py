@@ -56,6 +56,8 @@ def build_feature(kind: type[FeatureT], server: TypilotServer) -> FeatureT:
     arguments: dict[str, Any] = {}
     for name, parameter in list(inspect.signature(kind.__init__).parameters.items())[1:]:
         wanted = hints.get(name)
+        if typing.get_origin(wanted) is not None:
+            wanted = None  # `list[str]` and the like: Python 3.10 takes them for classes
         if isinstance(wanted, type) and issubclass(TypilotServer, wanted):
             arguments[name] = server
         elif isinstance(wanted, type) and issubclass(wanted, Feature):
