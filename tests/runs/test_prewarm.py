@@ -250,3 +250,13 @@ async def test_a_new_prefix_line_is_sent_at_once_and_its_instruction_after_a_pau
     first, second = backend.warmed
     assert "area of a circle" not in first.prompt and "area of a circle" in second.prompt
     assert second.prompt.startswith(first.prompt.split("Task:")[0])  # the same head
+
+
+async def test_a_prefixed_line_that_only_moved_is_not_sent_again() -> None:
+    """A run's code lands above another prefixed line: its text is the same, nothing is sent."""
+    backend = WarmBackend()
+    host = Host(backend)
+    doc, warmer = opened(host, "# gen: area of a circle\n\nprint('end')\n")
+    doc.apply_edit((0, 0), (0, 0), "import math\n\n", "utf-16")
+    warmer.document_changed(doc)
+    assert warmer.idle and backend.warmed == []

@@ -96,13 +96,15 @@ class Prewarmer:
         lines = {line: doc.line_text(line) for line in doc.prefixed}
         before = self._lines.get(doc.uri, {})
         self._lines[doc.uri] = lines
-        changed = [line for line, text in lines.items() if before.get(line) != text]
+        # By text: a line that only moved (code landed above it) is not sent again.
+        known = set(before.values())
+        changed = [line for line, text in lines.items() if text not in known]
         if not changed or not self._enabled():
             return
-        # A line that just became a prefixed line is sent at once: all of its prompt but the
-        # instruction being typed is known, and the server reads it while the user types.
-        # Later keystrokes wait for a quiet moment, and cost the server only the tail.
-        fresh = changed[-1] not in before
+        # A new prefixed line is sent at once: all of its prompt but the instruction being
+        # typed is known, and the server reads it while the user types. Later keystrokes wait
+        # for a quiet moment, and cost the server only the tail.
+        fresh = len(lines) > len(before)
         delay = 0.0 if fresh else self.host.config.prewarm.delay_ms / 1000
         self._schedule(doc.uri, changed[-1], delay)
 

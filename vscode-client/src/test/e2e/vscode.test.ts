@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { CLIENT_DIR, PYTHON, REPO, SERVER, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
+import { CLIENT_DIR, PYTHON, REPO, SERVER, isRunRequest, sleep, startReplay, tempDir, waitFor, type Replay } from '../helpers';
 import { missingAudioTools, PulseNullSink, speak } from './audio';
 import { measureRun, prepareStream } from './benchRun';
 import { buildProbeVsix } from './probe';
@@ -275,7 +275,7 @@ test('a settings change reaches the running server: the status bar and the next 
   await chooseQuickFix(page, 'Typilot: gen — say hello');
   const request = await waitFor('the run request with the new model', async () => {
     const events = (await replay!.events('request')).slice(before);
-    return events.find((e) => JSON.stringify(e).includes('say hello'));
+    return events.find((e) => isRunRequest(e) && JSON.stringify(e).includes('say hello'));
   }, 20000);
   assert.match(JSON.stringify(request), /"model":\s*"qwen3:1\.7b"/, 'no restart needed: the next run used the new model');
   await waitFor('the run to end (no spinner)', async () => {
@@ -303,7 +303,10 @@ test('Escape cancels a streaming run: the connection to Ollama closes and the st
   }, 30000);
   assert.match((await statusText(page)) ?? '', /\$\(loading/, 'still streaming');
   await page.keyboard.press('Escape');
-  await waitFor('Ollama to see the client hang up', async () => ((await replay!.events('disconnect')).length > 0 ? true : undefined), 15000);
+  await waitFor('Ollama to see the client hang up', async () => {
+    const runs = new Set((await replay!.events('request')).filter(isRunRequest).map((e) => e.id));
+    return (await replay!.events('disconnect')).some((e) => runs.has(e.id)) ? true : undefined;
+  }, 15000);
   await waitFor('the spinner to stop', async () => {
     const text = await statusText(page);
     return text !== undefined && !text.includes('$(loading') ? true : undefined;
@@ -439,7 +442,7 @@ test('the voice key: Ctrl+Alt+V, speech into the microphone, the spoken gen: str
   await shot('10-voice-done.png');
   const saved = await saveAndRead(before);
   assert.equal(saved, `import math\n${ADD}${before.slice('import math\n'.length)}`);
-  const prompt = JSON.stringify((await replay!.events('request')).at(-1));
+  const prompt = JSON.stringify((await replay!.events('request')).filter(isRunRequest).at(-1));
   assert.match(prompt, /function that adds/, 'the spoken instruction reached Ollama');
 });
 
