@@ -15,7 +15,7 @@ import pytest
 from tests.neovim.nvim_harness import Nvim, find_server, setup_lua
 from tests.neovim.nvim_screen import Mark, Screen
 from tests.neovim.test_nvim_runs import ORIGINAL, REPLY, SLOW_REPLY, open_file, start_run
-from tests.replay_ollama import ReplayOllama
+from tests.replay.ollama import ReplayOllama
 
 MODEL = "qwen2.5-coder:1.5b"
 HIT_ENTER = "Press ENTER"
