@@ -80,7 +80,8 @@ def one_run(nv: Nvim, replay: ReplayOllama, tps: float, tokens: int, index: int)
         reply=reply,
         tokens_per_second=tps,
         first_token_delay=FIRST_TOKEN_DELAY_S,
-        once=True,
+        # Sticky, not one-shot: the prewarm's one-token request matches the same instruction
+        # before the run does; each run's instruction is its own.
     )
     open_and_attach(nv, nv.home / f"run-{tps:g}-{index}.py", f"import os\n\n# gen: {instruction}\n")
     pids = [nv.proc.pid, server_pid(nv.proc.pid)]

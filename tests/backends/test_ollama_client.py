@@ -144,6 +144,17 @@ async def test_show_is_cached_per_host_and_model(replay_ollama: ReplayOllama) ->
     assert shows == [MODEL, "qwen3:1.7b"]
 
 
+async def test_show_asked_once_when_a_prewarm_and_a_run_ask_together(
+    replay_ollama: ReplayOllama,
+) -> None:
+    backend = make_backend(replay_ollama.url)
+    try:
+        await asyncio.gather(backend.warm(request("one")), backend.prepare(MODEL))
+    finally:
+        await backend.aclose()
+    assert [e["body"]["model"] for e in requests_to(replay_ollama, "/api/show")] == [MODEL]  # type: ignore[index]
+
+
 async def test_thinking_is_not_yielded(replay_ollama: ReplayOllama) -> None:
     replay_ollama.add_rule(match="think", reply="answer = 42\n", thinking="Let me reason first.")
     backend = make_backend(replay_ollama.url)

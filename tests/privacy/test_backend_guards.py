@@ -97,6 +97,8 @@ async def test_cloud_names_refused_without_any_request(
             await collect(backend.stream(req(model)))
         with pytest.raises(CloudModelRefused):
             await backend.prepare(model)
+        with pytest.raises(CloudModelRefused):
+            await backend.warm(req(model))  # the prewarm too
     finally:
         await backend.aclose()
     message = str(info.value)
@@ -121,9 +123,12 @@ async def test_remote_model_by_show_refused_before_the_prompt(replay_ollama: Rep
     try:
         with pytest.raises(CloudModelRefused) as info:
             await collect(backend.stream(req("team-coder:latest")))
+        with pytest.raises(CloudModelRefused):
+            await backend.warm(req("team-coder:latest"))
     finally:
         await backend.aclose()
     assert "team-coder:latest" in str(info.value) and "https://ollama.com:443" in str(info.value)
+    # asked once: the answer is reused for a minute
     assert [e["path"] for e in replay_ollama.events_of("request")] == ["/api/show"]
     assert generation_requests(replay_ollama) == []
 
@@ -239,6 +244,10 @@ async def test_openai_cloud_names_refused_like_ollama() -> None:
     try:
         with pytest.raises(CloudModelRefused):
             await backend.prepare("gpt-oss:120b-cloud")
+        with pytest.raises(CloudModelRefused):
+            await collect(backend.stream(req("gpt-oss:120b-cloud")))
+        with pytest.raises(CloudModelRefused):
+            await backend.warm(req("gpt-oss:120b-cloud"))
     finally:
         await backend.aclose()
     assert seen == []

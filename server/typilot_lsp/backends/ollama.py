@@ -160,6 +160,7 @@ class OllamaClient:
             transport=transport or loop_transport(self.host, limits, trust_env),
         )
         self._show_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._show_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -239,10 +240,16 @@ class OllamaClient:
     async def show(self, model: str, *, refresh: bool = False) -> dict[str, Any]:
         """``POST /api/show``, cached for :data:`SHOW_CACHE_SECONDS` per (host, model)."""
         key = (self.host, model)
-        cached = self._show_cache.get(key)
-        now = time.monotonic()
-        if cached and not refresh and now - cached[0] < SHOW_CACHE_SECONDS:
-            return cached[1]
+        # One question at a time per model: a prewarm and the run that follows it would
+        # otherwise both ask, and the second gets the first's answer.
+        async with self._show_locks.setdefault(key, asyncio.Lock()):
+            cached = self._show_cache.get(key)
+            now = time.monotonic()
+            if cached and not refresh and now - cached[0] < SHOW_CACHE_SECONDS:
+                return cached[1]
+            return await self._fetch_show(key, model, now)
+
+    async def _fetch_show(self, key: tuple[str, str], model: str, now: float) -> dict[str, Any]:
         body = await self._get_json("POST", "/api/show", model=model, json={"model": model})
         if not isinstance(body, dict):
             raise NotOllama(self.host, "/api/show did not answer an object")
@@ -488,11 +495,18 @@ class OllamaBackend:
     def host(self) -> str:
         return self.client.host
 
-    async def prepare(self, model: str, notify: Notify | None = None) -> ModelInfo:
-        # Ollama loads a model while the request waits: there is nothing to report here.
+    async def _checked_info(self, model: str) -> ModelInfo:
+        """The model's `/api/show` facts, once the privacy guards passed: the cloud-name check
+        needs no request, the host guard runs before the connection, and a model whose
+        manifest points at another machine is refused before any prompt is sent."""
         check_model_name(model, self.policy.allow_cloud_models)  # no request at all
         info = await self.client.model_info(model)  # host guard runs inside
         check_model_info(info, self.policy.allow_cloud_models)
+        return info
+
+    async def prepare(self, model: str, notify: Notify | None = None) -> ModelInfo:
+        # Ollama loads a model while the request waits: there is nothing to report here.
+        info = await self._checked_info(model)
         if info.capabilities and "completion" not in info.capabilities:
             raise CapabilityError(
                 model, "text generation", f"its capabilities are {', '.join(info.capabilities)}"
@@ -530,8 +544,9 @@ class OllamaBackend:
     async def _request_body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         """The route and body for `request`: FIM through `/api/generate` with a suffix when the
         model can fill in the middle, else `/api/chat`. Capabilities come from `/api/show`
-        (cached), which `prepare` already asked."""
-        info = await self.client.model_info(request.model)
+        (cached), which `prepare` already asked; the privacy guards run here too, so neither
+        `stream` nor `warm` can send a prompt that `prepare` would have refused."""
+        info = await self._checked_info(request.model)
         options = dict(request.options)
         if request.max_tokens:
             options["num_predict"] = request.max_tokens

@@ -745,6 +745,7 @@ class OpenAIBackend:
     ) -> AsyncIterator[str]:
         stats = stats if stats is not None else StreamStats()
         model = request.model
+        check_model_name(model, self.policy.allow_cloud_models)  # as `prepare`, before a byte
         if request.fim is not None and model not in self.no_fim:
             gen = self._text(
                 f"{self.client.root}/infill",
@@ -803,6 +804,7 @@ class OpenAIBackend:
     async def warm(self, request: GenerationRequest) -> int | None:
         """The run's own request, at most one token and no stream: llama-server keeps the
         evaluated prompt in its slot (`cache_prompt`, on by default), vLLM in its prefix cache."""
+        check_model_name(request.model, self.policy.allow_cloud_models)
         if request.model in self.no_prefill:
             request = attrs.evolve(request, prefill="")
         answer = None
