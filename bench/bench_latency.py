@@ -51,6 +51,8 @@ from lsprotocol import types
 from tests.e2e.harness import Doc, Editor, start_editor, stop_editor
 from tests.llama.llama_server import LlamaServer, find_llama
 
+from bench.relay import Relay
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ROOT / "bench" / "latency_files"
 
@@ -119,6 +121,32 @@ class Exchange:
     first_token: float | None = None
     """When the model server sent the reply's first text (its prompt read)."""
     timings: dict[str, Any] = field(default_factory=dict)
+    request: bytearray = field(default_factory=bytearray)
+
+    def read_request(self, data: bytes) -> None:
+        """Route and body as soon as the request is whole: a run's request is known while it
+        streams, before the connection closes (llama-server may still be stopping)."""
+        if self.method:
+            return
+        self.request += data
+        head, sep, body = bytes(self.request).partition(b"\r\n\r\n")
+        if not sep:
+            return
+        lines = head.split(b"\r\n")
+        length = next(
+            (
+                int(v)
+                for k, _, v in (x.partition(b":") for x in lines[1:])
+                if k.strip().lower() == b"content-length"
+            ),
+            0,
+        )
+        first = lines[0].split()
+        if len(body) < length or len(first) < 2:
+            return
+        with contextlib.suppress(ValueError):
+            self.body = json.loads(body[:length]) if length else {}
+        self.method, self.path = first[0].decode(), first[1].decode()
 
     @property
     def generates(self) -> bool:
@@ -130,66 +158,38 @@ _TIMINGS = re.compile(rb'"timings":(\{[^{}]*\})')
 _TEXT = re.compile(rb'"content":"[^"]')  # a chat delta or an /infill event with text
 
 
-class Relay:
-    """A loopback TCP relay to llama-server that records each exchange."""
+class ExchangeRelay(Relay):
+    """Records each exchange with llama-server: what was asked, when its first text came back,
+    and the server's own timings."""
 
     def __init__(self, target_port: int, dump: Path | None = None) -> None:
-        self.target_port = target_port
+        super().__init__(target_port)
         self.dump = dump
         """Where each exchange's bytes are written (`--dump`), if anywhere."""
-        self.port = 0
         self.exchanges: list[Exchange] = []
-        self._server: asyncio.AbstractServer | None = None
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def opened(self) -> Exchange:
         exchange = Exchange(opened=time.monotonic())
         self.exchanges.append(exchange)
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        request = bytearray()
-        response = bytearray()
+        return exchange
 
-        async def pipe(
-            src: asyncio.StreamReader, dst: asyncio.StreamWriter, buf: bytearray
-        ) -> None:
-            try:
-                while data := await src.read(65536):
-                    if buf is response and exchange.first_token is None and _TEXT.search(data):
-                        exchange.first_token = time.monotonic()
-                    buf += data
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                with contextlib.suppress(Exception):
-                    dst.close()
+    def asked(self, state: Exchange, data: bytes) -> None:
+        state.read_request(data)
 
-        await asyncio.gather(pipe(reader, up_writer, request), pipe(up_reader, writer, response))
-        exchange.closed = time.monotonic()
-        head, _, body = bytes(request).partition(b"\r\n\r\n")
-        first = head.split(b"\r\n", 1)[0].split()
-        if len(first) >= 2:
-            exchange.method, exchange.path = first[0].decode(), first[1].decode()
-        with contextlib.suppress(ValueError):
-            exchange.body = json.loads(body) if body else {}
+    def answered(self, state: Exchange, data: bytes) -> None:
+        if state.first_token is None and _TEXT.search(data):
+            state.first_token = time.monotonic()
+
+    def closed(self, state: Exchange, request: bytes, response: bytes) -> None:
+        state.closed = time.monotonic()
         if self.dump is not None:
-            stem = self.dump / f"{len(self.exchanges):03d}"
-            stem.with_suffix(".request").write_bytes(bytes(request))
-            stem.with_suffix(".response").write_bytes(bytes(response))
-        found = _TIMINGS.findall(bytes(response))
+            stem = self.dump / f"{self.exchanges.index(state) + 1:03d}"
+            stem.with_suffix(".request").write_bytes(request)
+            stem.with_suffix(".response").write_bytes(response)
+        found = _TIMINGS.findall(response)
         if found:
             with contextlib.suppress(ValueError):
-                exchange.timings = json.loads(found[-1])
+                state.timings = json.loads(found[-1])
 
 
 # -- the editor side ----------------------------------------------------------------------------
@@ -272,7 +272,7 @@ async def type_line(editor: Editor, doc: Doc, spec: RunSpec, cps: float) -> int:
 
 async def one_run(
     editor: Editor,
-    relay: Relay,
+    relay: ExchangeRelay,
     llama: LlamaServer,
     doc: Doc,
     spec: RunSpec,
@@ -300,6 +300,7 @@ async def one_run(
     since_typing = relay.exchanges[typing_from:]
     run_requests = [x for x in since_typing if x.generates]
     if run_requests:
+        # the model server may still be stopping after the run closed its stream
         await wait_for(lambda: all(x.closed for x in run_requests), 60)
     # a prewarm: the run's request asking for one token, not streamed (typing or the menu)
     warm = [x for x in since_typing if x.method == "POST" and x.body.get("stream") is False]
@@ -366,7 +367,7 @@ def server_env(home: Path, server_path: Path | None) -> dict[str, str]:
 
 
 async def one_round(args: argparse.Namespace, home: Path, llama: LlamaServer) -> list[Row]:
-    relay = Relay(llama.port, args.dump)
+    relay = ExchangeRelay(llama.port, args.dump)
     await relay.start()
     settings = {
         "backend": "openai",

@@ -37,6 +37,7 @@ from typing import Any
 from tests.llama.llama_server import LlamaServer, find_llama
 
 from bench.bench_core import TYPILOT_CMD, isolated_env, machine, start, stop
+from bench.relay import Relay
 from typilot_lsp.prefixes import Mode
 from typilot_lsp.runs.output import OutputFilter
 from typilot_lsp.runs.output.classify import wants_usage
@@ -67,41 +68,16 @@ RUNS = [
 ]
 
 
-class Relay:
-    """A loopback TCP relay to llama-server that timestamps each token event it forwards."""
+class TokenRelay(Relay):
+    """Timestamps each token event llama-server streams back."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
+        super().__init__(target_port)
         self.tokens: list[tuple[float, str]] = []  # (arrival, text) of each token event
         self._pending = b""
-        self._server: asyncio.AbstractServer | None = None
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, record: bool) -> None:
-            try:
-                while data := await src.read(65536):
-                    if record:
-                        self._record(time.time(), data)
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
+    def answered(self, state: Any, data: bytes) -> None:
+        self._record(time.time(), data)
 
     def _record(self, now: float, data: bytes) -> None:
         lines = (self._pending + data).split(b"\n")
@@ -139,7 +115,9 @@ def landing(tokens: list[tuple[float, str]], command: str, instruction: str) -> 
     return first, last
 
 
-async def one_run(relay: Relay, home: Path, command: str, name: str, text: str) -> dict[str, Any]:
+async def one_run(
+    relay: TokenRelay, home: Path, command: str, name: str, text: str
+) -> dict[str, Any]:
     settings = {
         "backend": "openai",
         "openai": {"baseUrl": f"http://127.0.0.1:{relay.port}/v1", "options": {"temperature": 0}},
@@ -197,7 +175,7 @@ async def main() -> int:
                 f"llama-server: SmolLM2-135M-Instruct Q4_1, -t {llama.threads}, "
                 f"healthy {llama.load_seconds:.1f} s after start"
             )
-            relay = Relay(llama.port)
+            relay = TokenRelay(llama.port)
             await relay.start()
             try:
                 print()
