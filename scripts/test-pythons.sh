@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fast suites (unit, backends, replay and the stdio end-to-end tests against the replay server)
+# The in-process suites and the stdio end-to-end tests against the replay servers (see `args`)
 # under every Python version pyproject.toml declares besides the one that runs the main suite.
 #
 # The versions come from pyproject's "Programming Language :: Python :: 3.N" classifiers, so the
@@ -51,7 +51,15 @@ find_python() {
   return 1
 }
 
-if (($#)); then args=("$@"); else args=(-q tests/test_cli.py tests/test_configuration_docs.py tests/test_version.py tests/test_documents.py tests/test_prefixes.py tests/runs tests/features tests/backends tests/replay tests/e2e); fi
+# Every suite that runs in this Python or starts `typilot-lsp` over stdio: the server's code
+# under this version. The suites that drive other programs (Neovim, Emacs, code-server, Whisper,
+# llama-server, strace in network namespaces) exercise the same server through the main run's
+# interpreter; running them once more per version would double CI's time.
+if (($#)); then args=("$@"); else
+  args=(-q tests/test_*.py tests/runs tests/features tests/backends tests/replay tests/e2e
+    tests/context tests/history tests/faults tests/privacy/test_guards.py
+    tests/privacy/test_backend_guards.py)
+fi
 failed=()
 for version in $versions; do
   [[ "$version" == "$main_version" ]] && continue

@@ -60,7 +60,7 @@ else
   failed+=("vscode (npm could not be installed)")
 fi
 
-log "the fast suites under every other declared Python (scripts/test-pythons.sh)"
+log "the in-process and stdio suites under every other declared Python (scripts/test-pythons.sh)"
 bash scripts/test-pythons.sh || failed+=("other Python versions")
 
 log "pytest"

@@ -43,8 +43,9 @@ def reports(editor: Editor) -> list[str]:
 
 
 async def run(editor: Editor, doc: Any, line: int = 1) -> None:
+    ended = len(editor.progress_ends())  # before: a refused run may end before run_line returns
     await editor.run_line(doc, line)
-    await editor.wait_runs_done(count=len(editor.progress_ends()) + 1)
+    await editor.wait_runs_done(count=ended + 1)
 
 
 async def test_gen_through_chat_after_infill_501(

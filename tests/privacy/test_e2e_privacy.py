@@ -243,8 +243,9 @@ async def stop_and_wait(editor: Editor) -> None:
 
 async def run_gen(editor: Editor, name: str = "calc.py") -> harness.Doc:
     doc = editor.open(name, SOURCE)
+    ended = len(editor.progress_ends())  # before: a refused run may end before run_line returns
     await editor.run_line(doc, 1)
-    await editor.wait_runs_done(count=len(editor.progress_ends()) + 1)
+    await editor.wait_runs_done(count=ended + 1)
     return doc
 
 
