@@ -24,7 +24,6 @@ import attrs
 from lsprotocol import types
 
 from typilot_lsp.backends.base import FimPrompt, GenerationRequest, ModelInfo
-from typilot_lsp.context.for_run import request_for
 from typilot_lsp.documents import TypilotDocument, content_length, units_to_col
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import Mode, PrefixMatch
@@ -42,11 +41,10 @@ from typilot_lsp.runs.output.imports import import_insertion
 from typilot_lsp.runs.output.reasons import Finished
 from typilot_lsp.runs.prompt import CURSOR
 from typilot_lsp.runs.request import (
-    compose,
+    Composed,
+    compose_at,
     file_name,
     mode_for,
-    prompt_budget,
-    prompt_input,
     target_of,
 )
 from typilot_lsp.runs.targets import Target
@@ -85,11 +83,12 @@ class Prepared:
 
     backend: Backend
     info: ModelInfo
-    request: GenerationRequest
-    prompt: str
+    composed: Composed
     output: OutputFilter
-    max_tokens: int
-    max_tokens_setting: str
+
+    @property
+    def request(self) -> GenerationRequest:
+        return self.composed.request
 
     @property
     def fim(self) -> FimPrompt | None:
@@ -97,7 +96,7 @@ class Prepared:
 
     def result(self, host: str) -> RunResult:
         """A result that says what was asked of which model (the stream fills in the rest)."""
-        return RunResult(model=self.info.shown_name, host=host, prompt=self.prompt)
+        return RunResult(model=self.info.shown_name, host=host, prompt=self.request.prompt)
 
 
 @attrs.frozen
@@ -258,32 +257,24 @@ class RunManager:
         await self.host.before_request(run)
         if run.cancel_reason:
             raise asyncio.CancelledError
-        config = self.host.config
-        target = (plan.target.first_line, plan.target.last_line) if plan.target else None
-        code = request_for(doc.uri, doc.language_id, doc.version, plan.lines, run.line, target)
-        other_files = await self.host.other_files(code, prompt_budget(config, info))
-        if run.cancel_reason:  # the user may cancel while other files are read
-            raise asyncio.CancelledError
-        inp = prompt_input(
-            config,
-            uri=doc.uri,
-            language_id=doc.language_id,
+        composed = await compose_at(
+            self.host.config,
+            info,
+            doc,
             lines=plan.lines,
             line=run.line,
             match=ctx.match,
             target=plan.target,
             target_text=plan.target_text,
-            other_files=other_files,
+            other_files=self.host.other_files,
         )
-        composed = compose(config, info, inp)
+        if run.cancel_reason:  # the user may cancel while other files are read
+            raise asyncio.CancelledError
         return Prepared(
             backend=backend,
             info=info,
-            request=composed.request,
-            prompt=composed.prompt,
+            composed=composed,
             output=OutputFilter.for_run(output_spec_for(run, doc, ctx.match, plan)),
-            max_tokens=composed.max_tokens,
-            max_tokens_setting=composed.max_tokens_setting,
         )
 
     async def stream(self, ctx: RunContext, prepared: Prepared) -> RunResult:
@@ -367,8 +358,8 @@ class RunManager:
             # Never half a function without a word: what streamed stays, and the user learns
             # that it was cut and which setting lets it run longer.
             self.host.show_message(
-                f"Typilot: {model} hit the length limit ({prepared.max_tokens} tokens); the end "
-                f"may be missing (raise `{prepared.max_tokens_setting}`).",
+                f"Typilot: {model} hit the length limit ({prepared.composed.max_tokens} tokens); the end "
+                f"may be missing (raise `{prepared.composed.max_tokens_setting}`).",
                 types.MessageType.Warning,
             )
         return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from typing import TYPE_CHECKING
 
 import attrs
 from lsprotocol import types
@@ -13,8 +14,10 @@ from lsprotocol import types
 from typilot_lsp.backends.base import StreamStats
 from typilot_lsp.errors import TypilotError
 from typilot_lsp.prefixes import Mode
-from typilot_lsp.runs.engine import StreamWriter
 from typilot_lsp.runs.output.reasons import Finished
+
+if TYPE_CHECKING:
+    from typilot_lsp.runs.engine import StreamWriter
 
 
 class Outcome(str, enum.Enum):
@@ -71,8 +74,8 @@ class RunResult:
     def failed(self, error: str) -> RunResult:
         return attrs.evolve(self, outcome=Outcome.ERROR, error=error)
 
-    def cancelled(self, error: str | None = None) -> RunResult:
-        return attrs.evolve(self, outcome=Outcome.CANCELLED, error=error or self.error)
+    def cancelled(self) -> RunResult:
+        return attrs.evolve(self, outcome=Outcome.CANCELLED)
 
 
 @attrs.define(eq=False)

@@ -28,9 +28,8 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from typilot_lsp.backends.urls import host_name
-from typilot_lsp.context.for_run import request_for
 from typilot_lsp.privacy import is_loopback_host
-from typilot_lsp.runs.request import compose, mode_for, prompt_budget, prompt_input, target_of
+from typilot_lsp.runs.request import compose_at, mode_for, target_of
 
 if TYPE_CHECKING:
     from typilot_lsp.backends.base import Backend, GenerationRequest
@@ -219,24 +218,20 @@ class Prewarmer:
         if doc is None or match is None:
             return None
         target, target_text = target_of(doc, line, mode_for(match, config.commands))
-        lines = list(doc.lines)
-        span = (target.first_line, target.last_line) if target else None
-        # The same definitions as the run's (the same code gives the same text): the head
-        # of the prompt the server caches now is the head the run sends.
-        code = request_for(doc.uri, doc.language_id, doc.version, lines, line, span)
-        other_files = await self.host.other_files(code, prompt_budget(config, info))
-        inp = prompt_input(
+        # The run's own composition: the head of the prompt the server caches now is the head
+        # the run sends (other files' definitions included: the same code gives the same text).
+        composed = await compose_at(
             config,
-            uri=doc.uri,
-            language_id=doc.language_id,
-            lines=lines,
+            info,
+            doc,
+            lines=list(doc.lines),
             line=line,
             match=match,
             target=target,
             target_text=target_text,
-            other_files=other_files,
+            other_files=self.host.other_files,
         )
-        return compose(config, info, inp).request
+        return composed.request
 
     def _may_send(self, backend: Backend) -> bool:
         local = is_loopback_host(host_name(backend.host))

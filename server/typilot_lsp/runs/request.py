@@ -11,13 +11,14 @@ preamble, nor on the usage and prose small models write after the code.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 import attrs
 
 from typilot_lsp.backends.base import GenerationRequest, ModelInfo
+from typilot_lsp.context.for_run import request_for
 from typilot_lsp.prefixes import BUILTIN_COMMANDS, Mode, PrefixMatch
 from typilot_lsp.runs.output.spec import PROSE_LANGUAGES
 from typilot_lsp.runs.prompt import PromptInput, build_fim, build_prompt, context_budget
@@ -25,7 +26,11 @@ from typilot_lsp.runs.targets import Target, find_target
 
 if TYPE_CHECKING:
     from typilot_lsp.config import Config, UserCommand
+    from typilot_lsp.context.model import ContextRequest
     from typilot_lsp.documents import TypilotDocument
+
+OtherFiles = Callable[["ContextRequest | None", int], Awaitable[str]]
+"""`RunHost.other_files`: the definitions some code uses from other files, within a budget."""
 
 FENCE = "```"
 FENCE_TAGS = {
@@ -101,8 +106,6 @@ class Composed:
     """A run's request, and what the history and the messages say about it."""
 
     request: GenerationRequest
-    prompt: str
-    """The user message (the history shows it)."""
     max_tokens: int
     """The reply-length bound sent (0: none) ..."""
     max_tokens_setting: str
@@ -141,4 +144,34 @@ def compose(config: Config, info: ModelInfo, inp: PromptInput) -> Composed:
         prefill=f"{FENCE}{fence_tag(inp.language_id)}\n" if in_code else "",
         stop=(FENCE,) if in_code else (),
     )
-    return Composed(request, prompt, max_tokens, setting)
+    return Composed(request, max_tokens, setting)
+
+
+async def compose_at(
+    config: Config,
+    info: ModelInfo,
+    doc: TypilotDocument,
+    *,
+    lines: list[str],
+    line: int,
+    match: PrefixMatch,
+    target: Target | None,
+    target_text: str,
+    other_files: OtherFiles,
+) -> Composed:
+    """The request for the prefixed `line` of `doc` (its text `lines`), other files'
+    definitions included: what the run sends, and what the prewarm sends ahead of it."""
+    span = (target.first_line, target.last_line) if target else None
+    code = request_for(doc.uri, doc.language_id, doc.version, lines, line, span)
+    inp = prompt_input(
+        config,
+        uri=doc.uri,
+        language_id=doc.language_id,
+        lines=lines,
+        line=line,
+        match=match,
+        target=target,
+        target_text=target_text,
+        other_files=await other_files(code, prompt_budget(config, info)),
+    )
+    return compose(config, info, inp)

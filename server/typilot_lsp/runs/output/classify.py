@@ -149,6 +149,13 @@ def block_names(lines: list[str], first: int, last: int) -> frozenset[str]:
     return frozenset(name for name in names if name)
 
 
+_CALL = re.compile(
+    rf"^(?:(?:let|const|var|local|auto|int|val)\s+)?(?:[\w.\[\], ]+\s*:?=\s*)?(?:await\s+)?"
+    rf"(?:new\s+)?({IDENT}(?:(?:\.|::){IDENT})*)\s*[(!]"
+)
+"""A statement that calls something: `x = a.b(`, `await f(`, `new C(`, `m!(`."""
+
+
 def is_usage(line: str, defined: set[str]) -> bool:
     """A top-level line that shows how to use the code rather than being part of it."""
     text = line.strip()
@@ -164,11 +171,7 @@ def is_usage(line: str, defined: set[str]) -> bool:
         return True
     if defined_name(text) == "main":
         return True
-    call = re.match(
-        rf"^(?:(?:let|const|var|local|auto|int|val)\s+)?(?:[\w.\[\], ]+\s*:?=\s*)?(?:await\s+)?"
-        rf"(?:new\s+)?({IDENT}(?:(?:\.|::){IDENT})*)\s*[(!]",
-        text,
-    )
+    call = _CALL.match(text)
     return bool(call and any(part in defined for part in re.split(r"\.|::", call.group(1))))
 
 

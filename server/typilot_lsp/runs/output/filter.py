@@ -31,7 +31,8 @@ from typilot_lsp.runs.output.think import ThinkStripper
 
 
 class OutputFilter:
-    """ThinkStripper then LineShaper: feed raw model text, get buffer text."""
+    """ThinkStripper, EnclosingUnwrapper, then LineShaper (a LoopDetector watching the raw
+    text): feed raw model text, get buffer text."""
 
     def __init__(self, shaper: LineShaper, enclosing: str | None = None) -> None:
         self._think = ThinkStripper()

@@ -27,6 +27,8 @@ class LoopDetector:
         if self.looping or not text:
             return
         *complete, self._partial = (self._partial + text).split("\n")
+        if not complete:
+            return  # no line ended: the verdict cannot change
         for line in complete:
             stripped = line.strip()
             if stripped:
