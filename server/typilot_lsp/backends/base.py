@@ -61,11 +61,16 @@ class GenerationRequest:
         return messages
 
 
-async def after_prefill(pieces: AsyncIterator[str], prefill: str) -> AsyncIterator[str]:
+def after_prefill(pieces: AsyncIterator[str], prefill: str) -> AsyncIterator[str]:
     """The model's own text after ``prefill``: llama-server repeats a continued assistant
     message at the start of its reply, Ollama does not; the run sees the same text from both
-    (and the output filter judges the model's text, not the fence it was given)."""
-    head: str | None = "" if prefill else None
+    (and the output filter judges the model's text, not the fence it was given). Without a
+    prefill, `pieces` themselves (no step per token)."""
+    return _without_echo(pieces, prefill) if prefill else pieces
+
+
+async def _without_echo(pieces: AsyncIterator[str], prefill: str) -> AsyncIterator[str]:
+    head: str | None = ""
     async for piece in pieces:
         if head is None:
             yield piece
@@ -77,8 +82,6 @@ async def after_prefill(pieces: AsyncIterator[str], prefill: str) -> AsyncIterat
         head = None
         if text:
             yield text
-    if head and not prefill.startswith(head):
-        yield head
 
 
 @attrs.define

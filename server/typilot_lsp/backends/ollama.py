@@ -446,12 +446,9 @@ class OllamaClient:
 
 
 class OllamaBackend:
-    """The :class:`~typilot_lsp.backends.base.Backend` on Ollama ``/api/chat``.
-
-    ``prepare`` and ``stream`` both run the privacy guards: the cloud-name check needs no
-    request, the host guard runs before any connection, and the ``/api/show`` check (cached)
-    runs before the prompt is sent.
-    """
+    """The :class:`~typilot_lsp.backends.base.Backend` on Ollama: ``/api/chat``, or
+    ``/api/generate`` with a suffix for fill-in-the-middle. ``prepare``, ``stream`` and ``warm``
+    each run the privacy guards (``_checked_info``)."""
 
     def __init__(
         self,
@@ -544,8 +541,7 @@ class OllamaBackend:
     async def _request_body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         """The route and body for `request`: FIM through `/api/generate` with a suffix when the
         model can fill in the middle, else `/api/chat`. Capabilities come from `/api/show`
-        (cached), which `prepare` already asked; the privacy guards run here too, so neither
-        `stream` nor `warm` can send a prompt that `prepare` would have refused."""
+        (cached), which `prepare` already asked; the guards run again (`_checked_info`)."""
         info = await self._checked_info(request.model)
         options = dict(request.options)
         if request.max_tokens:

@@ -744,8 +744,8 @@ class OpenAIBackend:
         notify: Notify | None = None,
     ) -> AsyncIterator[str]:
         stats = stats if stats is not None else StreamStats()
+        request = self._checked(request)
         model = request.model
-        check_model_name(model, self.policy.allow_cloud_models)  # as `prepare`, before a byte
         if request.fim is not None and model not in self.no_fim:
             gen = self._text(
                 f"{self.client.root}/infill",
@@ -763,8 +763,6 @@ class OpenAIBackend:
                 self._no_fim(model, notify)
             finally:
                 await gen.aclose()
-        if model in self.no_prefill:
-            request = attrs.evolve(request, prefill="")
         try:
             async for piece in self._chat(request, stats, notify):
                 yield piece
@@ -804,9 +802,7 @@ class OpenAIBackend:
     async def warm(self, request: GenerationRequest) -> int | None:
         """The run's own request, at most one token and no stream: llama-server keeps the
         evaluated prompt in its slot (`cache_prompt`, on by default), vLLM in its prefix cache."""
-        check_model_name(request.model, self.policy.allow_cloud_models)
-        if request.model in self.no_prefill:
-            request = attrs.evolve(request, prefill="")
+        request = self._checked(request)
         answer = None
         if request.fim is not None and request.model not in self.no_fim:
             body = {**self._infill_body(request), "n_predict": 1, "stream": False}
@@ -824,6 +820,14 @@ class OpenAIBackend:
         timings = answer.get("timings") if isinstance(answer, dict) else None
         evaluated = timings.get("prompt_n") if isinstance(timings, dict) else None
         return evaluated if isinstance(evaluated, int) else None
+
+    def _checked(self, request: GenerationRequest) -> GenerationRequest:
+        """`request` once the cloud-name guard passed (as `prepare`, before a byte is sent),
+        without the prefill for a model known not to take one."""
+        check_model_name(request.model, self.policy.allow_cloud_models)
+        if request.model in self.no_prefill:
+            return attrs.evolve(request, prefill="")
+        return request
 
     def _no_fim(self, model: str, notify: Notify | None) -> None:
         self.no_fim.add(model)
