@@ -274,10 +274,6 @@ class WorkspaceFiles:
             self._gitignores[folder] = found
         return found
 
-    def relative(self, path: str) -> str:
-        place = self._place(path)
-        return place.rel if place is not None else os.path.basename(path)
-
 
 def _rel(path: str, folder: str) -> str:
     return os.path.relpath(path, folder).replace(os.sep, "/")

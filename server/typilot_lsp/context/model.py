@@ -85,10 +85,10 @@ class Definition:
     """What the model sees: signature, docstring, fields; the body when it is short."""
     rank: Rank
     from_buffer: bool = False
+    """Taken from a buffer open in the editor (as edited), not from the disk."""
     outline: str = ""
     """The same without bodies (signatures, docstring, fields): sent instead of `text` when
     that does not fit the budget ("" when `text` is as short as it gets)."""
-    """Taken from a buffer open in the editor (as edited), not from the disk."""
 
 
 @attrs.frozen

@@ -137,9 +137,3 @@ def source_slice(source: bytes, start: int, end: int) -> str:
 def line_start_byte(source: bytes, node: Node) -> int:
     """The byte where `node`'s first line starts (to keep its indentation)."""
     return source.rfind(b"\n", 0, node.start_byte) + 1
-
-
-def dedent_block(block: str, indent: str) -> str:
-    """`block`'s lines with `indent` removed where they start with it."""
-    lines = block.split("\n")
-    return "\n".join(line[len(indent) :] if line.startswith(indent) else line for line in lines)
