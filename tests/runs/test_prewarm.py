@@ -130,6 +130,7 @@ async def test_a_typed_prefix_line_is_warmed_once_with_the_runs_own_prompt() -> 
     type_line(doc, 2, "# gen: area of a circle", warmer)
     await wait_for_warm(backend, 1)
     await host.settle()
+    assert warmer.idle  # nothing else waits to be sent
     assert len(backend.warmed) == 1  # the keystrokes were one quiet moment: one request
     request = backend.warmed[0]
     # what the run will send, composed from the same line: same prompt, same prefill
@@ -149,6 +150,7 @@ async def test_asking_for_the_actions_warms_at_once_and_the_same_prompt_is_not_s
     await host.settle()
     warmer.actions_asked(URI, 2)  # the menu asked again: nothing changed
     await drain(host)
+    assert warmer.idle  # nothing else waits to be sent
     assert len(backend.warmed) == 1
 
 

@@ -133,11 +133,7 @@ export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> 
   });
 }
 
-/** A run's request to the model server streams; a prewarm (the same prompt, sent while the user types) asks for one token without a stream. */
-export function isRunRequest(event: Record<string, unknown>): boolean {
-  const body = event.body as { stream?: unknown } | undefined;
-  return body?.stream !== false;
-}
+export { isRunRequest } from './e2e/streamFigures';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -74,7 +74,7 @@ export function runChanges(run: Pick<StreamRun, 'probeEvents' | 'uri'>, requestM
 }
 
 /** A run's request streams; a prewarm (the same prompt sent while the user types) asks for one token without a stream. */
-function isRunRequest(event: Record<string, unknown>): boolean {
+export function isRunRequest(event: Record<string, unknown>): boolean {
   const body = event.body as { stream?: unknown } | undefined;
   return body?.stream !== false;
 }
