@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bench import bench_quality as quality
 from bench.bench_context import Task, judge, load_tasks
 
+from bench import bench_quality as quality
 from tests.context.workspace import gather
 from tests.prerequisites import require_tools
 from typilot_lsp.config import Config

@@ -38,9 +38,7 @@ FIXED = "export function total(items) {\n" + REPLY + "}\n"
 
 
 def generations(replay: ReplayOllama) -> list[dict[str, Any]]:
-    """What the model server was asked: chats and fill-in-the-middle, warm requests too."""
-    paths = ("/api/chat", "/api/generate")
-    return [e["body"] for e in replay.events_of("request") if e["path"] in paths]
+    return [e["body"] for e in replay.generation_requests()]
 
 
 def open_workspace(editor: Editor, workspace: Path, source: str) -> Doc:

@@ -27,9 +27,8 @@ async def type_prefix_line(editor: Editor, doc: Doc) -> None:
 
 
 def generations(replay: ReplayOllama) -> list[dict[str, Any]]:
-    """What Ollama was asked to generate: chats, and fill-in-the-middle (`/api/generate`)."""
-    paths = ("/api/chat", "/api/generate")
-    return [e["body"] for e in replay.events_of("request") if e["path"] in paths]
+    """The bodies of what Ollama was asked to generate (runs and prewarms)."""
+    return [e["body"] for e in replay.generation_requests()]
 
 
 @pytest.fixture

@@ -36,10 +36,6 @@ def req(model: str) -> GenerationRequest:
     return GenerationRequest(model=model, system="", prompt="the secret code of the user")
 
 
-def generation_requests(replay: ReplayOllama) -> list[dict[str, object]]:
-    return [e for e in replay.events_of("request") if e["path"] in ("/api/chat", "/api/generate")]
-
-
 @pytest.mark.parametrize(
     "host",
     [
@@ -130,7 +126,7 @@ async def test_remote_model_by_show_refused_before_the_prompt(replay_ollama: Rep
     assert "team-coder:latest" in str(info.value) and "https://ollama.com:443" in str(info.value)
     # asked once: the answer is reused for a minute
     assert [e["path"] for e in replay_ollama.events_of("request")] == ["/api/show"]
-    assert generation_requests(replay_ollama) == []
+    assert replay_ollama.generation_requests() == []
 
 
 @pytest.mark.parametrize("model", [*CLOUD_BY_NAME, "team-coder:latest"])
@@ -153,7 +149,7 @@ async def test_cloud_models_allowed_by_setting(replay_ollama: ReplayOllama, mode
         assert await collect(backend.stream(req(model))) == "ok = 1\n"
     finally:
         await backend.aclose()
-    assert len(generation_requests(replay_ollama)) == 1
+    assert len(replay_ollama.generation_requests()) == 1
 
 
 async def test_stream_refuses_chunks_from_a_remote_model(replay_ollama: ReplayOllama) -> None:

@@ -262,10 +262,6 @@ def progress_titles(editor: Editor) -> list[str]:
     ]
 
 
-def generation_requests(replay: ReplayOllama) -> list[dict[str, Any]]:
-    return [e for e in replay.events_of("request") if e["path"] in ("/api/chat", "/api/generate")]
-
-
 # --- the network proofs -----------------------------------------------------------------------
 
 
@@ -276,7 +272,7 @@ async def test_full_gen_run_connects_to_loopback_only(
     editor = await session_factory(replay_in_netns.url, {})
     doc = await run_gen(editor)
     assert doc.text == EXPECTED
-    assert len(generation_requests(replay_in_netns)) == 1
+    assert len(replay_in_netns.generation_requests()) == 1
     await stop_and_wait(editor)
     endpoints = assert_loopback_only(traced_server)
     # the trace did see the run: the server connected to the replay Ollama
@@ -398,7 +394,7 @@ async def test_cloud_models_refused_before_any_prompt(
     assert refusals, messages(editor)
     assert model in refusals[0] and "leave this machine" in refusals[0]
     assert "typilot.privacy.allowCloudModels" in refusals[0]
-    assert generation_requests(replay_ollama) == []
+    assert replay_ollama.generation_requests() == []
     paths = [e["path"] for e in replay_ollama.events_of("request")]
     assert paths == (["/api/show"] if asks_show else [])
 
@@ -416,7 +412,7 @@ async def test_allow_cloud_models_works(
     )
     doc = await run_gen(editor)
     assert doc.text == EXPECTED
-    assert [e["body"]["model"] for e in generation_requests(replay_ollama)] == [model]
+    assert [e["body"]["model"] for e in replay_ollama.generation_requests()] == [model]
     titles = progress_titles(editor)
     assert titles and all("cloud models allowed" in t for t in titles), titles
     assert len([m for m in messages(editor) if "another machine" in m]) == 1

@@ -47,6 +47,9 @@ CLOUD_MODES = ("ok", "unauthorized", "disabled")
 Route = Callable[[Connection, Request, int], Awaitable[bool]]
 
 
+GENERATION_PATHS = ("/api/chat", "/api/generate")
+
+
 class ReplayOllama:
     """An Ollama-compatible HTTP server on its own thread and event loop.
 
@@ -217,6 +220,10 @@ class ReplayOllama:
 
     def events_of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["kind"] == kind]
+
+    def generation_requests(self) -> list[dict[str, Any]]:
+        """The requests to generate (`/api/chat`, `/api/generate`): runs and prewarms."""
+        return [e for e in self.events_of("request") if e["path"] in GENERATION_PATHS]
 
     def wait_for(
         self, kind: str, predicate: Predicate | None = None, timeout: float = 10, *, since: int = 0
