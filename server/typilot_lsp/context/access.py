@@ -150,6 +150,7 @@ class WorkspaceFiles:
         self.refusals: dict[str, Refusal] = {}
         self._gitignores: dict[str, Gitignore] = {}
         self._places: dict[str, _Place | None] = {}
+        self._listings: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
     # -- where a path is --------------------------------------------------------------
     def _folder_of(self, path: str, folders: Sequence[str]) -> str | None:
@@ -201,8 +202,14 @@ class WorkspaceFiles:
         return os.path.isfile(place.path)
 
     def list_dir(self, folder: str, suffixes: tuple[str, ...]) -> list[str]:
-        """Files of one folder ending in `suffixes`, open buffers included (bounded)."""
-        folder = os.path.normpath(folder)
+        """Files of one folder ending in `suffixes`, open buffers included (bounded); listed
+        once per gather (a Go package is asked for each name it may define)."""
+        key = (os.path.normpath(folder), suffixes)
+        if key not in self._listings:
+            self._listings[key] = self._list_dir(*key)
+        return list(self._listings[key])
+
+    def _list_dir(self, folder: str, suffixes: tuple[str, ...]) -> list[str]:
         names: set[str] = set()
         if self._folder_of(folder, self.folders) is None:
             return []
