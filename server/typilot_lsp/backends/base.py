@@ -108,7 +108,8 @@ class ModelInfo:
     remote_host: str | None  # set for cloud/remote models
     remote_model: str | None = None
     label: str = ""
-    """The name shown to the user, when it differs from ``name`` (a model file's path)."""
+    """The name shown to the user ("": ``name``); for a server's only model, known by its
+    file's path, the file's name."""
 
     @property
     def shown_name(self) -> str:

@@ -421,16 +421,28 @@ class OpenAIClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, LOAD_RETRY_MAX)
 
-    async def get_json(self, url: str, *, notify: Notify | None = None) -> Any:
+    async def _whole(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: dict[str, Any] | None = None,
+        model: str | None = None,
+        notify: Notify | None = None,
+    ) -> httpx.Response:
+        """One request whose whole answer is read at once (nothing streamed)."""
         started = time.monotonic()
-        response = await self._send(
-            lambda: self._http.build_request("GET", url),
+        return await self._send(
+            lambda: self._http.build_request(method, url, json=body),
             stream=False,
-            model=None,
+            model=model,
             notify=notify,
             deadline=started + self.first_token_timeout,
             started=started,
         )
+
+    async def get_json(self, url: str, *, notify: Notify | None = None) -> Any:
+        response = await self._whole("GET", url, notify=notify)
         if response.status_code != 200:
             raise self.status_error(response, None)
         try:
@@ -442,15 +454,7 @@ class OpenAIClient:
 
     async def post_json(self, url: str, body: dict[str, Any], *, model: str) -> Any:
         """POST ``body`` and read the whole JSON answer (a request that streams nothing)."""
-        started = time.monotonic()
-        response = await self._send(
-            lambda: self._http.build_request("POST", url, json=body),
-            stream=False,
-            model=model,
-            notify=None,
-            deadline=started + self.first_token_timeout,
-            started=started,
-        )
+        response = await self._whole("POST", url, body=body, model=model)
         if response.status_code != 200:
             if url.endswith("/infill") and response.status_code in (404, 405, 501):
                 raise _FimUnsupported(_error_message(response)[0])
