@@ -13,7 +13,6 @@ import os
 from typing import TYPE_CHECKING
 
 from typilot_lsp.context import syntax
-from typilot_lsp.context.lang_python import innermost
 from typilot_lsp.context.model import DefinitionKind
 from typilot_lsp.context.summary import (
     LONG_DECLARATION_CHARS,
@@ -71,7 +70,7 @@ class GoLanguage:
         return read_usage(root, spans, _used)
 
     def enclosing(self, root: Node, row: int) -> tuple[int, int] | None:
-        return innermost(root, row, _FUNCTIONS)
+        return syntax.innermost(root, row, _FUNCTIONS)
 
     # -- finding packages --------------------------------------------------------------
     def module_files(self, module: str, importer: str, files: WorkspaceFiles) -> list[str]:

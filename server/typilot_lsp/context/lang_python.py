@@ -69,7 +69,7 @@ class PythonLanguage:
         return read_usage(root, spans, _used)
 
     def enclosing(self, root: Node, row: int) -> tuple[int, int] | None:
-        return innermost(root, row, _DEFINITIONS)
+        return syntax.innermost(root, row, _DEFINITIONS)
 
     # -- finding modules ---------------------------------------------------------------
     def module_files(self, module: str, importer: str, files: WorkspaceFiles) -> list[str]:
@@ -97,18 +97,6 @@ class PythonLanguage:
 
     def package_files(self, path: str, files: WorkspaceFiles) -> list[str]:
         return []
-
-
-def innermost(root: Node, row: int, types: tuple[str, ...]) -> tuple[int, int] | None:
-    """The lines of the innermost node of `types` that spans `row`."""
-    found = None
-    node: Node | None = root.descendant_for_point_range((row, 0), (row, 0))
-    while node is not None:
-        if node.type in types and node.start_point[0] < row <= node.end_point[0]:
-            found = (node.start_point[0], node.end_point[0])
-            break
-        node = node.parent
-    return found
 
 
 def _search_roots(importer: str, files: WorkspaceFiles) -> list[str]:

@@ -137,3 +137,15 @@ def source_slice(source: bytes, start: int, end: int) -> str:
 def line_start_byte(source: bytes, node: Node) -> int:
     """The byte where `node`'s first line starts (to keep its indentation)."""
     return source.rfind(b"\n", 0, node.start_byte) + 1
+
+
+def innermost(root: Node, row: int, types: tuple[str, ...]) -> tuple[int, int] | None:
+    """The lines of the innermost node of `types` that spans `row`."""
+    found = None
+    node: Node | None = root.descendant_for_point_range((row, 0), (row, 0))
+    while node is not None:
+        if node.type in types and node.start_point[0] < row <= node.end_point[0]:
+            found = (node.start_point[0], node.end_point[0])
+            break
+        node = node.parent
+    return found
