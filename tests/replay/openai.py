@@ -241,10 +241,11 @@ class ReplayOpenAI:
             refusal = self._generation_refusal(req)
         if refusal is not None:
             await self._send(writer, *refusal)
+        elif (req.body or {}).get("stream") is False:
+            # a prewarm's one token: the script is a streamed answer's, not this one's
+            await self._send(writer, 200, self._whole_answer(req.path, req.body or {}))
         elif self.script is not None:
             await self._scripted(writer, req.path, list(self.script))
-        elif (req.body or {}).get("stream") is False:
-            await self._send(writer, 200, self._whole_answer(req.path, req.body or {}))
         else:
             await self._stream(reader, writer, req.path, req.body or {})
 
